@@ -1,0 +1,1 @@
+"""dip_jax: Deep Image Prior and classical priors for image restoration in JAX."""

@@ -1,0 +1,104 @@
+"""The config schema every task config starts from, and `:arg` parsing.
+
+Task configs in configs/ call `base_config()` and override fields; every key
+a run reads exists here, with a comment saying what it does, so a typo on the
+command line (`--config.num_step=5`) is refused by ml_collections instead of
+silently ignored.
+"""
+
+import ml_collections
+
+from dip_jax.errors import InputError
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.task = "denoise"          # a name for the outputs and summaries
+  c.image = ""                # path to the image; "" = the built-in sample
+  c.sample_size = 256         # side of the built-in sample (only if image="")
+  c.clean_image = ""          # optional ground truth when `image` is already
+                              # corrupted (real-world input: leave empty)
+  c.corrupted = False         # True: `image` is the observation as is
+  c.seed = 0
+  c.prior = "dip"             # dip (fit a net); hand-crafted priors come later
+
+  c.corruption = ml_collections.ConfigDict()
+  c.corruption.kind = "gaussian"  # none | gaussian
+  c.corruption.sigma = 25.0       # noise std on the 0-255 scale
+  c.corruption.clip = True        # clip the noisy image to [0, 1]
+
+  c.operator = ml_collections.ConfigDict()
+  c.operator.name = "identity"    # forward operator A (dip_jax.operators)
+  c.loss = "mse"                  # data term d (dip_jax.operators)
+
+  c.net = ml_collections.ConfigDict()
+  c.net.arch = "skip"
+  c.net.channels_down = (128,) * 5
+  c.net.channels_up = (128,) * 5
+  c.net.channels_skip = (4,) * 5
+  c.net.kernel_down = 3
+  c.net.kernel_up = 3
+  c.net.kernel_skip = 1
+  c.net.downsample = "stride"     # stride | avg | max | lanczos2 (or per level)
+  c.net.upsample = "bilinear"     # nearest | bilinear (or per level)
+  c.net.pad = "reflection"        # reflection | zero
+  c.net.need_1x1_up = True
+  c.net.sigmoid = True
+  c.net.conv_impl = "auto"        # auto | cpu (fast CPU backward) | xla
+
+  c.input = ml_collections.ConfigDict()
+  c.input.kind = "uniform"        # uniform | gaussian | meshgrid
+  c.input.channels = 32
+  c.input.scale = 0.1             # z = scale * U(0, 1) (or N(0, 1))
+  c.input.reg_noise_std = 1.0 / 30  # fresh N(0, s^2) added to z every step
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.learning_rate = 0.01    # Adam
+
+  c.num_steps = 3000
+  c.ema_decay = 0.99              # average of outputs; 0 = off
+  c.guard = ml_collections.ConfigDict()
+  c.guard.enabled = True          # restore the last good state on divergence
+  c.guard.psnr_drop = 5.0         # dB drop in PSNR to x0 counted as divergence
+  c.guard.every = 100             # steps between good-state snapshots
+
+  c.log_every = 100               # steps per dispatch, metrics and progress
+  c.snapshot_every = 1000         # save an intermediate PNG (0 = never)
+  c.eta_warning_minutes = 10.0    # warn early when a run will take longer
+  c.quick_hint = ""               # the variant to suggest when it will
+  return c
+
+
+def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
+  """Parses `name` or `key=value,flag` strings from `--config=f.py:ARG`.
+
+  Known keys and their types come from `defaults`; a bare word sets a bool
+  default to True (`quick`), or, when the config has a `variant` default,
+  selects that variant. Unknown words are refused with one clear line.
+  """
+  out = ml_collections.ConfigDict(defaults)
+  if not arg:
+    return out
+  for part in arg.split(","):
+    part = part.strip()
+    if not part:
+      continue
+    key, eq, value = part.partition("=")
+    if not eq:
+      if isinstance(defaults.get(key), bool):
+        out[key] = True
+        continue
+      if "variant" in defaults:
+        if out.variant != defaults["variant"]:
+          raise InputError(f"config arg {arg!r} names two variants")
+        out.variant = key
+        continue
+      raise InputError(f"unknown config arg {key!r}; known: {sorted(defaults)}")
+    if key not in defaults:
+      raise InputError(f"unknown config arg {key!r}; known: {sorted(defaults)}")
+    kind = type(defaults[key])
+    if kind is bool:
+      out[key] = value.lower() in ("1", "true", "yes")
+    else:
+      out[key] = kind(value)
+  return out

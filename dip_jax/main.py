@@ -1,0 +1,49 @@
+r"""Command line: one reconstruction from a config file.
+
+  python -m dip_jax.main --config=configs/denoise.py:quick --workdir=/tmp/dq \
+      [--config.image=photo.png] [--config.KEY=VALUE ...]
+
+Kept thin on purpose: it parses flags and calls `run.reconstruct`, so the
+library is testable without it. Bad input ends with one line naming the
+problem and exit code 2.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from dip_jax.errors import InputError
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Task config file, e.g. configs/denoise.py[:quick].",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the outputs.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  from dip_jax import run  # after flag parsing: imports JAX
+  try:
+    summary = run.reconstruct(_CONFIG.value, _WORKDIR.value)
+  except InputError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  except FloatingPointError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(3)
+  parts = [f"{k} {summary[k]:.2f}" for k in ("psnr", "psnr_corrupted")
+           if k in summary]
+  print(f"done: {_WORKDIR.value}/reconstruction.png  " + "  ".join(parts)
+        + f"  {summary['seconds']:.1f} s")
+
+
+def run_main():
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run_main()

@@ -1,0 +1,1 @@
+"""Priors: dip (fit a net) and, later, hand-crafted ones."""

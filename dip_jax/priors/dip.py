@@ -1,0 +1,184 @@
+"""The Deep Image Prior fit: theta* = argmin_theta d(x0, A f_theta(z)).
+
+One pure step closes over the net, the operator A, the data term d and an
+optax Adam; `lax.scan` runs a chunk of steps per dispatch so Python costs
+nothing per step, and the jitted chunk donates the fit state. Everything the
+fit carries is in `FitState` (a pytree), so restarts can vmap it, meshes can
+shard it and checkpoints can save it.
+
+Keys: the config seed is split once into (init, input, loop) keys; the step
+derives its input perturbation from fold_in(loop_key, step), so a run
+resumed from a saved state replays the same steps.
+"""
+
+import dataclasses
+from typing import Any, Callable
+
+import flax
+import jax
+import jax.numpy as jnp
+import optax
+
+from dip_jax import metrics
+from dip_jax import operators
+
+
+@flax.struct.dataclass
+class FitState:
+  params: Any
+  opt_state: Any
+  step: jax.Array            # int32: steps taken so far
+  out: jax.Array             # last output f(z + noise), image-sized
+  ema: jax.Array             # exponential moving average of `out`
+  good_params: Any           # divergence guard: last state that fit well
+  good_opt_state: Any
+  good_psnr: jax.Array       # PSNR to x0 of `good_params`
+  restores: jax.Array        # int32: how often the guard restored
+
+
+@dataclasses.dataclass(frozen=True)
+class FitSpec:
+  """Everything static about a fit (hashable parts of the program)."""
+  net: Any                    # flax module
+  operator: Callable          # A: image -> observation
+  data_term: Callable         # d(pred, observed, mask) -> scalar
+  learning_rate: float
+  reg_noise_std: float
+  ema_decay: float            # 0 = no averaging
+  guard: bool                 # divergence guard on/off
+  guard_psnr_drop: float      # dB drop in PSNR-to-x0 that counts as a jump
+  guard_every: int            # steps between guard snapshots
+  crop: tuple                 # (top, left, H, W) of the image in the canvas
+  chunk: int                  # steps per dispatch
+
+  def optimizer(self):
+    return optax.adam(self.learning_rate)
+
+
+def make_input(key, kind: str, channels: int, height: int, width: int,
+               scale: float = 0.1) -> jax.Array:
+  """The fixed net input z, 1 x H x W x C (canvas size)."""
+  if kind == "uniform":
+    return scale * jax.random.uniform(key, (1, height, width, channels))
+  if kind == "gaussian":
+    return scale * jax.random.normal(key, (1, height, width, channels))
+  if kind == "meshgrid":
+    ys = jnp.linspace(0.0, 1.0, height)
+    xs = jnp.linspace(0.0, 1.0, width)
+    yy, xx = jnp.meshgrid(ys, xs, indexing="ij")
+    return jnp.stack([xx, yy], -1)[None]
+  raise ValueError(f"input.kind must be uniform, gaussian or meshgrid, "
+                   f"got {kind!r}")
+
+
+def crop_output(spec: FitSpec, y):
+  t, l, h, w = spec.crop
+  return y[:, t:t + h, l:l + w, :]
+
+
+def init_state(spec: FitSpec, key, z) -> FitState:
+  params = spec.net.init(key, z)["params"]
+  opt_state = spec.optimizer().init(params)
+  out = crop_output(spec, spec.net.apply({"params": params}, z))
+  return FitState(
+      params=params, opt_state=opt_state, step=jnp.zeros((), jnp.int32),
+      out=out, ema=out,
+      # Without the guard there is nothing to go back to: keep no copy.
+      good_params=params if spec.guard else None,
+      good_opt_state=opt_state if spec.guard else None,
+      good_psnr=jnp.array(-jnp.inf, jnp.float32),
+      restores=jnp.zeros((), jnp.int32))
+
+
+def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
+  """One Adam step. `data` holds z, observed, and optional mask / clean."""
+  z = data["z"]
+  if spec.reg_noise_std > 0:
+    noise_key = jax.random.fold_in(loop_key, state.step)
+    z = z + spec.reg_noise_std * jax.random.normal(noise_key, z.shape, z.dtype)
+  mask = data.get("mask")
+
+  def loss_fn(params):
+    out = crop_output(spec, spec.net.apply({"params": params}, z))
+    pred = spec.operator(out)
+    return spec.data_term(pred, data["observed"], mask), (out, pred)
+
+  (loss, (out, pred)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params)
+  updates, opt_state = spec.optimizer().update(grads, state.opt_state,
+                                               state.params)
+  params = optax.apply_updates(state.params, updates)
+  psnr_obs = -10.0 * jnp.log10(jnp.maximum(
+      operators.observed_mse(pred, data["observed"], mask), 1e-20))
+
+  first = state.step == 0
+  decay = spec.ema_decay
+  ema = jnp.where(first, out, decay * state.ema + (1 - decay) * out)
+
+  if spec.guard:
+    # Divergence guard (the original's backtracking): a non-finite loss, or
+    # PSNR to x0 falling by more than `guard_psnr_drop` below the last good
+    # snapshot, sends the fit back to that snapshot, Adam moments included.
+    bad = ~jnp.isfinite(loss) | (psnr_obs < state.good_psnr - spec.guard_psnr_drop)
+    snap = ~bad & (state.step % spec.guard_every == 0)
+    pick = lambda a, b, c: jax.tree.map(lambda x, y: jnp.where(c, x, y), a, b)
+    good_params = pick(state.params, state.good_params, snap)
+    good_opt = pick(state.opt_state, state.good_opt_state, snap)
+    good_psnr = jnp.where(snap, psnr_obs, state.good_psnr)
+    params = pick(state.good_params, params, bad)
+    opt_state = pick(state.good_opt_state, opt_state, bad)
+    out = jnp.where(bad, state.out, out)
+    ema = jnp.where(bad, state.ema, ema)
+    restores = state.restores + bad.astype(jnp.int32)
+  else:
+    bad = jnp.zeros((), bool)
+    good_params, good_opt, good_psnr = (state.good_params,
+                                        state.good_opt_state, state.good_psnr)
+    restores = state.restores
+
+  new_state = FitState(
+      params=params, opt_state=opt_state, step=state.step + 1, out=out,
+      ema=ema, good_params=good_params, good_opt_state=good_opt,
+      good_psnr=good_psnr, restores=restores)
+  step_metrics = {"loss": loss, "psnr_observed": psnr_obs,
+                  "restored": bad}
+  clean = data.get("clean")
+  if clean is not None:
+    step_metrics["psnr"] = metrics.psnr_jax(out, clean)
+    step_metrics["psnr_ema"] = metrics.psnr_jax(ema, clean)
+  return new_state, step_metrics
+
+
+def run_chunk(spec: FitSpec, state: FitState, data: dict, loop_key,
+              num_active):
+  """`spec.chunk` steps in one scan; steps past `num_active` are skipped.
+
+  A fixed scan length keeps one compiled program for every chunk, the last
+  partial one included; skipped steps report NaN metrics.
+  """
+  def body(st, i):
+    def skip(s):
+      _, m = jax.eval_shape(lambda s: fit_step(spec, s, data, loop_key), s)
+      return s, jax.tree.map(lambda a: jnp.full(a.shape, jnp.nan, a.dtype)
+                             if a.dtype != bool else jnp.zeros(a.shape, bool), m)
+    return jax.lax.cond(i < num_active,
+                        lambda s: fit_step(spec, s, data, loop_key), skip, st)
+
+  return jax.lax.scan(body, state, jnp.arange(spec.chunk))
+
+
+def reconstruct_output(spec: FitSpec, state: FitState, data: dict):
+  """The answer: the EMA image when averaging, else f(z) without noise."""
+  if spec.ema_decay > 0:
+    return state.ema
+  return crop_output(spec, spec.net.apply({"params": state.params}, data["z"]))
+
+
+def compile_fit(spec: FitSpec):
+  """Jitted (init, chunk, output) functions for a spec; the chunk donates
+  its state so parameters and Adam moments are updated in place."""
+  init = jax.jit(lambda key, z: init_state(spec, key, z))
+  chunk = jax.jit(lambda s, d, k, n: run_chunk(spec, s, d, k, n),
+                  donate_argnums=0)
+  output = jax.jit(lambda s, d: reconstruct_output(spec, s, d))
+  return init, chunk, output

@@ -1,0 +1,196 @@
+"""One reconstruction: build the problem, fit, write the outputs.
+
+`reconstruct(config, workdir)` is what `python -m dip_jax.main` calls. It
+validates everything it can (input file, config values, net vs image size)
+before it writes anything, and writes every output atomically, so a failed
+run never replaces a finished result.
+"""
+
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dip_jax import images
+from dip_jax import metrics
+from dip_jax import nets
+from dip_jax import operators
+from dip_jax import problem as problem_lib
+from dip_jax import report
+from dip_jax.errors import InputError
+from dip_jax.priors import dip
+
+SUMMARY = "summary.json"
+
+
+def build_fit(config, problem):
+  """(FitSpec, data dict, init key, loop key) for a problem and config."""
+  if config.prior != "dip":
+    raise InputError(f"unknown prior {config.prior!r}; known: ['dip']")
+  if config.num_steps < 1:
+    raise InputError(f"num_steps must be >= 1, got {config.num_steps}")
+  if config.log_every < 1:
+    raise InputError(f"log_every must be >= 1, got {config.log_every}")
+  h, w, c = problem.out_shape
+  depth = nets.net_depth(config.net)
+  # Reflect-pad the working canvas to a multiple of 2**depth (and at least
+  # 2**(depth+1), so the deepest maps are 2x2) instead of cropping the image.
+  pad = images.canvas_padding(h, w, 2 ** depth, 2 ** (depth + 1))
+  canvas_h, canvas_w = h + pad[0] + pad[1], w + pad[2] + pad[3]
+  try:
+    net = nets.build_net(config.net, out_channels=c)
+  except ValueError as e:
+    raise InputError(str(e)) from None
+  spec = dip.FitSpec(
+      net=net,
+      operator=operators.build_operator(config.operator),
+      data_term=operators.get_data_term(config.loss),
+      learning_rate=float(config.optim.learning_rate),
+      reg_noise_std=float(config.input.reg_noise_std),
+      ema_decay=float(config.ema_decay),
+      guard=bool(config.guard.enabled),
+      guard_psnr_drop=float(config.guard.psnr_drop),
+      guard_every=int(config.guard.every),
+      crop=(pad[0], pad[2], h, w),
+      chunk=int(min(config.log_every, config.num_steps)))
+  key = jax.random.key(config.seed)
+  init_key, input_key, loop_key = jax.random.split(key, 3)
+  try:
+    z = dip.make_input(input_key, config.input.kind, config.input.channels,
+                       canvas_h, canvas_w, config.input.scale)
+  except ValueError as e:
+    raise InputError(str(e)) from None
+  data = {"z": z, "observed": jnp.asarray(problem.observed)[None]}
+  if problem.mask is not None:
+    data["mask"] = jnp.asarray(problem.mask)[None]
+  if problem.clean is not None:
+    data["clean"] = jnp.asarray(problem.clean)[None]
+  return spec, data, init_key, loop_key
+
+
+def check_workdir(workdir: str, config_json: dict) -> dict | None:
+  """Returns the summary of a finished identical run, refuses a different
+  finished run, or returns None when the workdir is free to use."""
+  summary_path = os.path.join(workdir, SUMMARY)
+  if not os.path.exists(summary_path):
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+      raise InputError(f"workdir {workdir} exists and is not a directory")
+    return None
+  try:
+    with open(os.path.join(workdir, "config.json")) as f:
+      previous = json.load(f)
+    with open(summary_path) as f:
+      summary = json.load(f)
+  except (OSError, ValueError):
+    raise InputError(f"workdir {workdir} holds a finished run whose files "
+                     f"cannot be read; choose another --workdir") from None
+  if previous != config_json:
+    raise InputError(f"workdir {workdir} already holds a finished run with a "
+                     f"different config; choose another --workdir")
+  return summary
+
+
+def reconstruct(config, workdir: str, stream=None) -> dict:
+  """Runs the configured reconstruction into `workdir`; returns the summary."""
+  config_json = json.loads(config.to_json())
+  problem = problem_lib.build_problem(config)
+  spec, data, init_key, loop_key = build_fit(config, problem)
+  finished = check_workdir(workdir, config_json)
+  if finished is not None:
+    print(f"{workdir} already holds this finished run (PSNR "
+          f"{finished.get('psnr')}); nothing to do", file=stream, flush=True)
+    return finished
+  try:
+    os.makedirs(os.path.join(workdir, "snapshots"), exist_ok=True)
+  except OSError as e:
+    raise InputError(f"cannot create workdir {workdir}: {e.strerror}") from None
+  report.write_json(os.path.join(workdir, "config.json"), config_json)
+  observed_vis = np.clip(problem.observed, 0, 1)
+  images.save_image(os.path.join(workdir, "corrupted.png"), observed_vis,
+                    problem.alpha, problem.bit_depth)
+
+  init_fn, chunk_fn, output_fn = dip.compile_fit(spec)
+  state = init_fn(init_key, data["z"])
+  t_compile = time.perf_counter()
+  chunk_exe = chunk_fn.lower(state, data, loop_key, jnp.int32(1)).compile()
+  compile_seconds = time.perf_counter() - t_compile
+
+  log = report.MetricsLog(os.path.join(workdir, "metrics.jsonl"))
+  progress = report.Progress(config.num_steps, config.eta_warning_minutes,
+                             config.quick_hint, stream)
+  history = {}
+  step = 0
+  t_fit = time.perf_counter()
+  progress.start(step)
+  while step < config.num_steps:
+    n = min(spec.chunk, config.num_steps - step)
+    state, chunk_metrics = chunk_exe(state, data, loop_key, jnp.int32(n))
+    chunk_metrics = jax.device_get(chunk_metrics)
+    for k, v in chunk_metrics.items():
+      history.setdefault(k, []).append(np.asarray(v)[:n])
+    step += n
+    last = {k: float(np.asarray(v)[n - 1]) for k, v in chunk_metrics.items()}
+    if not np.isfinite(last["loss"]) and not spec.guard:
+      raise FloatingPointError(
+          f"loss became non-finite by step {step}; lower "
+          f"optim.learning_rate or enable guard")
+    restores = int(state.restores)
+    log.write({"step": step, **last, "restores": restores,
+               "seconds": time.perf_counter() - t_fit})
+    progress.update(step, {"loss": last["loss"],
+                           "psnr_obs": last["psnr_observed"],
+                           "psnr": last.get("psnr_ema" if spec.ema_decay > 0
+                                            else "psnr")})
+    if config.snapshot_every and (step % config.snapshot_every < n
+                                  or step == config.num_steps):
+      snap = np.asarray(output_fn(state, data))[0]
+      images.save_image(os.path.join(workdir, "snapshots",
+                                     f"step_{step:06d}.png"),
+                        snap, problem.alpha, problem.bit_depth)
+  fit_seconds = time.perf_counter() - t_fit
+
+  recon = np.asarray(output_fn(state, data))[0]
+  history = {k: np.concatenate(v) for k, v in history.items()}
+  summary = summarize(problem, recon, history, state, config, fit_seconds,
+                      compile_seconds)
+  np.savez(os.path.join(workdir, "history.npz"), **history)
+  images.save_image(os.path.join(workdir, "reconstruction.png"), recon,
+                    problem.alpha, problem.bit_depth)
+  panels = [(_label("corrupted", summary.get("psnr_corrupted")), observed_vis),
+            (_label("reconstruction", summary.get("psnr")), recon)]
+  if problem.clean is not None:
+    panels.append(("clean", problem.clean))
+  report.comparison_panel(os.path.join(workdir, "comparison.png"), panels)
+  # summary.json last: its presence marks the run as finished.
+  report.write_json(os.path.join(workdir, SUMMARY), summary)
+  return summary
+
+
+def _label(name, psnr):
+  return f"{name} {psnr:.2f} dB" if psnr is not None else name
+
+
+def summarize(problem, recon, history, state, config, fit_seconds,
+              compile_seconds) -> dict:
+  steps = int(state.step)
+  s = {"task": config.task, "image": problem.source, "steps": steps,
+       "seconds": round(fit_seconds + compile_seconds, 3),
+       "compile_seconds": round(compile_seconds, 3),
+       "seconds_per_step": round(fit_seconds / max(steps, 1), 5),
+       "device": report.jax_device(), "restores": int(state.restores),
+       "final_loss": float(history["loss"][-1]),
+       "reconstruction": "ema" if config.ema_decay > 0 else "final output"}
+  if problem.clean is not None:
+    s["psnr"] = metrics.psnr(recon, problem.clean)
+    s["ssim"] = metrics.ssim(recon, problem.clean)
+    s["psnr_corrupted"] = metrics.psnr(np.clip(problem.observed, 0, 1),
+                                       problem.clean)
+    curve = history["psnr_ema" if config.ema_decay > 0 else "psnr"]
+    peak = int(np.nanargmax(curve))
+    # The oracle peak needs the clean image: a bound, not a result.
+    s["oracle_peak_step"] = peak + 1
+    s["oracle_peak_psnr"] = float(curve[peak])
+  return s

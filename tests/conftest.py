@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny configs and synthetic images (no data files needed)."""
+
+import numpy as np
+import pytest
+
+from dip_jax import config_lib
+
+
+def tiny_config(**overrides):
+  """A denoising config small enough for a test: 3 levels of 8 channels."""
+  c = config_lib.base_config()
+  c.sample_size = 32
+  c.net.channels_down = (8, 8, 8)
+  c.net.channels_up = (8, 8, 8)
+  c.net.channels_skip = (2, 2, 2)
+  c.input.channels = 8
+  c.num_steps = 20
+  c.log_every = 10
+  c.snapshot_every = 0
+  for key, value in overrides.items():
+    target = c
+    *parents, leaf = key.split(".")
+    for p in parents:
+      target = target[p]
+    target[leaf] = value
+  return c
+
+
+def smooth_image(h, w, c=3, seed=0):
+  """A smooth synthetic test image: a few random low-frequency waves."""
+  rng = np.random.default_rng(seed)
+  yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+  img = np.zeros((h, w, c), np.float32)
+  for ch in range(c):
+    for _ in range(3):
+      fy, fx, ph = rng.uniform(0.5, 3, 2).tolist() + [rng.uniform(0, 6.3)]
+      img[..., ch] += np.sin(2 * np.pi * (fy * yy + fx * xx) + ph)
+  img = (img - img.min()) / (img.max() - img.min())
+  return (0.1 + 0.8 * img).astype(np.float32)
+
+
+@pytest.fixture
+def tiny():
+  return tiny_config
