@@ -12,6 +12,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 from dip_jax.errors import InputError
@@ -26,6 +27,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not flags.FLAGS["verbosity"].present:
+    # JAX logs backend probing (e.g. "no TPU") at INFO; keep the console for
+    # progress lines and errors unless asked otherwise.
+    logging.set_verbosity(logging.WARNING)
   from dip_jax import run  # after flag parsing: imports JAX
   try:
     summary = run.reconstruct(_CONFIG.value, _WORKDIR.value)

@@ -51,7 +51,12 @@ def _identity(op_cfg=None) -> Operator:
   """Denoising, JPEG artifact removal, blind restoration (and, with a mask in
   the loss, inpainting)."""
   del op_cfg
-  return lambda x: x
+  return _identity_fn
+
+
+def _identity_fn(x):
+  # Module-level, so equal configs give equal FitSpecs and reuse compiles.
+  return x
 
 
 @register_data_term("mse")

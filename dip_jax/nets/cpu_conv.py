@@ -1,8 +1,9 @@
 """2-D convolution whose backward pass is fast on XLA:CPU.
 
 XLA:CPU lowers the three convolutions of a conv layer (forward, input gradient,
-weight gradient) very unevenly: the weight gradient and any stride-1 conv with
-padding "VALID" miss its fast path. `conv2d` computes the same maths as
+weight gradient) very unevenly: the weight gradient, the zero-dilated input
+gradient of a strided conv and any conv with padding "VALID" miss its fast
+path. `conv2d` computes the same maths as
 `conv2d_xla` but routes each of the three through a formulation that hits fast
 kernels on CPU, via a `jax.custom_vjp`. On GPU/TPU use `conv2d_xla`.
 """
@@ -13,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-_DN = ('NHWC', 'HWIO', 'NHWC')
+_DN = ("NHWC", "HWIO", "NHWC")
 
 
 def _out_len(n, k, s):
@@ -23,11 +24,10 @@ def _out_len(n, k, s):
 def conv2d_xla(x, w, stride=1):
   """VALID NHWC/HWIO conv with plain XLA and autodiff: reference, GPU/TPU path."""
   return lax.conv_general_dilated(
-      x, w, (stride, stride), 'VALID', dimension_numbers=_DN)
+      x, w, (stride, stride), "VALID", dimension_numbers=_DN)
 
 
-def _conv_not_valid(lhs, rhs, out_hw, stride=1, pad=((0, 0), (0, 0)),
-                    lhs_dilation=None):
+def _conv_not_valid(lhs, rhs, out_hw, stride=1, pad=((0, 0), (0, 0))):
   """Conv with `pad`, but never with all-zero padding.
 
   XLA:CPU runs a conv with padding "VALID" (all zeros) up to ~3.5x slower than
@@ -37,8 +37,7 @@ def _conv_not_valid(lhs, rhs, out_hw, stride=1, pad=((0, 0), (0, 0)),
   if all(p == 0 for pair in pad for p in pair):
     pad = ((0, 1), (0, 1))
   y = lax.conv_general_dilated(
-      lhs, rhs, (stride, stride), pad, lhs_dilation=lhs_dilation,
-      dimension_numbers=_DN)
+      lhs, rhs, (stride, stride), pad, dimension_numbers=_DN)
   return y[:, :out_hw[0], :out_hw[1], :]
 
 
@@ -80,8 +79,8 @@ def _weight_grad(x, g, kh, kw, s):
 
 def _input_grad(g, w, x_shape, s):
   """Gradient w.r.t. the (padded) input: a transposed convolution."""
-  kh, kw, cin, cout = w.shape
-  _, h, wd, _ = x_shape
+  kh, kw, cin, _ = w.shape
+  n, h, wd, _ = x_shape
   ho, wo = g.shape[1:3]
   if kh == kw == 1:
     dxs = jnp.dot(g, w[0, 0].T)  # (N, Ho, Wo, Cin) at the strided positions.
@@ -92,16 +91,30 @@ def _input_grad(g, w, x_shape, s):
     return lax.pad(dxs, jnp.zeros((), dxs.dtype),
                    ((0, 0, 0), (0, rem_h, s - 1), (0, rem_w, s - 1),
                     (0, 0, 0)))
-  # Full correlation of g with the spatially flipped, in/out-swapped kernel.
-  # Written out (rather than left to autodiff) it was 5-25% faster for stride
-  # 1; for stride 2 it is what XLA does itself (lhs_dilation), plus the
-  # non-VALID guarantee. Rows/columns of x the forward never read (when
-  # (H - k) % s != 0) get zero gradient through the extra high padding.
-  wt = jnp.swapaxes(w[::-1, ::-1], 2, 3)
-  rem_h, rem_w = h - (s * (ho - 1) + kh), wd - (s * (wo - 1) + kw)
-  pad = ((kh - 1, kh - 1 + rem_h), (kw - 1, kw - 1 + rem_w))
-  return _conv_not_valid(g, wt, (h, wd), pad=pad,
-                         lhs_dilation=(s, s) if s > 1 else None)
+  # Split dx by output phase: dx[:, p::s, q::s] only sees the taps
+  # w[p::s, q::s], and is the stride-1 "full" correlation of g with that
+  # sub-kernel flipped and in/out-swapped. XLA's own stride-s input gradient
+  # instead dilates g with zeros (lhs_dilation) and multiplies them too: the
+  # phase split was 1.3x faster for 3x3 and 2x for 5x5 kernels at 256 px.
+  # For s == 1 it is the single explicit transposed conv, which was 5-25%
+  # faster than autodiff's. Rows/columns of x the forward never read (when
+  # (H - k) % s != 0) come out zero, as the sums over valid g are empty.
+  hm, wm = -(-h // s), -(-wd // s)  # Rows/columns of the largest phase.
+  phases = []
+  for p in range(s):
+    for q in range(s):
+      sub = jnp.swapaxes(w[p::s, q::s][::-1, ::-1], 2, 3)
+      kp, kq = sub.shape[:2]
+      if kp == 0 or kq == 0:  # Only when k < s: no tap lands on this phase.
+        phases.append(jnp.zeros((n, hm, wm, cin), g.dtype))
+        continue
+      pad = ((kp - 1, hm - ho), (kq - 1, wm - wo))
+      phases.append(_conv_not_valid(g, sub, (hm, wm), pad=pad))
+  if s == 1:
+    return phases[0]
+  dx = jnp.stack(phases).reshape(s, s, n, hm, wm, cin)
+  dx = dx.transpose(2, 3, 0, 4, 1, 5).reshape(n, hm * s, wm * s, cin)
+  return dx[:, :h, :wd, :]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -139,5 +152,5 @@ def conv2d(x, w, stride=1):
     values and gradients as `conv2d_xla`.
   """
   if x.ndim != 4 or w.ndim != 4 or x.shape[-1] != w.shape[2]:
-    raise ValueError(f'bad shapes for conv2d: x {x.shape}, w {w.shape}')
+    raise ValueError(f"bad shapes for conv2d: x {x.shape}, w {w.shape}")
   return _conv2d(x, w, int(stride))

@@ -12,6 +12,7 @@ resumed from a saved state replays the same steps.
 """
 
 import dataclasses
+import functools
 from typing import Any, Callable
 
 import flax
@@ -174,9 +175,11 @@ def reconstruct_output(spec: FitSpec, state: FitState, data: dict):
   return crop_output(spec, spec.net.apply({"params": state.params}, data["z"]))
 
 
+@functools.lru_cache(maxsize=16)
 def compile_fit(spec: FitSpec):
   """Jitted (init, chunk, output) functions for a spec; the chunk donates
-  its state so parameters and Adam moments are updated in place."""
+  its state so parameters and Adam moments are updated in place. Cached per
+  spec: fits that differ only in seed or data reuse the compiled programs."""
   init = jax.jit(lambda key, z: init_state(spec, key, z))
   chunk = jax.jit(lambda s, d, k, n: run_chunk(spec, s, d, k, n),
                   donate_argnums=0)

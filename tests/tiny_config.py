@@ -1,0 +1,17 @@
+"""A config file for CLI tests: the denoising task with a tiny net."""
+
+from dip_jax import config_lib
+
+
+def get_config(arg=None):
+  del arg
+  c = config_lib.base_config()
+  c.sample_size = 32
+  c.net.channels_down = (8, 8, 8)
+  c.net.channels_up = (8, 8, 8)
+  c.net.channels_skip = (2, 2, 2)
+  c.input.channels = 8
+  c.num_steps = 4
+  c.log_every = 2
+  c.snapshot_every = 2
+  return c
