@@ -8,6 +8,7 @@ sum(conv(x, w) * g) w.r.t. x and w. Prints a markdown table.
 """
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -16,8 +17,10 @@ import time
 import jax
 import jax.numpy as jnp
 
+# Runnable from a checkout without installing the package.
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from dip_jax.nets.cpu_conv import conv2d, conv2d_xla  # pylint: disable=g-import-not-at-top
+# pylint: disable-next=g-import-not-at-top
+from dip_jax.nets.cpu_conv import conv2d, conv2d_xla
 
 
 def layers(px):
@@ -78,7 +81,8 @@ def main():
       kx, kw, kg = jax.random.split(jax.random.fold_in(key, px + i), 3)
       x = jax.random.normal(kx, xs, jnp.float32)
       w = jax.random.normal(kw, ws, jnp.float32) * 0.05
-      y_shape = jax.eval_shape(lambda x, w: conv2d_xla(x, w, s), x, w).shape  # pylint: disable=cell-var-from-loop
+      y_shape = jax.eval_shape(functools.partial(conv2d_xla, stride=s), x,
+                               w).shape
       g = jax.random.normal(kg, y_shape, jnp.float32)
       # forward + input grad + weight grad: 3 convs of the forward's FLOPs.
       gflop = 3 * 2 * y_shape[0] * y_shape[1] * y_shape[2] * ws[0] * ws[1] \

@@ -18,6 +18,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.sample_size = 256         # side of the built-in sample (only if image="")
   c.clean_image = ""          # optional ground truth when `image` is already
                               # corrupted (real-world input: leave empty)
+  c.center_crop = 0           # >0: use the central N x N crop of `image`
   c.corrupted = False         # True: `image` is the observation as is
   c.seed = 0
   c.prior = "dip"             # dip (fit a net); hand-crafted priors come later
@@ -64,6 +65,8 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.log_every = 100               # steps per dispatch, metrics and progress
   c.snapshot_every = 1000         # save an intermediate PNG (0 = never)
+  c.checkpoint_every = 500        # save the fit state to resume (0 = never)
+  c.keep_checkpoints = 2          # how many of the latest to keep
   c.eta_warning_minutes = 10.0    # warn early when a run will take longer
   c.quick_hint = ""               # the variant to suggest when it will
   return c

@@ -30,12 +30,12 @@ class Problem:
 def build_problem(config) -> Problem:
   """Loads or synthesises the observation named by `config`."""
   if config.image:
-    loaded = images.load_image(config.image)
+    loaded = _load(config.image, config)
     alpha, depth, source = loaded.alpha, loaded.bit_depth, config.image
     if config.corrupted:
       observed, clean = loaded.pixels, None
       if config.clean_image:
-        clean = images.load_image(config.clean_image).pixels
+        clean = _load(config.clean_image, config).pixels
         if clean.shape != observed.shape:
           raise InputError(
               f"clean_image {config.clean_image} is {_describe(clean)} but "
@@ -54,6 +54,24 @@ def build_problem(config) -> Problem:
   return Problem(observed=observed.astype(np.float32), clean=clean, mask=None,
                  out_shape=observed.shape, alpha=alpha, bit_depth=depth,
                  source=os.path.abspath(source) if config.image else source)
+
+
+def _load(path, config):
+  loaded = images.load_image(path)
+  if config.center_crop:
+    loaded = _center_crop(loaded, int(config.center_crop))
+  return loaded
+
+
+def _center_crop(loaded, size):
+  h, w = loaded.pixels.shape[:2]
+  if size > min(h, w) or size < 1:
+    raise InputError(f"center_crop={size} does not fit image {loaded.path} "
+                     f"({w}x{h})")
+  t, l = (h - size) // 2, (w - size) // 2
+  crop = lambda a: None if a is None else a[t:t + size, l:l + size]
+  return dataclasses.replace(loaded, pixels=crop(loaded.pixels),
+                             alpha=crop(loaded.alpha))
 
 
 def _describe(x):

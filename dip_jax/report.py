@@ -31,9 +31,17 @@ def _jsonable(x):
 class MetricsLog:
   """Appends one JSON line per logging point to workdir/metrics.jsonl."""
 
-  def __init__(self, path: str):
+  def __init__(self, path: str, keep_until_step: int = 0):
+    """Starts the log afresh, keeping the lines up to `keep_until_step` of a
+    run being resumed from there."""
     self.path = path
-    open(path, "w").close()
+    kept = []
+    if keep_until_step and os.path.exists(path):
+      with open(path) as f:
+        kept = [l for l in f if l.strip() and
+                json.loads(l).get("step", 0) <= keep_until_step]
+    with open(path, "w") as f:
+      f.writelines(kept)
 
   def write(self, record: dict) -> None:
     with open(self.path, "a") as f:

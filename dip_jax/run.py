@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dip_jax import checkpoint
 from dip_jax import images
 from dip_jax import metrics
 from dip_jax import nets
@@ -24,6 +25,7 @@ from dip_jax.errors import InputError
 from dip_jax.priors import dip
 
 SUMMARY = "summary.json"
+CHECKPOINTS = "checkpoints"
 
 
 def build_fit(config, problem):
@@ -72,29 +74,43 @@ def build_fit(config, problem):
 
 
 def check_workdir(workdir: str, config_json: dict) -> dict | None:
-  """Returns the summary of a finished identical run, refuses a different
-  finished run, or returns None when the workdir is free to use."""
+  """Returns the summary of a finished identical run, or None when the
+  workdir is free (or holds this same run, unfinished). Refuses a workdir
+  whose run, finished or not, had a different config."""
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise InputError(f"workdir {workdir} exists and is not a directory")
+  config_path = os.path.join(workdir, "config.json")
   summary_path = os.path.join(workdir, SUMMARY)
-  if not os.path.exists(summary_path):
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
-      raise InputError(f"workdir {workdir} exists and is not a directory")
+  finished = os.path.exists(summary_path)
+  started = os.path.isdir(os.path.join(workdir, CHECKPOINTS))
+  if not (finished or started) or not os.path.exists(config_path):
     return None
   try:
-    with open(os.path.join(workdir, "config.json")) as f:
+    with open(config_path) as f:
       previous = json.load(f)
-    with open(summary_path) as f:
-      summary = json.load(f)
   except (OSError, ValueError):
-    raise InputError(f"workdir {workdir} holds a finished run whose files "
+    raise InputError(f"workdir {workdir} holds a run whose config.json "
                      f"cannot be read; choose another --workdir") from None
   if previous != config_json:
-    raise InputError(f"workdir {workdir} already holds a finished run with a "
+    state = "finished" if finished else "unfinished"
+    raise InputError(f"workdir {workdir} already holds a {state} run with a "
                      f"different config; choose another --workdir")
-  return summary
+  if not finished:
+    return None
+  try:
+    with open(summary_path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    raise InputError(f"workdir {workdir} holds a finished run whose "
+                     f"summary.json cannot be read") from None
 
 
 def reconstruct(config, workdir: str, stream=None) -> dict:
-  """Runs the configured reconstruction into `workdir`; returns the summary."""
+  """Runs the configured reconstruction into `workdir`; returns the summary.
+
+  Resumes from the latest checkpoint in `workdir` when there is one, and
+  does nothing when `workdir` already holds this finished run.
+  """
   config_json = json.loads(config.to_json())
   problem = problem_lib.build_problem(config)
   spec, data, init_key, loop_key = build_fit(config, problem)
@@ -107,55 +123,18 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
     os.makedirs(os.path.join(workdir, "snapshots"), exist_ok=True)
   except OSError as e:
     raise InputError(f"cannot create workdir {workdir}: {e.strerror}") from None
+  if not os.access(workdir, os.W_OK):
+    raise InputError(f"workdir {workdir} is not writable")
   report.write_json(os.path.join(workdir, "config.json"), config_json)
   observed_vis = np.clip(problem.observed, 0, 1)
   images.save_image(os.path.join(workdir, "corrupted.png"), observed_vis,
                     problem.alpha, problem.bit_depth)
 
-  init_fn, chunk_fn, output_fn = dip.compile_fit(spec)
-  state = init_fn(init_key, data["z"])
-  t_compile = time.perf_counter()
-  chunk_exe = chunk_fn.lower(state, data, loop_key, jnp.int32(1)).compile()
-  compile_seconds = time.perf_counter() - t_compile
-
-  log = report.MetricsLog(os.path.join(workdir, "metrics.jsonl"))
-  progress = report.Progress(config.num_steps, config.eta_warning_minutes,
-                             config.quick_hint, stream)
-  history = {}
-  step = 0
-  t_fit = time.perf_counter()
-  progress.start(step)
-  while step < config.num_steps:
-    n = min(spec.chunk, config.num_steps - step)
-    state, chunk_metrics = chunk_exe(state, data, loop_key, jnp.int32(n))
-    chunk_metrics = jax.device_get(chunk_metrics)
-    for k, v in chunk_metrics.items():
-      history.setdefault(k, []).append(np.asarray(v)[:n])
-    step += n
-    last = {k: float(np.asarray(v)[n - 1]) for k, v in chunk_metrics.items()}
-    if not np.isfinite(last["loss"]) and not spec.guard:
-      raise FloatingPointError(
-          f"loss became non-finite by step {step}; lower "
-          f"optim.learning_rate or enable guard")
-    restores = int(state.restores)
-    log.write({"step": step, **last, "restores": restores,
-               "seconds": time.perf_counter() - t_fit})
-    progress.update(step, {"loss": last["loss"],
-                           "psnr_obs": last["psnr_observed"],
-                           "psnr": last.get("psnr_ema" if spec.ema_decay > 0
-                                            else "psnr")})
-    if config.snapshot_every and (step % config.snapshot_every < n
-                                  or step == config.num_steps):
-      snap = np.asarray(output_fn(state, data))[0]
-      images.save_image(os.path.join(workdir, "snapshots",
-                                     f"step_{step:06d}.png"),
-                        snap, problem.alpha, problem.bit_depth)
-  fit_seconds = time.perf_counter() - t_fit
-
+  state, history, timing = fit(config, spec, data, init_key, loop_key,
+                               problem, workdir, stream)
+  _, _, output_fn = dip.compile_fit(spec)
   recon = np.asarray(output_fn(state, data))[0]
-  history = {k: np.concatenate(v) for k, v in history.items()}
-  summary = summarize(problem, recon, history, state, config, fit_seconds,
-                      compile_seconds)
+  summary = summarize(problem, recon, history, state, config, timing)
   np.savez(os.path.join(workdir, "history.npz"), **history)
   images.save_image(os.path.join(workdir, "reconstruction.png"), recon,
                     problem.alpha, problem.bit_depth)
@@ -169,13 +148,84 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
   return summary
 
 
+def fit(config, spec, data, init_key, loop_key, problem, workdir, stream):
+  """The chunked fit loop with progress, metrics, snapshots, checkpoints.
+
+  Returns (state, history: per-step numpy arrays, timing dict).
+  """
+  init_fn, chunk_fn, output_fn = dip.compile_fit(spec)
+  state = init_fn(init_key, data["z"])
+  t_compile = time.perf_counter()
+  chunk_exe = chunk_fn.lower(state, data, loop_key, jnp.int32(1)).compile()
+  compile_seconds = time.perf_counter() - t_compile
+
+  ckpt = None
+  step, history, previous_seconds = 0, {}, 0.0
+  if config.checkpoint_every:
+    ckpt = checkpoint.Checkpointer(os.path.join(workdir, CHECKPOINTS),
+                                   keep=config.keep_checkpoints)
+    restored = ckpt.restore_latest(state)
+    if restored is not None:
+      step, state, saved_history, meta = restored
+      history = {k: [np.asarray(v)] for k, v in saved_history.items()}
+      previous_seconds = float(meta.get("seconds", 0.0))
+      print(f"resuming from the checkpoint at step {step}", file=stream,
+            flush=True)
+  log = report.MetricsLog(os.path.join(workdir, "metrics.jsonl"),
+                          keep_until_step=step)
+  progress = report.Progress(config.num_steps, config.eta_warning_minutes,
+                             config.quick_hint, stream)
+  t_fit = time.perf_counter()
+  progress.start(step)
+  while step < config.num_steps:
+    n = min(spec.chunk, config.num_steps - step)
+    state, chunk_metrics = chunk_exe(state, data, loop_key, jnp.int32(n))
+    chunk_metrics = jax.device_get(chunk_metrics)
+    for k, v in chunk_metrics.items():
+      history.setdefault(k, []).append(np.asarray(v)[:n])
+    step += n
+    seconds = previous_seconds + time.perf_counter() - t_fit
+    last = {k: float(np.asarray(v)[n - 1]) for k, v in chunk_metrics.items()}
+    if not np.isfinite(last["loss"]) and not spec.guard:
+      raise FloatingPointError(
+          f"loss became non-finite by step {step}; lower "
+          f"optim.learning_rate or enable guard")
+    log.write({"step": step, **last, "restores": int(state.restores),
+               "seconds": seconds})
+    progress.update(step, {"loss": last["loss"],
+                           "psnr_obs": last["psnr_observed"],
+                           "psnr": last.get("psnr_ema" if spec.ema_decay > 0
+                                            else "psnr")})
+    if _crossed(step, n, config.snapshot_every, config.num_steps):
+      snap = np.asarray(output_fn(state, data))[0]
+      images.save_image(os.path.join(workdir, "snapshots",
+                                     f"step_{step:06d}.png"),
+                        snap, problem.alpha, problem.bit_depth)
+    if ckpt and _crossed(step, n, config.checkpoint_every, config.num_steps):
+      history = {k: [np.concatenate(v)] for k, v in history.items()}
+      ckpt.save(step, state, {k: v[0] for k, v in history.items()},
+                {"seconds": seconds})
+  if ckpt:
+    ckpt.close()
+  history = {k: np.concatenate(v) for k, v in history.items()}
+  timing = {"fit_seconds": previous_seconds + time.perf_counter() - t_fit,
+            "compile_seconds": compile_seconds}
+  return state, history, timing
+
+
+def _crossed(step, n, every, total):
+  """True when the chunk that ended at `step` passed a multiple of `every`
+  (or finished the run)."""
+  return bool(every) and (step % every < n or step == total)
+
+
 def _label(name, psnr):
   return f"{name} {psnr:.2f} dB" if psnr is not None else name
 
 
-def summarize(problem, recon, history, state, config, fit_seconds,
-              compile_seconds) -> dict:
+def summarize(problem, recon, history, state, config, timing) -> dict:
   steps = int(state.step)
+  fit_seconds, compile_seconds = timing["fit_seconds"], timing["compile_seconds"]
   s = {"task": config.task, "image": problem.source, "steps": steps,
        "seconds": round(fit_seconds + compile_seconds, 3),
        "compile_seconds": round(compile_seconds, 3),

@@ -32,10 +32,10 @@ def loss_fn(conv, stride):
   return loss
 
 
-@pytest.mark.parametrize('dtype', [np.float32, np.float64])
-@pytest.mark.parametrize('shape', SHAPES)
-@pytest.mark.parametrize('stride', [1, 2])
-@pytest.mark.parametrize('k', [1, 3, 5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("k", [1, 3, 5])
 def test_matches_xla(k, stride, shape, dtype):
   # x64 only inside this block, so it cannot leak into other tests.
   with jax.enable_x64(dtype == np.float64):
@@ -58,7 +58,7 @@ def test_matches_xla(k, stride, shape, dtype):
     assert rel_err(dw, dw_ref) < tol
 
 
-@pytest.mark.parametrize('k,stride', [(3, 1), (3, 2), (1, 2)])
+@pytest.mark.parametrize("k,stride", [(3, 1), (3, 2), (1, 2)])
 def test_vmap_of_grad_over_restarts(k, stride):
   """Restarts: vmap over a leading axis of both the input and the kernel."""
   restarts, n, h, w = 3, 2, 13, 16

@@ -3,9 +3,9 @@
 XLA:CPU lowers the three convolutions of a conv layer (forward, input gradient,
 weight gradient) very unevenly: the weight gradient, the zero-dilated input
 gradient of a strided conv and any conv with padding "VALID" miss its fast
-path. `conv2d` computes the same maths as
-`conv2d_xla` but routes each of the three through a formulation that hits fast
-kernels on CPU, via a `jax.custom_vjp`. On GPU/TPU use `conv2d_xla`.
+path. `conv2d` computes the same maths as `conv2d_xla` but routes each of the
+three through a formulation that hits fast kernels on CPU, via a
+`jax.custom_vjp`. On GPU/TPU use `conv2d_xla`.
 """
 
 import functools
@@ -22,7 +22,7 @@ def _out_len(n, k, s):
 
 
 def conv2d_xla(x, w, stride=1):
-  """VALID NHWC/HWIO conv with plain XLA and autodiff: reference, GPU/TPU path."""
+  """VALID NHWC/HWIO conv, plain XLA + autodiff: the reference, GPU/TPU path."""
   return lax.conv_general_dilated(
       x, w, (stride, stride), "VALID", dimension_numbers=_DN)
 
