@@ -1,15 +1,50 @@
-"""Seeded synthetic degradations, for experiments and demos.
+"""Seeded synthetic degradations and inpainting masks, for experiments/demos.
 
-Each takes the clean image (H x W x C float32 in [0, 1]) and a numpy
-Generator and returns the corrupted observation. Later tasks add JPEG, text
-overlays and masks here.
+Corruptions take the clean image (H x W x C float32 in [0, 1], C = 1 or 3)
+and return the corrupted observation; `corrupt` picks one from a config
+block. Masks are H x W x 1 float32 arrays of {0, 1} with the DIP convention
+1 = known pixel, 0 = missing; `make_mask` picks one from a config block.
+Randomness comes from a numpy Generator (or an int seed), so a config and a
+seed reproduce the same observation.
 """
 
+import io
+import numbers
+
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from dip_jax.errors import InputError
 
-CORRUPTIONS = ("none", "gaussian")
+CORRUPTIONS = ("none", "gaussian", "jpeg")
+MASK_KINDS = ("none", "random", "text", "holes", "file")
+DEFAULT_TEXT = ("Quiet pixels remember the picture that the letters tried to "
+                "hide, and the network paints it back one stroke at a time. ")
+# Masks draw from their own stream (see `make_mask`).
+_MASK_STREAM = 0x6D61736B
+
+
+def _as_rng(rng) -> np.random.Generator:
+  if isinstance(rng, np.random.Generator):
+    return rng
+  return np.random.default_rng(rng)
+
+
+def _int_in(value, name: str, lo: int, hi=None) -> int:
+  """`value` as an int in [lo, hi] (integral floats pass), else InputError."""
+  ok = (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+        and float(value).is_integer() and value >= lo
+        and (hi is None or value <= hi))
+  if not ok:
+    rng = f"in {lo}..{hi}" if hi is not None else f">= {lo}"
+    raise InputError(f"{name} must be an integer {rng}, got {value!r}")
+  return int(value)
+
+
+def _shape_hw(shape_hw) -> tuple[int, int]:
+  if len(shape_hw) < 2:
+    raise InputError(f"mask shape must be (H, W), got {shape_hw!r}")
+  return (_int_in(shape_hw[0], "mask height", 1), _int_in(shape_hw[1], "mask width", 1))
 
 
 def gaussian_noise(clean: np.ndarray, sigma: float, rng: np.random.Generator,
@@ -20,7 +55,209 @@ def gaussian_noise(clean: np.ndarray, sigma: float, rng: np.random.Generator,
   return np.clip(noisy, 0, 1) if clip else noisy
 
 
+def jpeg(clean: np.ndarray, quality: int) -> np.ndarray:
+  """JPEG-compress and decode in memory with Pillow (libjpeg).
+
+  The image is rounded to 8 bits first, as any saved JPEG is. Pillow's
+  defaults apply otherwise (4:2:0 chroma subsampling for RGB, no
+  optimisation), and libjpeg is deterministic, so the result is too.
+
+  Args:
+    clean: H x W or H x W x C (C = 1 or 3) float array in [0, 1].
+    quality: JPEG quality 1..95 (Pillow advises against more).
+
+  Returns:
+    float32 array of clean's shape in [0, 1].
+  """
+  quality = _int_in(quality, "jpeg quality", 1, 95)
+  clean = np.asarray(clean, np.float32)
+  if not (clean.ndim == 2 or (clean.ndim == 3 and clean.shape[-1] in (1, 3))):
+    raise InputError(f"jpeg needs a gray or RGB image, got shape {clean.shape}")
+  pixels = np.round(np.clip(clean, 0.0, 1.0) * 255.0).astype(np.uint8)
+  gray = pixels.ndim == 2 or pixels.shape[-1] == 1
+  img = Image.fromarray(pixels.reshape(pixels.shape[:2]) if gray else pixels)
+  buf = io.BytesIO()
+  img.save(buf, format="JPEG", quality=quality)
+  buf.seek(0)
+  out = np.asarray(Image.open(buf).convert("L" if gray else "RGB"), np.float32)
+  return (out / 255.0).reshape(clean.shape)
+
+
+def random_mask(shape_hw, kept_fraction: float, rng) -> np.ndarray:
+  """Each pixel known independently with probability `kept_fraction`.
+
+  Args:
+    shape_hw: (H, W).
+    kept_fraction: probability in (0, 1] that a pixel is kept (1 in the mask).
+    rng: numpy Generator or int seed.
+
+  Returns:
+    H x W x 1 float32 {0, 1}; all channels of a pixel share its entry.
+  """
+  h, w = _shape_hw(shape_hw)
+  ok = (isinstance(kept_fraction, numbers.Real)
+        and not isinstance(kept_fraction, (bool, np.bool_))
+        and 0.0 < kept_fraction <= 1.0)
+  if not ok:
+    raise InputError(f"kept_fraction must be in (0, 1], got {kept_fraction!r}")
+  return (_as_rng(rng).random((h, w, 1)) < kept_fraction).astype(np.float32)
+
+
+def _font(font_size: int):
+  try:
+    # Pillow >= 10.1 with FreeType: a scalable built-in font.
+    return ImageFont.load_default(size=font_size)
+  except (TypeError, ImportError, OSError):
+    # Older Pillow or no FreeType: the fixed bitmap font (about 11 px).
+    return ImageFont.load_default()
+
+
+def text_mask(shape_hw, text: str | None = None, font_size: int = 20,
+              seed: int = 0) -> np.ndarray:
+  """Text written across the whole image, as an inpainting mask.
+
+  Lines of `text` (repeated to fill the width) are stacked 1.5 line heights
+  apart; each line starts at a seeded random horizontal offset so the
+  repeats do not line up in columns. Anti-aliased glyphs are thresholded at
+  half coverage, so the mask stays binary.
+
+  Args:
+    shape_hw: (H, W).
+    text: the text; DEFAULT_TEXT if None or empty.
+    font_size: font size in pixels (ignored by the bitmap fallback font).
+    seed: seeds the line offsets.
+
+  Returns:
+    H x W x 1 float32 mask, 0 where text covers the pixel, 1 elsewhere.
+  """
+  h, w = _shape_hw(shape_hw)
+  font_size = _int_in(font_size, "font_size", 1)
+  text = " ".join(str(text).split()) + " " if text else DEFAULT_TEXT
+  font = _font(font_size)
+  left, top, right, bottom = font.getbbox(text)
+  if right - left <= 0:
+    raise InputError(f"text {text!r} draws nothing")
+  # Each line holds enough repeats to cover the width from any offset.
+  line = text * (w // (right - left) + 2)
+  pitch = max(int(round(1.5 * (bottom - top))), 1)
+  rng = np.random.default_rng(seed)
+  canvas = Image.new("L", (w, h), 0)
+  draw = ImageDraw.Draw(canvas)
+  y = -top + int(rng.integers(0, pitch))
+  while y + top < h:
+    x = -int(rng.integers(0, right - left))
+    draw.text((x, y), line, fill=255, font=font)
+    y += pitch
+  ink = np.asarray(canvas) >= 128
+  return (~ink).astype(np.float32)[..., None]
+
+
+def overlay_text(clean: np.ndarray, mask: np.ndarray, color=(1.0, 1.0, 1.0),
+                 opacity: float = 1.0) -> np.ndarray:
+  """Paint `color` over the masked-out pixels (the observed, texted image).
+
+  out = (1 - a) * clean + a * color with a = opacity where mask == 0, so
+  opacity 1 hides the pixels and opacity < 1 gives a see-through watermark.
+
+  Args:
+    clean: H x W x C float image.
+    mask: H x W x 1 (or H x W) {0, 1}; 0 = covered by text.
+    color: a gray level or a C-tuple; an RGB tuple on a gray image uses its
+      luma (0.299 R + 0.587 G + 0.114 B).
+    opacity: in (0, 1].
+
+  Returns:
+    float32 image of clean's shape.
+  """
+  clean = np.asarray(clean, np.float32)
+  mask = np.asarray(mask, np.float32)
+  if mask.ndim == 2:
+    mask = mask[..., None]
+  if clean.ndim != 3 or mask.shape[:2] != clean.shape[:2]:
+    raise InputError(f"overlay_text needs an H x W x C image and an H x W mask; "
+                     f"got {clean.shape} and {mask.shape}")
+  if not (isinstance(opacity, numbers.Real) and 0.0 < opacity <= 1.0):
+    raise InputError(f"opacity must be in (0, 1], got {opacity!r}")
+  color = np.atleast_1d(np.asarray(color, np.float32))
+  if clean.shape[-1] == 1 and color.size == 3:
+    color = np.array([color @ np.array([0.299, 0.587, 0.114], np.float32)])
+  if color.size not in (1, clean.shape[-1]):
+    raise InputError(f"color needs 1 or {clean.shape[-1]} values, got {color.size}")
+  a = opacity * (1.0 - mask)
+  return ((1.0 - a) * clean + a * color).astype(np.float32)
+
+
+def holes_mask(shape_hw, num_holes: int, hole_size, rng) -> np.ndarray:
+  """Rectangular holes at uniform random positions, fully inside the image.
+
+  Args:
+    shape_hw: (H, W).
+    num_holes: number of holes (they may overlap).
+    hole_size: side of the square holes, or (height, width).
+    rng: numpy Generator or int seed.
+
+  Returns:
+    H x W x 1 float32 mask, 0 inside the holes, 1 elsewhere.
+  """
+  h, w = _shape_hw(shape_hw)
+  num_holes = _int_in(num_holes, "num_holes", 1)
+  sizes = hole_size if isinstance(hole_size, (tuple, list)) else (hole_size,) * 2
+  if len(sizes) != 2:
+    raise InputError(f"hole_size must be an int or (height, width), got {hole_size!r}")
+  hh = _int_in(sizes[0], "hole height", 1, h)
+  hw = _int_in(sizes[1], "hole width", 1, w)
+  rng = _as_rng(rng)
+  mask = np.ones((h, w, 1), np.float32)
+  for _ in range(num_holes):
+    top, left = int(rng.integers(0, h - hh + 1)), int(rng.integers(0, w - hw + 1))
+    mask[top:top + hh, left:left + hw] = 0.0
+  return mask
+
+
+def load_mask(path, shape_hw) -> np.ndarray:
+  """Read a binary mask image; white (or 1) = known pixel, as in DIP.
+
+  The image is converted to 8-bit gray. Values must be {0, 1} or near
+  {0, 255}: <= 8 reads as 0 and >= 247 as 1, which tolerates slightly
+  lossy saves; anything in between means the file is not a mask.
+
+  Args:
+    path: image file.
+    shape_hw: (H, W) of the image it masks; the mask must match it.
+
+  Returns:
+    H x W x 1 float32 {0, 1}.
+  """
+  try:
+    with Image.open(path) as img:
+      if img.mode.startswith("I"):
+        # 16/32-bit gray: 0/1 stays as is, else rescale 16-bit to 8-bit.
+        raw = np.asarray(img, np.int64)
+        gray = raw if raw.max() <= 1 else np.round(raw / 257.0)
+        gray = np.clip(gray, 0, 255).astype(np.uint8)
+      else:
+        gray = np.asarray(img.convert("L"))
+  except (OSError, ValueError) as e:
+    raise InputError(f"cannot read mask {path}: {e}") from None
+  h, w = _shape_hw(shape_hw)
+  if gray.shape != (h, w):
+    raise InputError(f"mask {path} is {gray.shape[0]}x{gray.shape[1]} (HxW) but "
+                     f"the image is {h}x{w}")
+  values = np.unique(gray)
+  if values.max() <= 1:
+    known = gray == 1
+  else:
+    bad = values[(values > 8) & (values < 247)]
+    if bad.size:
+      shown = ", ".join(str(v) for v in bad[:6]) + (", ..." if bad.size > 6 else "")
+      raise InputError(f"mask {path} is not binary: found values {shown} "
+                       f"(expected 0/255 or 0/1)")
+    known = gray >= 247
+  return known.astype(np.float32)[..., None]
+
+
 def corrupt(clean: np.ndarray, corruption_cfg, seed: int) -> np.ndarray:
+  """The observation for `corruption_cfg.kind`: none | gaussian | jpeg."""
   kind = corruption_cfg.get("kind", "gaussian")
   rng = np.random.default_rng(seed)
   if kind == "none":
@@ -30,4 +267,37 @@ def corrupt(clean: np.ndarray, corruption_cfg, seed: int) -> np.ndarray:
     if not np.isfinite(sigma) or sigma < 0:
       raise InputError(f"corruption.sigma must be a finite number >= 0, got {sigma}")
     return gaussian_noise(clean, sigma, rng, corruption_cfg.get("clip", True))
+  if kind == "jpeg":
+    return jpeg(clean, corruption_cfg.get("quality", 10))
   raise InputError(f"unknown corruption.kind {kind!r}; known: {CORRUPTIONS}")
+
+
+def make_mask(mask_cfg, shape_hw, seed: int) -> np.ndarray | None:
+  """The inpainting mask for `mask_cfg.kind`, or None for kind "none".
+
+  Kinds and keys: "random" (kept_fraction, default 0.5), "text" (font_size,
+  default 20; text, default DEFAULT_TEXT), "holes" (num_holes, default 8;
+  hole_size, default 16), "file" (path).
+
+  The random kinds draw from default_rng([seed, _MASK_STREAM]) rather than
+  default_rng(seed), so a mask and the noise `corrupt` adds with the same
+  seed come from unrelated streams.
+  """
+  kind = mask_cfg.get("kind", "none")
+  rng = np.random.default_rng([int(seed), _MASK_STREAM])
+  if kind == "none":
+    return None
+  if kind == "random":
+    return random_mask(shape_hw, mask_cfg.get("kept_fraction", 0.5), rng)
+  if kind == "text":
+    return text_mask(shape_hw, mask_cfg.get("text", None),
+                     mask_cfg.get("font_size", 20), int(rng.integers(2**31)))
+  if kind == "holes":
+    return holes_mask(shape_hw, mask_cfg.get("num_holes", 8),
+                      mask_cfg.get("hole_size", 16), rng)
+  if kind == "file":
+    path = mask_cfg.get("path", "")
+    if not path:
+      raise InputError("mask.path is required for mask.kind 'file'")
+    return load_mask(path, shape_hw)
+  raise InputError(f"unknown mask.kind {kind!r}; known: {MASK_KINDS}")

@@ -42,6 +42,9 @@ def build_fit(config, problem):
   # 2**(depth+1), so the deepest maps are 2x2) instead of cropping the image.
   pad = images.canvas_padding(h, w, 2 ** depth, 2 ** (depth + 1))
   canvas_h, canvas_w = h + pad[0] + pad[1], w + pad[2] + pad[3]
+  restarts = int(config.num_restarts)
+  if restarts < 1:
+    raise InputError(f"num_restarts must be >= 1, got {restarts}")
   try:
     net = nets.build_net(config.net, out_channels=c)
   except ValueError as e:
@@ -57,12 +60,15 @@ def build_fit(config, problem):
       guard_psnr_drop=float(config.guard.psnr_drop),
       guard_every=int(config.guard.every),
       crop=(pad[0], pad[2], h, w),
-      chunk=int(min(config.log_every, config.num_steps)))
-  key = jax.random.key(config.seed)
-  init_key, input_key, loop_key = jax.random.split(key, 3)
+      chunk=int(min(config.log_every, config.num_steps)),
+      num_restarts=restarts)
+  init_key, input_key, loop_key = jax.random.split(
+      jax.random.key(config.seed), 3)
+  make_z = lambda k: dip.make_input(k, config.input.kind, config.input.channels,
+                                    canvas_h, canvas_w, config.input.scale)
   try:
-    z = dip.make_input(input_key, config.input.kind, config.input.channels,
-                       canvas_h, canvas_w, config.input.scale)
+    z = jax.vmap(make_z)(dip.restart_keys(spec, input_key)) if restarts > 1 \
+        else make_z(dip.restart_keys(spec, input_key))
   except ValueError as e:
     raise InputError(str(e)) from None
   data = {"z": z, "observed": jnp.asarray(problem.observed)[None]}
@@ -70,7 +76,8 @@ def build_fit(config, problem):
     data["mask"] = jnp.asarray(problem.mask)[None]
   if problem.clean is not None:
     data["clean"] = jnp.asarray(problem.clean)[None]
-  return spec, data, init_key, loop_key
+  return (spec, data, dip.restart_keys(spec, init_key),
+          dip.restart_keys(spec, loop_key))
 
 
 def check_workdir(workdir: str, config_json: dict) -> dict | None:
@@ -133,8 +140,15 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
   state, history, timing = fit(config, spec, data, init_key, loop_key,
                                problem, workdir, stream)
   _, _, output_fn = dip.compile_fit(spec)
-  recon = np.asarray(output_fn(state, data))[0]
-  summary = summarize(problem, recon, history, state, config, timing)
+  outputs = np.asarray(output_fn(state, data))
+  recon = _ensemble(outputs, spec)
+  per_restart = outputs[:, 0] if spec.num_restarts > 1 else outputs
+  if spec.num_restarts > 1:
+    for r, img in enumerate(per_restart):
+      images.save_image(os.path.join(workdir, f"restart_{r}.png"), img,
+                        problem.alpha, problem.bit_depth)
+  summary = summarize(problem, recon, per_restart, history, state, config,
+                      timing)
   np.savez(os.path.join(workdir, "history.npz"), **history)
   images.save_image(os.path.join(workdir, "reconstruction.png"), recon,
                     problem.alpha, problem.bit_depth)
@@ -185,19 +199,21 @@ def fit(config, spec, data, init_key, loop_key, problem, workdir, stream):
       history.setdefault(k, []).append(np.asarray(v)[:n])
     step += n
     seconds = previous_seconds + time.perf_counter() - t_fit
-    last = {k: float(np.asarray(v)[n - 1]) for k, v in chunk_metrics.items()}
+    # With restarts, per-restart numbers are averaged for the progress line.
+    last = {k: float(np.mean(np.asarray(v)[n - 1]))
+            for k, v in chunk_metrics.items()}
     if not np.isfinite(last["loss"]) and not spec.guard:
       raise FloatingPointError(
           f"loss became non-finite by step {step}; lower "
           f"optim.learning_rate or enable guard")
-    log.write({"step": step, **last, "restores": int(state.restores),
+    log.write({"step": step, **last, "restores": int(np.sum(state.restores)),
                "seconds": seconds})
     progress.update(step, {"loss": last["loss"],
                            "psnr_obs": last["psnr_observed"],
-                           "psnr": last.get("psnr_ema" if spec.ema_decay > 0
-                                            else "psnr")})
+                           "psnr": last.get("psnr_ensemble", last.get(
+                               "psnr_ema" if spec.ema_decay > 0 else "psnr"))})
     if _crossed(step, n, config.snapshot_every, config.num_steps):
-      snap = np.asarray(output_fn(state, data))[0]
+      snap = _ensemble(np.asarray(output_fn(state, data)), spec)
       images.save_image(os.path.join(workdir, "snapshots",
                                      f"step_{step:06d}.png"),
                         snap, problem.alpha, problem.bit_depth)
@@ -213,6 +229,12 @@ def fit(config, spec, data, init_key, loop_key, problem, workdir, stream):
   return state, history, timing
 
 
+def _ensemble(outputs, spec):
+  """H x W x C answer from the output batch: with restarts (R x 1 x H x W x C)
+  their average, which the paper finds better than any single run."""
+  return outputs[:, 0].mean(axis=0) if spec.num_restarts > 1 else outputs[0]
+
+
 def _crossed(step, n, every, total):
   """True when the chunk that ended at `step` passed a multiple of `every`
   (or finished the run)."""
@@ -223,22 +245,31 @@ def _label(name, psnr):
   return f"{name} {psnr:.2f} dB" if psnr is not None else name
 
 
-def summarize(problem, recon, history, state, config, timing) -> dict:
-  steps = int(state.step)
+def summarize(problem, recon, per_restart, history, state, config,
+              timing) -> dict:
+  steps = int(np.max(state.step))
   fit_seconds, compile_seconds = timing["fit_seconds"], timing["compile_seconds"]
   s = {"task": config.task, "image": problem.source, "steps": steps,
+       "num_restarts": int(config.num_restarts),
        "seconds": round(fit_seconds + compile_seconds, 3),
        "compile_seconds": round(compile_seconds, 3),
        "seconds_per_step": round(fit_seconds / max(steps, 1), 5),
-       "device": report.jax_device(), "restores": int(state.restores),
-       "final_loss": float(history["loss"][-1]),
-       "reconstruction": "ema" if config.ema_decay > 0 else "final output"}
+       "device": report.jax_device(), "restores": int(np.sum(state.restores)),
+       "final_loss": float(np.mean(history["loss"][-1])),
+       "reconstruction": ("ema" if config.ema_decay > 0 else "final output")
+                         + (" averaged over restarts"
+                            if config.num_restarts > 1 else "")}
   if problem.clean is not None:
     s["psnr"] = metrics.psnr(recon, problem.clean)
     s["ssim"] = metrics.ssim(recon, problem.clean)
     s["psnr_corrupted"] = metrics.psnr(np.clip(problem.observed, 0, 1),
                                        problem.clean)
-    curve = history["psnr_ema" if config.ema_decay > 0 else "psnr"]
+    if config.num_restarts > 1:
+      s["psnr_restarts"] = [metrics.psnr(x, problem.clean) for x in per_restart]
+      s["psnr_single_mean"] = float(np.mean(s["psnr_restarts"]))
+    name = "psnr_ensemble" if config.num_restarts > 1 else (
+        "psnr_ema" if config.ema_decay > 0 else "psnr")
+    curve = history[name]
     peak = int(np.nanargmax(curve))
     # The oracle peak needs the clean image: a bound, not a result.
     s["oracle_peak_step"] = peak + 1

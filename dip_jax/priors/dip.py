@@ -51,6 +51,7 @@ class FitSpec:
   guard_every: int            # steps between guard snapshots
   crop: tuple                 # (top, left, H, W) of the image in the canvas
   chunk: int                  # steps per dispatch
+  num_restarts: int = 1       # R > 1: R fits vmapped in one program
 
   def optimizer(self):
     return optax.adam(self.learning_rate)
@@ -150,29 +151,67 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
   return new_state, step_metrics
 
 
-def run_chunk(spec: FitSpec, state: FitState, data: dict, loop_key,
+def _per_restart(spec: FitSpec, fn):
+  """`fn` itself for one restart, else `fn` vmapped over the restart axis
+  (the leading axis of every argument). R = 1 is not vmapped at all, so it
+  runs exactly the plain program."""
+  return fn if spec.num_restarts == 1 else jax.vmap(fn)
+
+
+def restart_keys(spec: FitSpec, key):
+  """Restart r uses fold_in(key, r): restart 0 of R is the R = 1 run."""
+  if spec.num_restarts == 1:
+    return jax.random.fold_in(key, 0)
+  return jax.vmap(lambda r: jax.random.fold_in(key, r))(
+      jnp.arange(spec.num_restarts))
+
+
+def init_states(spec: FitSpec, keys, z) -> FitState:
+  return _per_restart(spec, lambda k, z: init_state(spec, k, z))(keys, z)
+
+
+def answer(spec: FitSpec, state: FitState):
+  """Per restart, the image the fit currently stands for (EMA or output)."""
+  return state.ema if spec.ema_decay > 0 else state.out
+
+
+def step_restarts(spec: FitSpec, state: FitState, data: dict, loop_keys):
+  """One step of every restart; with R > 1 also the ensemble's PSNR."""
+  shared = {k: v for k, v in data.items() if k != "z"}
+  one = lambda st, z, key: fit_step(spec, st, {**shared, "z": z}, key)
+  state, step_metrics = _per_restart(spec, one)(state, data["z"], loop_keys)
+  if spec.num_restarts > 1 and "clean" in data:
+    mean = jnp.mean(answer(spec, state), axis=0)
+    step_metrics["psnr_ensemble"] = metrics.psnr_jax(mean, data["clean"])
+  return state, step_metrics
+
+
+def run_chunk(spec: FitSpec, state: FitState, data: dict, loop_keys,
               num_active):
   """`spec.chunk` steps in one scan; steps past `num_active` are skipped.
 
   A fixed scan length keeps one compiled program for every chunk, the last
   partial one included; skipped steps report NaN metrics.
   """
+  step = lambda s: step_restarts(spec, s, data, loop_keys)
+
   def body(st, i):
     def skip(s):
-      _, m = jax.eval_shape(lambda s: fit_step(spec, s, data, loop_key), s)
+      _, m = jax.eval_shape(step, s)
       return s, jax.tree.map(lambda a: jnp.full(a.shape, jnp.nan, a.dtype)
                              if a.dtype != bool else jnp.zeros(a.shape, bool), m)
-    return jax.lax.cond(i < num_active,
-                        lambda s: fit_step(spec, s, data, loop_key), skip, st)
+    return jax.lax.cond(i < num_active, step, skip, st)
 
   return jax.lax.scan(body, state, jnp.arange(spec.chunk))
 
 
 def reconstruct_output(spec: FitSpec, state: FitState, data: dict):
-  """The answer: the EMA image when averaging, else f(z) without noise."""
+  """The answer per restart: the EMA image when averaging, else f(z)
+  without input noise."""
   if spec.ema_decay > 0:
     return state.ema
-  return crop_output(spec, spec.net.apply({"params": state.params}, data["z"]))
+  f = lambda p, z: crop_output(spec, spec.net.apply({"params": p}, z))
+  return _per_restart(spec, f)(state.params, data["z"])
 
 
 @functools.lru_cache(maxsize=16)
@@ -180,7 +219,7 @@ def compile_fit(spec: FitSpec):
   """Jitted (init, chunk, output) functions for a spec; the chunk donates
   its state so parameters and Adam moments are updated in place. Cached per
   spec: fits that differ only in seed or data reuse the compiled programs."""
-  init = jax.jit(lambda key, z: init_state(spec, key, z))
+  init = jax.jit(lambda keys, z: init_states(spec, keys, z))
   chunk = jax.jit(lambda s, d, k, n: run_chunk(spec, s, d, k, n),
                   donate_argnums=0)
   output = jax.jit(lambda s, d: reconstruct_output(spec, s, d))

@@ -1,0 +1,291 @@
+"""Seconds per fit step and peak memory: dip_jax vs the same net in PyTorch.
+
+Both sides run one DIP denoising step on the default skip-5 net (2,217,831
+parameters, 32 input channels): z + fresh reg noise -> net -> MSE against the
+noisy image -> backward -> Adam(lr 0.01), batch 1, float32, on the CPU.
+
+- jax: dip_jax's real fit step, built by `run.build_fit` from
+  `config_lib.base_config()` on the built-in sample at S x S, compiled by
+  `dip.compile_fit` and driven chunk by chunk, as `run.reconstruct` does. It
+  includes what the real fit carries (EMA of the output, divergence guard,
+  PSNR metrics); they are elementwise and cost little next to the convs.
+- torch: benchmarks/torch_skip.SkipNetTorch, torch.optim.Adam, with
+  torch.set_num_threads(--threads).
+
+Every (framework, size) runs in a fresh subprocess, so its peak RSS
+(ru_maxrss) is its own and includes the framework's import and, for jax,
+compilation. Measurements alternate (torch 64, jax 64, torch 128, ...) so
+that slow drift in machine load biases neither side.
+
+  python benchmarks/step_speed.py [--sizes 64,128,256] [--xla] [--json f]
+"""
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+from dip_jax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# torch_skip (which imports torch) is imported inside functions only: the jax
+# worker must not carry torch's libraries in its peak RSS.
+
+
+def peak_mib() -> float:
+  # Linux reports ru_maxrss in KiB.
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine_busy_s() -> float:
+  """CPU-seconds all processes have run since boot (Linux /proc/stat)."""
+  with open("/proc/stat") as f:
+    ticks = [int(v) for v in f.readline().split()[1:]]
+  # Fields: user nice system idle iowait irq softirq steal ...; idle and
+  # iowait are not work.
+  return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+  r = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return r.ru_utime + r.ru_stime
+
+
+def wait_for_idle(max_wait: float, threshold: float = 0.25):
+  """Waits (up to max_wait s) until other processes use < threshold cores.
+
+  On a shared 2-core machine one concurrent test run doubles a step's time,
+  and torch's thread pool suffers more than XLA's: starting quiet matters.
+  """
+  t_end = time.monotonic() + max_wait
+  while True:
+    b0, t0 = machine_busy_s(), time.monotonic()
+    time.sleep(2.0)
+    cores = (machine_busy_s() - b0) / (time.monotonic() - t0)
+    if cores < threshold or time.monotonic() > t_end:
+      return cores
+    print(f"  waiting: other processes use {cores:.1f} cores",
+          file=sys.stderr, flush=True)
+
+
+def n_steps(args, t_est: float) -> int:
+  """Steps to time: --steps, or enough for ~--min-seconds of measurement."""
+  if args.steps:
+    return args.steps
+  return max(5, math.ceil(args.min_seconds / max(t_est, 1e-6)))
+
+
+def torch_worker(args, cfg) -> dict:
+  import torch  # pylint: disable=g-import-not-at-top
+  import torch_skip  # pylint: disable=g-import-not-at-top
+  torch.set_num_threads(args.threads)
+  torch.manual_seed(0)
+  base_mib = peak_mib()
+  s, c = args.size, cfg.input.channels
+  model = torch_skip.SkipNetTorch(
+      in_ch=c, down=cfg.net.channels_down, up=cfg.net.channels_up,
+      skip=cfg.net.channels_skip).train()
+  opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.learning_rate)
+  z = cfg.input.scale * torch.rand(1, c, s, s)
+  # Speed does not depend on the pixel values: a random "noisy image".
+  target = torch.rand(1, 3, s, s)
+  std = cfg.input.reg_noise_std
+
+  def step():
+    t0 = time.perf_counter()
+    out = model(z + std * torch.randn_like(z))
+    loss = torch.nn.functional.mse_loss(out, target)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    # CPU torch is synchronous: the step is done when backward/step return.
+    return time.perf_counter() - t0, float(loss)
+
+  warm = [step()[0] for _ in range(args.warmup)]
+  times, losses = zip(*(step() for _ in range(n_steps(args, warm[-1]))))
+  return {"s_per_step": statistics.median(times), "steps": len(times),
+          "mean_s": statistics.fmean(times), "min_s": min(times),
+          "final_loss": losses[-1], "import_mib": base_mib,
+          "peak_mib": peak_mib(), "threads": torch.get_num_threads(),
+          "version": torch.__version__}
+
+
+def jax_worker(args, cfg) -> dict:
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
+  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  from dip_jax.priors import dip  # pylint: disable=g-import-not-at-top
+  base_mib = peak_mib()
+  cfg.sample_size = args.size
+  cfg.net.conv_impl = args.impl
+  # chunk = steps per dispatch: short enough that a measurement holds many
+  # chunks (the median needs samples), long enough that dispatch is noise.
+  chunk = args.chunk or max(1, 512 // args.size)
+  cfg.log_every, cfg.num_steps = chunk, 10 ** 6
+  problem = problem_lib.build_problem(cfg)
+  spec, data, init_key, loop_key = run.build_fit(cfg, problem)
+  init_fn, chunk_fn, _ = dip.compile_fit(spec)
+  t0 = time.perf_counter()
+  state = jax.block_until_ready(init_fn(init_key, data["z"]))
+  init_s = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  exe = chunk_fn.lower(state, data, loop_key, jnp.int32(1)).compile()
+  compile_s = time.perf_counter() - t0
+  compiled_mib = peak_mib()
+  n = jnp.int32(chunk)
+
+  def run_chunk(state):
+    t0 = time.perf_counter()
+    state, metrics = exe(state, data, loop_key, n)
+    # Metrics come back to the host every chunk, as in run.reconstruct.
+    loss = float(jax.device_get(metrics["loss"])[-1])
+    jax.block_until_ready(state)
+    return state, (time.perf_counter() - t0) / chunk, loss
+
+  for _ in range(max(1, math.ceil(args.warmup / chunk))):
+    state, t_est, _ = run_chunk(state)
+  times = []
+  for _ in range(math.ceil(n_steps(args, t_est) / chunk)):
+    state, t, loss = run_chunk(state)
+    times.append(t)
+  return {"s_per_step": statistics.median(times), "steps": chunk * len(times),
+          "chunk": chunk, "mean_s": statistics.fmean(times),
+          "min_s": min(times), "final_loss": loss,
+          "restores": int(state.restores), "compile_s": compile_s,
+          "init_s": init_s, "import_mib": base_mib,
+          "after_compile_mib": compiled_mib, "peak_mib": peak_mib(),
+          "conv_impl": args.impl, "version": jax.__version__,
+          "backend": jax.default_backend()}
+
+
+def measure(args, framework: str, size: int, impl: str = "") -> dict:
+  cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
+         "--size", str(size), "--warmup", str(args.warmup),
+         "--min-seconds", str(args.min_seconds), "--threads",
+         str(args.threads), "--chunk", str(args.chunk)]
+  if args.steps:
+    cmd += ["--steps", str(args.steps)]
+  if impl:
+    cmd += ["--impl", impl]
+  label = f"{framework}{'/' + impl if impl else ''} {size}px"
+  print(f"measuring {label} ...", file=sys.stderr, flush=True)
+  if args.idle_wait:
+    wait_for_idle(args.idle_wait)
+  # Other processes on the machine skew timings. Machine-wide busy time minus
+  # our worker's own CPU time is what everything else used meanwhile: it
+  # says whether a figure can be trusted.
+  b0, c0, t0 = machine_busy_s(), children_cpu_s(), time.monotonic()
+  proc = subprocess.run(cmd, capture_output=True, text=True,
+                        timeout=args.timeout, check=False)
+  lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+  if proc.returncode or not lines:
+    sys.stderr.write(proc.stdout + proc.stderr)
+    raise RuntimeError(f"{label} failed (exit {proc.returncode})")
+  res = json.loads(lines[-1][len("RESULT "):])
+  foreign = ((machine_busy_s() - b0) - (children_cpu_s() - c0)) / (
+      time.monotonic() - t0)
+  res.update(framework=framework, size=size, other_cores=max(foreign, 0.0))
+  print(f"  {res['s_per_step']:.4f} s/step over {res['steps']} steps, "
+        f"peak {res['peak_mib']:.0f} MiB; other processes used "
+        f"{res['other_cores']:.2f} cores meanwhile", file=sys.stderr,
+        flush=True)
+  return res
+
+
+def table(results, sizes, impls) -> str:
+  import torch_skip  # pylint: disable=g-import-not-at-top
+  rows = ["| size | torch s/step | jax s/step | jax/torch | torch GFLOP/s "
+          "| jax GFLOP/s | torch peak MiB | jax peak MiB | jax compile s |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+  for s in sizes:
+    gflop = torch_skip.train_step_flops(s) / 1e9
+    tr = next(r for r in results if r["framework"] == "torch"
+              and r["size"] == s)
+    for impl in impls:
+      jr = next(r for r in results if r["framework"] == "jax"
+                and r["size"] == s and r["conv_impl"] == impl)
+      name = f"{s}" if impl == "cpu" else f"{s} ({impl} conv)"
+      rows.append(
+          f"| {name} | {tr['s_per_step']:.4f} | {jr['s_per_step']:.4f} | "
+          f"{jr['s_per_step'] / tr['s_per_step']:.2f} | "
+          f"{gflop / tr['s_per_step']:.1f} | {gflop / jr['s_per_step']:.1f} | "
+          f"{tr['peak_mib']:.0f} | {jr['peak_mib']:.0f} | "
+          f"{jr['compile_s']:.1f} |")
+  return "\n".join(rows)
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  p.add_argument("--sizes", default="64,128,256",
+                 help="comma-separated square sizes (multiples of 32)")
+  p.add_argument("--xla", action="store_true",
+                 help="also time dip_jax with net.conv_impl='xla' (slow)")
+  p.add_argument("--steps", type=int, default=0,
+                 help="timed steps per measurement (default: ~min-seconds)")
+  p.add_argument("--min-seconds", type=float, default=10.0)
+  p.add_argument("--warmup", type=int, default=3)
+  p.add_argument("--chunk", type=int, default=0,
+                 help="jax steps per dispatch (default: 512 // size)")
+  p.add_argument("--threads", type=int, default=2, help="torch threads")
+  p.add_argument("--timeout", type=float, default=3600,
+                 help="seconds per measurement subprocess")
+  p.add_argument("--idle-wait", type=float, default=120,
+                 help="wait up to this many s for an idle machine before "
+                 "each measurement (0: don't)")
+  p.add_argument("--json", default="", help="also write results here")
+  p.add_argument("--worker", choices=("torch", "jax"), help=argparse.SUPPRESS)
+  p.add_argument("--size", type=int, help=argparse.SUPPRESS)
+  p.add_argument("--impl", default="cpu", help=argparse.SUPPRESS)
+  args = p.parse_args()
+
+  if args.worker:
+    cfg = config_lib.base_config()
+    fn = torch_worker if args.worker == "torch" else jax_worker
+    print("RESULT " + json.dumps(fn(args, cfg)), flush=True)
+    return
+
+  sizes = [int(s) for s in args.sizes.split(",") if s]
+  impls = ["cpu", "xla"] if args.xla else ["cpu"]
+  results = []
+  for s in sizes:
+    results.append(measure(args, "torch", s))
+    for impl in impls:
+      results.append(measure(args, "jax", s, impl))
+  tr, jr = results[0], results[1]
+  over = (f"{args.steps} steps (jax: whole chunks)" if args.steps else
+          f">= {args.min_seconds:g} s of steps")
+  print(f"\ntorch {tr['version']} ({tr['threads']} threads) vs jax "
+        f"{jr['version']} ({jr['backend']}), {os.cpu_count()} CPUs, float32, "
+        f"batch 1, skip-5 (2,217,831 params); median s/step over {over} "
+        f"after {args.warmup} warm-up steps.")
+  print("GFLOP/s = analytic conv FLOPs of a training step / s/step: 3 x the "
+        "forward's 2*Ho*Wo*k^2*Cin*Cout over all convs (forward, input grad, "
+        "weight grad); BN, activations, upsampling, loss and Adam not "
+        "counted. Peak MiB = ru_maxrss of the measuring process (imports and "
+        "jax compilation included).\n")
+  print(table(results, sizes, impls))
+  names = [f"{r['framework']}/{r['conv_impl']}" if "conv_impl" in r
+           else r["framework"] for r in results]
+  print("\nCPU cores used by other processes during each measurement "
+        "(> ~0.1 means contended timings): " + ", ".join(
+            f"{n} {r['size']}: {r['other_cores']:.2f}"
+            for n, r in zip(names, results)))
+  if args.json:
+    import torch_skip  # pylint: disable=g-import-not-at-top
+    with open(args.json, "w") as f:
+      json.dump({"sizes": sizes, "argv": sys.argv[1:],
+                 "train_step_gflop": {s: torch_skip.train_step_flops(s) / 1e9
+                                      for s in sizes},
+                 "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+  main()
