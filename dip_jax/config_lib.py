@@ -59,6 +59,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.num_steps = 3000
   c.num_restarts = 1              # R fits from different inits/inputs, vmapped;
                                   # the reconstruction is their average
+  c.num_devices = 0               # devices the restarts are split over (0=all)
   c.ema_decay = 0.99              # average of outputs; 0 = off
   c.guard = ml_collections.ConfigDict()
   c.guard.enabled = True          # restore the last good state on divergence

@@ -210,9 +210,10 @@ def _blur(op_cfg) -> Operator:
   """Deblurring: a same-size depthwise convolution with `blur_kernel`.
 
   Keys: kind ("gaussian" default), sigma / size / length / angle as in
-  `blur_kernel` (size 0 or None: the kind's default). The borders use reflect padding (mirror about the edge
-  pixel, which is not repeated: d c b | a b c d), so the output is H x W and
-  free of the dark frame zero padding would add.
+  `blur_kernel` (size 0 or None: the kind's default). The borders use
+  reflect padding (mirror about the edge pixel, which is not repeated:
+  d c b | a b c d), so the output is H x W and free of the dark frame zero
+  padding would add.
   """
   kind = op_cfg.get("kind", "gaussian")
   params = {key: op_cfg.get(key, None) for key in ("size", "sigma", "length", "angle")}

@@ -21,6 +21,7 @@ from dip_jax import nets
 from dip_jax import operators
 from dip_jax import problem as problem_lib
 from dip_jax import report
+from dip_jax import sharding
 from dip_jax.errors import InputError
 from dip_jax.priors import dip
 
@@ -45,6 +46,7 @@ def build_fit(config, problem):
   restarts = int(config.num_restarts)
   if restarts < 1:
     raise InputError(f"num_restarts must be >= 1, got {restarts}")
+  sharding.restart_mesh(restarts, config.num_devices)  # validates early
   try:
     net = nets.build_net(config.net, out_channels=c)
   except ValueError as e:
@@ -169,6 +171,9 @@ def fit(config, spec, data, init_key, loop_key, problem, workdir, stream):
   """
   init_fn, chunk_fn, output_fn = dip.compile_fit(spec)
   state = init_fn(init_key, data["z"])
+  mesh = sharding.restart_mesh(spec.num_restarts, config.num_devices)
+  state, data = sharding.place(mesh, state, data)
+  loop_key = sharding.place_keys(mesh, loop_key)
   t_compile = time.perf_counter()
   chunk_exe = chunk_fn.lower(state, data, loop_key, jnp.int32(1)).compile()
   compile_seconds = time.perf_counter() - t_compile

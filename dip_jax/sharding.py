@@ -1,0 +1,54 @@
+"""Placing restarts on devices with jax.sharding (no pmap).
+
+Restarts are independent fits batched on a leading axis. With several
+devices, a 1-D mesh with axis "restart" splits that axis across them: the
+fit state and the inputs z are sharded along it, everything shared (the
+observation, mask, clean image) is replicated, and the jitted chunk follows
+the data. One device (or one restart) needs no mesh at all.
+"""
+
+import jax
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from dip_jax.errors import InputError
+
+AXIS = "restart"
+
+
+def restart_mesh(num_restarts: int, num_devices: int = 0):
+  """A mesh over the devices the restarts are split across, or None.
+
+  `num_devices` = 0 means all devices (all hosts' after
+  jax.distributed.initialize). The restart count must divide evenly: a
+  silent imbalance would leave devices idle without saying so.
+  """
+  devices = jax.devices()
+  n = num_devices or len(devices)
+  if n > len(devices):
+    raise InputError(f"num_devices={n} but only {len(devices)} devices exist")
+  if num_restarts == 1 or n == 1:
+    return None
+  if num_restarts % n:
+    raise InputError(
+        f"num_restarts={num_restarts} does not split evenly over {n} devices;"
+        f" use a multiple of {n} or set --config.num_devices to a divisor")
+  return jax.make_mesh((n,), (AXIS,), devices=devices[:n],
+                       axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def place(mesh, state, data: dict):
+  """Shards the restart axis of `state` and `data['z']`; replicates the rest."""
+  if mesh is None:
+    return state, data
+  split = NamedSharding(mesh, P(AXIS))
+  replicated = NamedSharding(mesh, P())
+  state = jax.device_put(state, split)
+  data = {k: jax.device_put(v, split if k == "z" else replicated)
+          for k, v in data.items()}
+  return state, data
+
+
+def place_keys(mesh, keys):
+  if mesh is None:
+    return keys
+  return jax.device_put(keys, NamedSharding(mesh, P(AXIS)))
