@@ -21,15 +21,34 @@ def base_config() -> ml_collections.ConfigDict:
   c.center_crop = 0           # >0: use the central N x N crop of `image`
   c.corrupted = False         # True: `image` is the observation as is
   c.seed = 0
-  c.prior = "dip"             # dip (fit a net); hand-crafted priors come later
+  c.prior = "dip"             # dip (fit a net) | tv (hand-crafted prior only)
 
   c.corruption = ml_collections.ConfigDict()
-  c.corruption.kind = "gaussian"  # none | gaussian
+  c.corruption.kind = "gaussian"  # none | gaussian | jpeg | pil_lanczos (SR)
   c.corruption.sigma = 25.0       # noise std on the 0-255 scale
   c.corruption.clip = True        # clip the noisy image to [0, 1]
+  c.corruption.quality = 10       # JPEG quality for kind jpeg
 
   c.operator = ml_collections.ConfigDict()
-  c.operator.name = "identity"    # forward operator A (dip_jax.operators)
+  c.operator.name = "identity"    # forward operator A: identity | downsample
+                                  # | blur (dip_jax.operators)
+  c.operator.factor = 4           # downsample: SR factor
+  c.operator.kernel = "lanczos2"  # downsample: lanczos2 | bicubic | box
+  c.operator.kind = "gaussian"    # blur: gaussian | box | motion
+  c.operator.sigma = 2.0          # blur: gaussian std in pixels
+  c.operator.size = 0             # blur: kernel side (0 = from the kind)
+  c.operator.length = 9.0         # blur: motion length in pixels
+  c.operator.angle = 0.0          # blur: motion angle in degrees
+
+  c.mask = ml_collections.ConfigDict()
+  c.mask.kind = "none"            # none | random | text | holes | file
+  c.mask.kept_fraction = 0.5      # random: fraction of pixels kept
+  c.mask.font_size = 20           # text: font size in pixels
+  c.mask.text = ""                # text: the words ("" = a default sentence)
+  c.mask.opacity = 1.0            # text: <1 is a watermark
+  c.mask.num_holes = 8            # holes: how many rectangles
+  c.mask.hole_size = 16           # holes: their side in pixels
+  c.mask.path = ""                # file: mask image, white = known pixel
   c.loss = "mse"                  # data term d (dip_jax.operators)
 
   c.net = ml_collections.ConfigDict()
@@ -48,13 +67,20 @@ def base_config() -> ml_collections.ConfigDict:
   c.net.conv_impl = "auto"        # auto | cpu (fast CPU backward) | xla
 
   c.input = ml_collections.ConfigDict()
-  c.input.kind = "uniform"        # uniform | gaussian | meshgrid
+  c.input.kind = "uniform"        # uniform | gaussian | meshgrid | image
+  c.input.image = ""              # kind image: the fixed input (flash photo)
   c.input.channels = 32
   c.input.scale = 0.1             # z = scale * U(0, 1) (or N(0, 1))
   c.input.reg_noise_std = 1.0 / 30  # fresh N(0, s^2) added to z every step
 
   c.optim = ml_collections.ConfigDict()
   c.optim.learning_rate = 0.01    # Adam
+
+  c.tv = ml_collections.ConfigDict()
+  c.tv.enabled = True             # also solve the TV-regularised problem
+                                  # (the hand-crafted baseline; seconds)
+  c.tv.lam = 0.1                  # lambda in 0.5||M(Ax - x0)||^2 + lambda TV(x)
+  c.tv.max_iters = 2000
 
   c.num_steps = 3000
   c.num_restarts = 1              # R fits from different inits/inputs, vmapped;
@@ -72,6 +98,19 @@ def base_config() -> ml_collections.ConfigDict:
   c.keep_checkpoints = 2          # how many of the latest to keep
   c.eta_warning_minutes = 10.0    # warn early when a run will take longer
   c.quick_hint = ""               # the variant to suggest when it will
+  return c
+
+
+def narrow_for_cpu(c: ml_collections.ConfigDict, width: int = 32,
+                   sample_size: int = 128) -> ml_collections.ConfigDict:
+  """The `:quick` recipe: the built-in image at `sample_size` px and every
+  level at most `width` channels (~16x fewer FLOPs than 128). A user's own
+  image keeps its size: quick variants never resize what they are given."""
+  c.sample_size = sample_size
+  for key in ("channels_down", "channels_up", "channels_skip"):
+    c.net[key] = tuple(min(ch, width) for ch in c.net[key])
+  c.log_every = 100
+  c.snapshot_every = 500
   return c
 
 

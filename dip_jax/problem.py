@@ -1,59 +1,162 @@
 """The Problem record: what is observed, through which operator, and what
 the reconstruction is scored against (when a clean image is known).
 
-Built from a config: an image file (clean, corrupted synthetically) or an
-already corrupted file with an optional ground truth, or, with no file at
-all, the built-in sample, so every command runs on a fresh install.
+Built from a config in two stages: the source (an image file, clean or
+already corrupted, or the built-in sample) and the task (operator, mask,
+synthetic corruption). Every task therefore runs on a fresh install, and
+the same task runs on a user's real corrupted photo with `corrupted=True`.
 """
 
 import dataclasses
 import os
 
+import jax.numpy as jnp
 import numpy as np
+from PIL import Image
 
 from dip_jax import corruptions
 from dip_jax import images
+from dip_jax import operators
+from dip_jax import resampling
 from dip_jax.errors import InputError
+
+NEUTRAL = 0.5  # shown in place of missing pixels
 
 
 @dataclasses.dataclass
 class Problem:
-  observed: np.ndarray            # x0, H x W x C float32 (may leave [0, 1])
+  observed: np.ndarray            # x0 in observation space (H' x W' x C)
   clean: np.ndarray | None        # ground truth for scoring, if known
-  mask: np.ndarray | None         # 1 = observed pixel, for masked data terms
+  mask: np.ndarray | None         # H x W x 1, 1 = observed pixel
   out_shape: tuple                # shape of the reconstruction (H, W, C)
   alpha: np.ndarray | None = None  # passed through to the outputs
   bit_depth: int = 8
   source: str = "built-in sample"
+  factor: int = 1                 # super-resolution factor (1 otherwise)
+  net_input: np.ndarray | None = None  # a fixed image as z (flash/no-flash)
+  notes: tuple = ()               # things the log should tell the user
+
+  def observed_for_display(self) -> np.ndarray:
+    """The observation as the method sees it: missing pixels neutral."""
+    x = np.clip(self.observed, 0, 1)
+    if self.mask is not None:
+      x = x * self.mask + NEUTRAL * (1 - self.mask)
+    return x
 
 
 def build_problem(config) -> Problem:
   """Loads or synthesises the observation named by `config`."""
+  notes = []
+  op_name = config.operator.name
+  if op_name not in operators.OPERATORS:
+    raise InputError(f"unknown operator {op_name!r}; known: "
+                     f"{sorted(operators.OPERATORS)}")
+  factor = 1
+  if op_name == "downsample":
+    factor = resampling.check_factor(config.operator.factor, "operator.factor")
+
+  alpha, depth, source = None, 8, "built-in sample"
   if config.image:
     loaded = _load(config.image, config)
-    alpha, depth, source = loaded.alpha, loaded.bit_depth, config.image
-    if config.corrupted:
-      observed, clean = loaded.pixels, None
-      if config.clean_image:
-        clean = _load(config.clean_image, config).pixels
-        if clean.shape != observed.shape:
-          raise InputError(
-              f"clean_image {config.clean_image} is {_describe(clean)} but "
-              f"image {config.image} is {_describe(observed)}")
-    else:
-      clean = loaded.pixels
-      observed = corruptions.corrupt(clean, config.corruption, config.seed)
+    alpha, depth, source = loaded.alpha, loaded.bit_depth, os.path.abspath(
+        config.image)
+    given = loaded.pixels
   else:
     if config.corrupted or config.clean_image:
       raise InputError("corrupted/clean_image need config.image to be set")
-    clean = images.sample_image(int(config.sample_size))
-    alpha, depth, source = None, 8, "built-in sample"
-    observed = corruptions.corrupt(clean, config.corruption, config.seed)
+    given = images.sample_image(int(config.sample_size))
+
+  if config.image and config.corrupted:
+    # Real-world input: the file is the observation.
+    observed, clean = given, None
+    if config.clean_image:
+      clean = _load(config.clean_image, config).pixels
+    h, w = observed.shape[0] * factor, observed.shape[1] * factor
+    if clean is not None and clean.shape[:2] != (h, w):
+      raise InputError(
+          f"clean_image {config.clean_image} is {_describe(clean)} but the "
+          f"reconstruction of {config.image} will be {w}x{h}")
+    mask = corruptions.make_mask(config.mask, observed.shape[:2], config.seed)
+  else:
+    clean = given
+    if factor > 1:
+      clean, alpha, cropped = _mod_crop(clean, alpha, factor)
+      if cropped:
+        notes.append(f"mod-cropped the clean image to {cropped} (multiples of "
+                     f"the factor {factor})")
+    observed, mask = _synthesize(config, clean)
+
   if not np.all(np.isfinite(observed)):
     raise InputError(f"the observed image from {source} has non-finite values")
-  return Problem(observed=observed.astype(np.float32), clean=clean, mask=None,
-                 out_shape=observed.shape, alpha=alpha, bit_depth=depth,
-                 source=os.path.abspath(source) if config.image else source)
+  out_shape = (observed.shape[0] * factor, observed.shape[1] * factor,
+               observed.shape[2])
+  net_input = None
+  if config.input.kind == "image":
+    net_input = (_guide_image(config, out_shape) if config.input.image
+                 else _synthetic_flash(clean, config))
+  return Problem(observed=observed.astype(np.float32), clean=clean, mask=mask,
+                 out_shape=out_shape, alpha=alpha if factor == 1 else None,
+                 bit_depth=depth, source=source, factor=factor,
+                 net_input=net_input, notes=tuple(notes))
+
+
+def _synthesize(config, clean):
+  """The task's synthetic observation of `clean`: operator, noise, mask."""
+  op_name = config.operator.name
+  if op_name == "downsample" and config.corruption.kind == "pil_lanczos":
+    # The paper's SR data: PIL's antialiased Lanczos resize of the HR image.
+    observed = _pil_downscale(clean, int(config.operator.factor))
+  elif op_name != "identity":
+    op = operators.build_operator(config.operator)
+    observed = np.asarray(op(jnp.asarray(clean)[None]))[0]
+  else:
+    observed = clean
+  if config.corruption.kind not in ("none", "pil_lanczos"):
+    observed = corruptions.corrupt(observed, config.corruption, config.seed)
+  mask = corruptions.make_mask(config.mask, observed.shape[:2], config.seed)
+  if mask is not None and config.mask.kind == "text":
+    observed = corruptions.overlay_text(observed, mask,
+                                        opacity=config.mask.opacity)
+  return observed, mask
+
+
+def _pil_downscale(x, factor):
+  h, w = x.shape[0] // factor, x.shape[1] // factor
+  chans = [np.asarray(Image.fromarray(x[..., c].astype(np.float32), "F")
+                      .resize((w, h), Image.LANCZOS)) for c in range(x.shape[2])]
+  return np.clip(np.stack(chans, -1), 0, 1)
+
+
+def _mod_crop(x, alpha, factor):
+  h, w = x.shape[0] - x.shape[0] % factor, x.shape[1] - x.shape[1] % factor
+  if h == 0 or w == 0:
+    raise InputError(f"image {_describe(x)} is smaller than the factor {factor}")
+  if (h, w) == x.shape[:2]:
+    return x, alpha, None
+  return (x[:h, :w], None if alpha is None else alpha[:h, :w], f"{w}x{h}")
+
+
+def _synthetic_flash(clean, config):
+  """A stand-in flash photo of the built-in image: the same scene (all its
+  detail, no noise) under other light, a cooler cast and a falloff from the
+  centre, as a flash gives. Used only when no flash photo is given."""
+  if config.image or clean is None:
+    raise InputError("input.kind 'image' needs input.image (the flash photo)")
+  h, w = clean.shape[:2]
+  yy, xx = np.mgrid[0:h, 0:w]
+  r2 = ((yy - h / 2) / h) ** 2 + ((xx - w / 2) / w) ** 2
+  falloff = (1.0 - 0.8 * r2)[..., None]
+  cast = np.array([0.85, 0.95, 1.15], np.float32)[:clean.shape[2]]
+  return np.clip(clean ** 0.8 * cast * falloff, 0, 1).astype(np.float32)
+
+
+def _guide_image(config, out_shape):
+  """The fixed image used as net input (the flash photo for flash/no-flash)."""
+  guide = _load(config.input.image, config).pixels
+  if guide.shape[:2] != out_shape[:2]:
+    raise InputError(f"input.image {config.input.image} is {_describe(guide)} "
+                     f"but the image is {out_shape[1]}x{out_shape[0]}")
+  return guide
 
 
 def _load(path, config):

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dip_jax import checkpoint
+from dip_jax import evaluate
 from dip_jax import images
 from dip_jax import metrics
 from dip_jax import nets
@@ -31,8 +32,6 @@ CHECKPOINTS = "checkpoints"
 
 def build_fit(config, problem):
   """(FitSpec, data dict, init key, loop key) for a problem and config."""
-  if config.prior != "dip":
-    raise InputError(f"unknown prior {config.prior!r}; known: ['dip']")
   if config.num_steps < 1:
     raise InputError(f"num_steps must be >= 1, got {config.num_steps}")
   if config.log_every < 1:
@@ -68,11 +67,17 @@ def build_fit(config, problem):
       jax.random.key(config.seed), 3)
   make_z = lambda k: dip.make_input(k, config.input.kind, config.input.channels,
                                     canvas_h, canvas_w, config.input.scale)
-  try:
-    z = jax.vmap(make_z)(dip.restart_keys(spec, input_key)) if restarts > 1 \
-        else make_z(dip.restart_keys(spec, input_key))
-  except ValueError as e:
-    raise InputError(str(e)) from None
+  if problem.net_input is not None:
+    # A fixed image as input (the flash photo), on the padded canvas.
+    z = jnp.asarray(images.pad_canvas(problem.net_input, pad))[None]
+    if restarts > 1:
+      z = jnp.broadcast_to(z, (restarts, *z.shape))
+  else:
+    try:
+      z = jax.vmap(make_z)(dip.restart_keys(spec, input_key)) if restarts > 1 \
+          else make_z(dip.restart_keys(spec, input_key))
+    except ValueError as e:
+      raise InputError(str(e)) from None
   data = {"z": z, "observed": jnp.asarray(problem.observed)[None]}
   if problem.mask is not None:
     data["mask"] = jnp.asarray(problem.mask)[None]
@@ -121,8 +126,10 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
   does nothing when `workdir` already holds this finished run.
   """
   config_json = json.loads(config.to_json())
+  if config.prior not in ("dip", "tv"):
+    raise InputError(f"unknown prior {config.prior!r}; known: ['dip', 'tv']")
   problem = problem_lib.build_problem(config)
-  spec, data, init_key, loop_key = build_fit(config, problem)
+  fit_args = build_fit(config, problem) if config.prior == "dip" else None
   finished = check_workdir(workdir, config_json)
   if finished is not None:
     print(f"{workdir} already holds this finished run (PSNR "
@@ -134,28 +141,52 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
     raise InputError(f"cannot create workdir {workdir}: {e.strerror}") from None
   if not os.access(workdir, os.W_OK):
     raise InputError(f"workdir {workdir} is not writable")
+  for note in problem.notes:
+    print(f"note: {note}", file=stream, flush=True)
   report.write_json(os.path.join(workdir, "config.json"), config_json)
-  observed_vis = np.clip(problem.observed, 0, 1)
-  images.save_image(os.path.join(workdir, "corrupted.png"), observed_vis,
-                    problem.alpha, problem.bit_depth)
+  save = lambda name, img: images.save_image(
+      os.path.join(workdir, name), img, problem.alpha, problem.bit_depth)
+  images.save_image(os.path.join(workdir, "corrupted.png"),
+                    problem.observed_for_display(), problem.alpha,
+                    problem.bit_depth)
 
-  state, history, timing = fit(config, spec, data, init_key, loop_key,
-                               problem, workdir, stream)
-  _, _, output_fn = dip.compile_fit(spec)
-  outputs = np.asarray(output_fn(state, data))
-  recon = _ensemble(outputs, spec)
-  per_restart = outputs[:, 0] if spec.num_restarts > 1 else outputs
-  if spec.num_restarts > 1:
-    for r, img in enumerate(per_restart):
-      images.save_image(os.path.join(workdir, f"restart_{r}.png"), img,
-                        problem.alpha, problem.bit_depth)
-  summary = summarize(problem, recon, per_restart, history, state, config,
-                      timing)
-  np.savez(os.path.join(workdir, "history.npz"), **history)
-  images.save_image(os.path.join(workdir, "reconstruction.png"), recon,
-                    problem.alpha, problem.bit_depth)
-  panels = [(_label("corrupted", summary.get("psnr_corrupted")), observed_vis),
-            (_label("reconstruction", summary.get("psnr")), recon)]
+  base_name, base_img = evaluate.corrupted_baseline(problem)
+  summary = {"task": config.task, "image": problem.source,
+             "prior": config.prior, "device": report.jax_device()}
+  summary.update(evaluate.score(problem, base_img, f"{base_name}_"))
+  if base_name == "corrupted":
+    summary.pop("corrupted_ssim", None)
+  panels = [(_label(base_name, summary.get(f"{base_name}_psnr")), base_img)]
+  if config.tv.enabled or config.prior == "tv":
+    tv_img, tv_info = evaluate.solve_tv(problem, config)
+    summary["tv"] = {**tv_info, **evaluate.score(problem, tv_img)}
+    panels.append((_label("TV", summary["tv"].get("psnr")), tv_img))
+    save("tv.png", tv_img)
+  if config.prior == "tv":
+    recon = tv_img
+    summary.update({"steps": summary["tv"]["iterations"],
+                    "seconds": summary["tv"]["seconds"]})
+  else:
+    spec, data, init_key, loop_key = fit_args
+    state, history, timing = fit(config, spec, data, init_key, loop_key,
+                                 problem, workdir, stream)
+    _, _, output_fn = dip.compile_fit(spec)
+    outputs = np.asarray(output_fn(state, data))
+    recon = _ensemble(outputs, spec)
+    per_restart = outputs[:, 0] if spec.num_restarts > 1 else outputs
+    if spec.num_restarts > 1:
+      for r, img in enumerate(per_restart):
+        save(f"restart_{r}.png", img)
+    summary.update(summarize_fit(problem, per_restart, history, state, config,
+                                 timing))
+    np.savez(os.path.join(workdir, "history.npz"), **history)
+  summary.update(evaluate.score(problem, recon))
+  # The old key names, kept for scripts: PSNR of the corrupted input.
+  if "corrupted_psnr" in summary:
+    summary["psnr_corrupted"] = summary["corrupted_psnr"]
+  save("reconstruction.png", recon)
+  panels.append((_label("DIP" if config.prior == "dip" else "reconstruction",
+                        summary.get("psnr")), recon))
   if problem.clean is not None:
     panels.append(("clean", problem.clean))
   report.comparison_panel(os.path.join(workdir, "comparison.png"), panels)
@@ -250,25 +281,21 @@ def _label(name, psnr):
   return f"{name} {psnr:.2f} dB" if psnr is not None else name
 
 
-def summarize(problem, recon, per_restart, history, state, config,
-              timing) -> dict:
+def summarize_fit(problem, per_restart, history, state, config,
+                  timing) -> dict:
+  """The DIP fit's own numbers: steps, time, restores, oracle peak."""
   steps = int(np.max(state.step))
   fit_seconds, compile_seconds = timing["fit_seconds"], timing["compile_seconds"]
-  s = {"task": config.task, "image": problem.source, "steps": steps,
-       "num_restarts": int(config.num_restarts),
+  s = {"steps": steps, "num_restarts": int(config.num_restarts),
        "seconds": round(fit_seconds + compile_seconds, 3),
        "compile_seconds": round(compile_seconds, 3),
        "seconds_per_step": round(fit_seconds / max(steps, 1), 5),
-       "device": report.jax_device(), "restores": int(np.sum(state.restores)),
+       "restores": int(np.sum(state.restores)),
        "final_loss": float(np.mean(history["loss"][-1])),
        "reconstruction": ("ema" if config.ema_decay > 0 else "final output")
                          + (" averaged over restarts"
                             if config.num_restarts > 1 else "")}
   if problem.clean is not None:
-    s["psnr"] = metrics.psnr(recon, problem.clean)
-    s["ssim"] = metrics.ssim(recon, problem.clean)
-    s["psnr_corrupted"] = metrics.psnr(np.clip(problem.observed, 0, 1),
-                                       problem.clean)
     if config.num_restarts > 1:
       s["psnr_restarts"] = [metrics.psnr(x, problem.clean) for x in per_restart]
       s["psnr_single_mean"] = float(np.mean(s["psnr_restarts"]))
