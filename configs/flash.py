@@ -27,7 +27,8 @@ def get_config(arg=None):
   c.input.kind = "image"
   c.input.channels = 3
   c.input.reg_noise_std = 0.0
-  c.net.upsample = ("nearest", "nearest", "bilinear", "bilinear", "bilinear")
+  c.net.upsample_per_level = ("nearest", "nearest", "bilinear", "bilinear",
+                              "bilinear")
   c.optim.learning_rate = 0.1
   c.corruption.kind = "gaussian"
   c.corruption.sigma = 25.0

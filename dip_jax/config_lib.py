@@ -59,8 +59,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.net.kernel_down = 3
   c.net.kernel_up = 3
   c.net.kernel_skip = 1
-  c.net.downsample = "stride"     # stride | avg | max | lanczos2 (or per level)
-  c.net.upsample = "bilinear"     # nearest | bilinear (or per level)
+  c.net.downsample = "stride"     # stride | avg | max | lanczos2
+  c.net.upsample = "bilinear"     # nearest | bilinear
+  c.net.upsample_per_level = ()   # one mode per level, overrides `upsample`
   c.net.pad = "reflection"        # reflection | zero
   c.net.need_1x1_up = True
   c.net.sigmoid = True
