@@ -91,3 +91,33 @@ def test_odd_sized_gray_image_keeps_its_size(tmp_path):
   assert proc.returncode == 0, proc.stderr
   out = Image.open(os.path.join(workdir, "reconstruction.png"))
   assert out.size == (53, 37) and out.mode == "L"
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("--config.num_stepz=3", "unknown config key 'num_stepz'"),
+    ("--config.net.upsample=cubic", "net.upsample must be one of"),
+    ("--config.operator.name=warp", "unknown operator 'warp'"),
+    ("--config.mask.kind=random --config.mask.kept_fraction=1.5",
+     "kept_fraction"),
+    ("--config.operator.name=downsample --config.operator.factor=0",
+     "operator.factor"),
+])
+def test_bad_config_values_give_one_line(tmp_path, override, needle):
+  proc = run_cli(str(tmp_path / "w"), *override.split())
+  _one_error_line(proc, needle)
+  assert proc.returncode == 2
+  assert not (tmp_path / "w" / "config.json").exists()
+
+
+def test_mask_file_problems(tmp_path):
+  img = tmp_path / "img.png"
+  Image.fromarray(np.full((32, 32, 3), 100, np.uint8)).save(img)
+  small = tmp_path / "small.png"
+  Image.fromarray(np.full((16, 32), 255, np.uint8)).save(small)
+  gray = tmp_path / "gray.png"
+  Image.fromarray(np.full((32, 32), 128, np.uint8)).save(gray)
+  base = [f"--config.image={img}", "--config.mask.kind=file"]
+  _one_error_line(run_cli(str(tmp_path / "a"), *base,
+                          f"--config.mask.path={small}"), "but the image is")
+  _one_error_line(run_cli(str(tmp_path / "b"), *base,
+                          f"--config.mask.path={gray}"), "not binary")
