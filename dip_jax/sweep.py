@@ -25,6 +25,8 @@ from its checkpoint: to resume a sweep, run the same command again. With
 i % P == p; after a barrier process 0 writes DIR/results.csv and results.md.
 A job with bad input (unreadable image, ...) is recorded as failed and the
 sweep goes on; the exit code is then 1. Bad sweep input exits 2 at once.
+Image paths are recorded as the glob returned them: resume a sweep with a
+relative data_dir from the same directory.
 """
 
 import ast
@@ -45,6 +47,7 @@ from absl import app
 from absl import flags
 from absl import logging
 import ml_collections
+import numpy as np
 
 from dip_jax import main as single_run  # shares --config/--workdir and errors
 from dip_jax.errors import InputError
@@ -107,7 +110,7 @@ def parse_setting(text: str, config) -> tuple[str, tuple]:
     try:
       _set(trial, key, value)  # the ConfigDict checks the type
     except (TypeError, ValueError):
-      value = None
+      value = None  # refused: same message as unparseable
     if value is None:
       raise InputError(f"setting {name!r}: cannot read {key}={raw!r} as a "
                        f"{type(node).__name__}")
@@ -170,14 +173,12 @@ def enumerate_jobs(config) -> list[Job]:
   if not seeds or not all(isinstance(s, int) for s in seeds):
     raise InputError(f"sweep.seeds must be a non-empty tuple of ints, "
                      f"got {sweep.seeds!r}")
-  images = find_images(sweep)
-  stems = {}
+  images, stems = find_images(sweep), {}
   for path in images:  # the stem names the job's directory: it must be unique
-    stem = os.path.splitext(os.path.basename(path))[0]
-    if stem in stems:
-      raise InputError(f"images {stems[stem]} and {path} share the name "
-                       f"{stem!r}; their outputs would collide")
-    stems[stem] = path
+    other = stems.setdefault(os.path.splitext(os.path.basename(path))[0], path)
+    if other != path:
+      raise InputError(f"images {other} and {path} have the same name; "
+                       f"their outputs would collide")
   combos = [(s, i, k) for s in settings for i in images for k in seeds]
   return [Job(n, name, image, seed, ov)
           for n, ((name, ov), image, seed) in enumerate(combos)]
@@ -201,10 +202,12 @@ def job_config(config, job: Job, single_device: bool = False):
 
 
 def prepare_workdir(workdir: str) -> None:
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise InputError(f"workdir {workdir} exists and is not a directory")
   try:
     os.makedirs(workdir, exist_ok=True)
     with tempfile.TemporaryFile(dir=workdir):
-      pass  # os.access says yes to root even on a read-only mount
+      pass  # a real write: os.access says yes to root on a read-only mount
   except OSError as e:
     raise InputError(f"workdir {workdir} is not writable: {e.strerror}") \
         from None
@@ -239,7 +242,7 @@ def run_jobs(config, workdir, jobs, process, processes) -> int:
     if was_finished:
       print(f"{where}: already finished", flush=True)
     else:
-      print(f"{where}: done in {time.perf_counter() - start:.1f} s, PSNR "
+      print(f"{where}: done in {time.perf_counter() - start:.2f} s, PSNR "
             f"{_fmt(summary.get('psnr'))}", flush=True)
   return failed
 
@@ -248,21 +251,20 @@ def collect(workdir: str, jobs) -> list[dict]:
   """One results row per job, from the files the jobs left."""
   rows = []
   for job in jobs:
-    job_dir = job.dir(workdir)
-    row = dict.fromkeys(COLUMNS, "")
-    row.update(setting=job.setting, image=job.stem, seed=job.seed,
-               path=job.image, status="missing")
+    error_path, summary_path = (os.path.join(job.dir(workdir), name)
+                                for name in (ERROR_FILE, "summary.json"))
+    row = dict.fromkeys(COLUMNS, "") | dict(
+        setting=job.setting, image=job.stem, seed=job.seed, path=job.image,
+        status="missing")  # no trace: its process never got to it
     try:
-      if os.path.exists(os.path.join(job_dir, ERROR_FILE)):
-        with open(os.path.join(job_dir, ERROR_FILE)) as f:
+      if os.path.exists(error_path):  # checked first: a summary.json beside
+        with open(error_path) as f:   # it is another config's (refused) run
           row.update(status="failed", error=f.read().strip())
-      elif os.path.exists(os.path.join(job_dir, "summary.json")):
-        with open(os.path.join(job_dir, "summary.json")) as f:
+      elif os.path.exists(summary_path):
+        with open(summary_path) as f:
           s = json.load(f)
-        row.update({k: s.get(k, "") for k in (
-            "psnr", "ssim", "corrupted_psnr", "bicubic_psnr", "steps",
-            "seconds", "device")})
-        row.update(tv_psnr=s.get("tv", {}).get("psnr", ""), status="done")
+        row.update({k: s.get(k, "") for k in COLUMNS[3:11]}, status="done",
+                   tv_psnr=s.get("tv", {}).get("psnr", ""))
     except (OSError, ValueError) as e:
       row.update(status="unreadable", error=str(e))
     rows.append(row)
@@ -278,6 +280,7 @@ def results_markdown(rows) -> str:
     base = "bicubic" if any(r["bicubic_psnr"] != "" for r in mine) \
         else "corrupted"
     cols = ("psnr", "ssim", "tv_psnr", f"{base}_psnr", "seconds")
+    digits = (2, 3, 2, 2, 1)
     out += [f"## {setting}\n",
             f"| image | PSNR | SSIM | TV PSNR | {base} PSNR | seconds | "
             f"seeds done |", "|---" * 7 + "|"]
@@ -287,13 +290,15 @@ def results_markdown(rows) -> str:
       m = [_mean(r[c] for r in ok) for c in cols]
       means.append(m)
       total = sum(r["image"] == image for r in mine)
-      out.append(f"| {image} | " + " | ".join(map(_fmt, m))
+      out.append(f"| {image} | " + " | ".join(map(_fmt, m, digits))
                  + f" | {len(ok)}/{total} |")
     mean = [_mean(m[i] for m in means) for i in range(len(cols))]
-    out.append("| **mean** | " + " | ".join(map(_fmt, mean)) + " | |")
-    out += [f"\nfailed: {r['image']} seed {r['seed']}: {r['error']}"
-            for r in mine if r["status"] == "failed"]
-    out.append("")
+    done = sum(r["status"] == "done" for r in mine)
+    out.append("| **mean** | " + " | ".join(map(_fmt, mean, digits))
+               + f" | {done}/{len(mine)} jobs |")
+    failed = [f"- failed: {r['image']} seed {r['seed']}: {r['error']}"
+              for r in mine if r["status"] == "failed"]
+    out += ([""] + failed if failed else []) + [""]
   return "\n".join(out)
 
 
@@ -319,10 +324,10 @@ def _mean(values) -> float:
   return sum(vals) / len(vals) if vals else math.nan
 
 
-def _fmt(v) -> str:
+def _fmt(v, digits: int = 2) -> str:
   if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
     return "n/a"
-  return f"{v:.3f}" if abs(v) < 1.5 else f"{v:.2f}"
+  return f"{v:.{digits}f}"
 
 
 def _fail(message: str, code: int = 2):
@@ -346,13 +351,16 @@ def main(argv):
   except OSError as e:
     _fail(f"cannot load the config file: {str(e).splitlines()[-1].strip()}")
   workdir = single_run._WORKDIR.value
-  import jax  # pylint: disable=g-import-not-at-top
-  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  import jax  # after flag parsing, as in dip_jax.main
+  from jax.experimental import multihost_utils
   if FLAGS.distributed:
     # First: it must precede any JAX computation. With no arguments JAX finds
     # the coordinator itself (TPU VM metadata, SLURM, ... env vars).
-    jax.distributed.initialize(
-        **{k: v for k, v in dist_args.items() if v is not None})
+    try:
+      jax.distributed.initialize(
+          **{k: v for k, v in dist_args.items() if v is not None})
+    except (RuntimeError, ValueError) as e:  # incl. XlaRuntimeError
+      _fail(f"jax.distributed.initialize failed: {str(e).splitlines()[0]}")
   process, processes = jax.process_index(), jax.process_count()
   try:
     jobs, error = enumerate_jobs(config), ""
@@ -364,8 +372,7 @@ def main(argv):
     # the outcome and on the job list, so no process waits for a dead peer.
     key = "\n".join(f"{j.setting}|{j.image}|{j.seed}" for j in jobs)
     mine = [int(not error), len(jobs), zlib.crc32(key.encode())]
-    everyone = multihost_utils.process_allgather(
-        jax.numpy.asarray(mine, jax.numpy.uint32))
+    everyone = multihost_utils.process_allgather(np.asarray(mine, np.uint32))
     if not error and (everyone[:, 0] == 0).any():
       error = "another process refused the sweep input (see its error)"
     elif not error and (everyone != everyone[0]).any():
@@ -386,8 +393,8 @@ def main(argv):
     sys.exit(1)
 
 
-def _define_flags():
-  # Defined here, not at import: a sweep config imports this module for
+def run_main():
+  # Flags defined here, not at import: a sweep config imports this module for
   # `sweep_block` while it also runs as __main__, and absl refuses a flag
   # defined twice.
   flags.DEFINE_bool("distributed", False, "Split the jobs over the processes "
@@ -396,10 +403,6 @@ def _define_flags():
                       "(only for --distributed; not needed on TPU VMs).")
   flags.DEFINE_integer("num_processes", None, "Processes (--distributed).")
   flags.DEFINE_integer("process_id", None, "This process (--distributed).")
-
-
-def run_main():
-  _define_flags()
   app.run(main, flags_parser=single_run._parse_flags)
 
 
