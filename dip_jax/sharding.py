@@ -18,11 +18,12 @@ AXIS = "restart"
 def restart_mesh(num_restarts: int, num_devices: int = 0):
   """A mesh over the devices the restarts are split across, or None.
 
-  `num_devices` = 0 means all devices (all hosts' after
-  jax.distributed.initialize). The restart count must divide evenly: a
-  silent imbalance would leave devices idle without saying so.
+  `num_devices` = 0 means all of this process's devices: a run is one
+  process's work (a multi-host sweep runs whole jobs per host). The restart
+  count must divide evenly: a silent imbalance would leave devices idle
+  without saying so.
   """
-  devices = jax.devices()
+  devices = jax.local_devices()
   n = num_devices or len(devices)
   if n > len(devices):
     raise InputError(f"num_devices={n} but only {len(devices)} devices exist")
