@@ -58,7 +58,7 @@ def wait_for_idle(max_wait: float, threshold: float = 0.25):
   """Waits (up to max_wait s) until other processes use < threshold cores.
 
   On a 2-core machine, one core busy elsewhere made torch's 2-thread step
-  ~40x slower at 64 px (its threads wait on each other), XLA's barely.
+  ~40x slower at 64 px (its threads wait on each other), XLA's ~2x.
   """
   t_end = time.monotonic() + max_wait
   while True:

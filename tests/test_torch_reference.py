@@ -60,7 +60,7 @@ def _random_params(net, z, seed):
 
 
 def _nchw(a):
-  # np.array copies: torch refuses to wrap the read-only buffers jax exports.
+  # np.array copies: torch warns on wrapping the read-only buffers of jax.
   return torch.from_numpy(np.array(a).transpose(0, 3, 1, 2).copy())
 
 
@@ -71,9 +71,8 @@ def test_forward_matches_dip_jax(skip):
                 channels_skip=skip, conv_impl="xla")
   z = jax.random.uniform(jax.random.key(1), (1, h, w, in_ch))
   params = _random_params(net, z, seed=2)
-  # No sigmoid in the comparison: it squashes large errors near 0 and 1.
+  # Compared before the sigmoid, which would squash errors near 0 and 1.
   raw = net.clone(sigmoid=False)
-  # Jitted: op-by-op dispatch of the un-jitted net is several times slower.
   want = np.asarray(jax.jit(raw.apply)({"params": params}, z))
 
   model = torch_skip.SkipNetTorch(in_ch=in_ch, out_ch=3, down=(8, 8, 8),
