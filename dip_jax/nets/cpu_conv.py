@@ -27,7 +27,7 @@ def conv2d_xla(x, w, stride=1):
       x, w, (stride, stride), "VALID", dimension_numbers=_DN)
 
 
-def _conv_not_valid(lhs, rhs, out_hw, stride=1, pad=((0, 0), (0, 0))):
+def _conv_not_valid_one(lhs, rhs, out_hw, stride=1, pad=((0, 0), (0, 0))):
   """Conv with `pad`, but never with all-zero padding.
 
   XLA:CPU runs a conv with padding "VALID" (all zeros) up to ~3.5x slower than
@@ -39,6 +39,28 @@ def _conv_not_valid(lhs, rhs, out_hw, stride=1, pad=((0, 0), (0, 0))):
   y = lax.conv_general_dilated(
       lhs, rhs, (stride, stride), pad, dimension_numbers=_DN)
   return y[:, :out_hw[0], :out_hw[1], :]
+
+
+def _conv_not_valid(lhs, rhs, out_hw, stride=1, pad=((0, 0), (0, 0))):
+  """`_conv_not_valid_one`, batched over restarts one conv at a time.
+
+  Restarts vmap the whole fit, which turns each conv with batched inputs
+  *and* kernels into one grouped convolution; XLA:CPU runs those 2.5-3x
+  slower than the same convs one after another (measured: R=4, 64 px, 32
+  channels, forward + backward: 19.9 ms vmapped vs 7.9 ms as a lax.map). So
+  under vmap this runs a lax.map over the batch instead.
+  """
+  one = functools.partial(_conv_not_valid_one, out_hw=out_hw, stride=stride,
+                          pad=pad)
+  per_example = jax.custom_batching.custom_vmap(one)
+
+  @per_example.def_vmap
+  def _rule(axis_size, in_batched, lhs, rhs):
+    lhs, rhs = (a if b else jnp.broadcast_to(a, (axis_size, *a.shape))
+                for a, b in zip((lhs, rhs), in_batched))
+    return lax.map(lambda t: per_example(*t), (lhs, rhs)), True
+
+  return per_example(lhs, rhs)
 
 
 def _forward(x, w, s):
