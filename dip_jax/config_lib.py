@@ -52,7 +52,14 @@ def base_config() -> ml_collections.ConfigDict:
   c.loss = "mse"                  # data term d (dip_jax.operators)
 
   c.net = ml_collections.ConfigDict()
-  c.net.arch = "skip"
+  c.net.preset = ""               # a named net (dip_jax/nets/presets.py:
+                                  # skip-5, unet, resnet-8, deep-decoder...);
+                                  # it sets every key it names
+  c.net.width = 0                 # >0: cap every channel count (after preset)
+  c.net.arch = "skip"             # skip | unet | resnet | deep_decoder
+  c.net.channels = 64             # resnet / deep_decoder: channels per layer
+  c.net.num_blocks = 8            # resnet: residual blocks
+  c.net.num_layers = 5            # deep_decoder: x2 upsampling layers
   c.net.channels_down = (128,) * 5
   c.net.channels_up = (128,) * 5
   c.net.channels_skip = (4,) * 5
@@ -92,6 +99,19 @@ def base_config() -> ml_collections.ConfigDict:
   c.guard.enabled = True          # restore the last good state on divergence
   c.guard.psnr_drop = 5.0         # dB drop in PSNR to x0 counted as divergence
   c.guard.every = 100             # steps between good-state snapshots
+  # Early stopping without the clean image (dip_jax/stopping.py; Wang et al.,
+  # arXiv 2112.06074): watch the variance of the recent outputs, stop when
+  # its minimum is `patience` steps old, answer = the iterate at the minimum.
+  c.early_stopping = ml_collections.ConfigDict()
+  c.early_stopping.kind = "none"    # none | wmv (variance over a window of
+                                    # outputs) | emv (exponential moving var.)
+  c.early_stopping.window = 100     # wmv: outputs in the window (it keeps
+                                    # them: window*H*W*C*4 bytes per restart)
+  c.early_stopping.patience = 1000  # steps without a new minimum to stop
+  c.early_stopping.alpha = 0.1      # emv: weight of the newest output
+  c.early_stopping.start = 100      # no step up to this one is a candidate
+  c.early_stopping.halt = True      # False: detect but run all num_steps
+                                    # (to measure the gap to a fixed count)
 
   c.log_every = 100               # steps per dispatch, metrics and progress
   c.snapshot_every = 1000         # save an intermediate PNG (0 = never)

@@ -56,8 +56,9 @@ def build_problem(config) -> Problem:
     factor = resampling.check_factor(config.operator.factor, "operator.factor")
 
   alpha, depth, source = None, 8, "built-in sample"
+  full_hw = None  # the image's size before center_crop (file masks match it)
   if config.image:
-    loaded = _load(config.image, config)
+    loaded, full_hw = _load(config.image, config)
     alpha, depth, source = loaded.alpha, loaded.bit_depth, os.path.abspath(
         config.image)
     given = loaded.pixels
@@ -70,13 +71,13 @@ def build_problem(config) -> Problem:
     # Real-world input: the file is the observation.
     observed, clean = given, None
     if config.clean_image:
-      clean = _load(config.clean_image, config).pixels
+      clean = _load(config.clean_image, config)[0].pixels
     h, w = observed.shape[0] * factor, observed.shape[1] * factor
     if clean is not None and clean.shape[:2] != (h, w):
       raise InputError(
           f"clean_image {config.clean_image} is {_describe(clean)} but the "
           f"reconstruction of {config.image} will be {w}x{h}")
-    mask = corruptions.make_mask(config.mask, observed.shape[:2], config.seed)
+    mask = _make_mask(config, observed.shape[:2], full_hw)
   else:
     clean = given
     if factor > 1:
@@ -84,7 +85,7 @@ def build_problem(config) -> Problem:
       if cropped:
         notes.append(f"mod-cropped the clean image to {cropped} (multiples of "
                      f"the factor {factor})")
-    observed, mask = _synthesize(config, clean)
+    observed, mask = _synthesize(config, clean, full_hw)
 
   if not np.all(np.isfinite(observed)):
     raise InputError(f"the observed image from {source} has non-finite values")
@@ -100,7 +101,17 @@ def build_problem(config) -> Problem:
                  net_input=net_input, notes=tuple(notes))
 
 
-def _synthesize(config, clean):
+def _make_mask(config, shape_hw, full_hw):
+  """The task's mask; a mask file is read at the image's full size and
+  cropped like the image when center_crop is set."""
+  if config.mask.kind == "file" and full_hw is not None:
+    full = corruptions.load_mask(config.mask.path, full_hw)
+    t, l = (full_hw[0] - shape_hw[0]) // 2, (full_hw[1] - shape_hw[1]) // 2
+    return full[t:t + shape_hw[0], l:l + shape_hw[1]]
+  return corruptions.make_mask(config.mask, shape_hw, config.seed)
+
+
+def _synthesize(config, clean, full_hw=None):
   """The task's synthetic observation of `clean`: operator, noise, mask."""
   op_name = config.operator.name
   if op_name == "downsample" and config.corruption.kind == "pil_lanczos":
@@ -113,7 +124,7 @@ def _synthesize(config, clean):
     observed = clean
   if config.corruption.kind not in ("none", "pil_lanczos"):
     observed = corruptions.corrupt(observed, config.corruption, config.seed)
-  mask = corruptions.make_mask(config.mask, observed.shape[:2], config.seed)
+  mask = _make_mask(config, observed.shape[:2], full_hw)
   if mask is not None and config.mask.kind == "text":
     observed = corruptions.overlay_text(observed, mask,
                                         opacity=config.mask.opacity)
@@ -152,7 +163,7 @@ def _synthetic_flash(clean, config):
 
 def _guide_image(config, out_shape):
   """The fixed image used as net input (the flash photo for flash/no-flash)."""
-  guide = _load(config.input.image, config).pixels
+  guide = _load(config.input.image, config)[0].pixels
   if guide.shape[:2] != out_shape[:2]:
     raise InputError(f"input.image {config.input.image} is {_describe(guide)} "
                      f"but the image is {out_shape[1]}x{out_shape[0]}")
@@ -160,10 +171,12 @@ def _guide_image(config, out_shape):
 
 
 def _load(path, config):
+  """(image, its size before center_crop or None when not cropped)."""
   loaded = images.load_image(path)
-  if config.center_crop:
-    loaded = _center_crop(loaded, int(config.center_crop))
-  return loaded
+  if not config.center_crop:
+    return loaded, None
+  return (_center_crop(loaded, int(config.center_crop)),
+          loaded.pixels.shape[:2])
 
 
 def _center_crop(loaded, size):

@@ -23,6 +23,7 @@ from dip_jax import operators
 from dip_jax import problem as problem_lib
 from dip_jax import report
 from dip_jax import sharding
+from dip_jax import stopping
 from dip_jax.errors import InputError
 from dip_jax.priors import dip
 
@@ -50,6 +51,11 @@ def build_fit(config, problem):
     net = nets.build_net(config.net, out_channels=c)
   except ValueError as e:
     raise InputError(str(e)) from None
+  try:
+    es = config.get("early_stopping")
+    stop_spec = stopping.from_config(es) if es is not None else None
+  except ValueError as e:
+    raise InputError(str(e)) from None
   spec = dip.FitSpec(
       net=net,
       operator=operators.build_operator(config.operator),
@@ -62,7 +68,8 @@ def build_fit(config, problem):
       guard_every=int(config.guard.every),
       crop=(pad[0], pad[2], h, w),
       chunk=int(min(config.log_every, config.num_steps)),
-      num_restarts=restarts)
+      num_restarts=restarts,
+      stopping=stop_spec)
   init_key, input_key, loop_key = jax.random.split(
       jax.random.key(config.seed), 3)
   make_z = lambda k: dip.make_input(k, config.input.kind, config.input.channels,
@@ -171,7 +178,7 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
     state, history, timing = fit(config, spec, data, init_key, loop_key,
                                  problem, workdir, stream)
     _, _, output_fn = dip.compile_fit(spec)
-    outputs = np.asarray(output_fn(state, data))
+    outputs = _detected(spec, state, np.asarray(output_fn(state, data)))
     recon = _ensemble(outputs, spec)
     per_restart = outputs[:, 0] if spec.num_restarts > 1 else outputs
     if spec.num_restarts > 1:
@@ -179,6 +186,9 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
         save(f"restart_{r}.png", img)
     summary.update(summarize_fit(problem, per_restart, history, state, config,
                                  timing))
+    if spec.stopping is not None:
+      summary.update(summarize_detection(problem, recon, history, state,
+                                         spec, summary))
     np.savez(os.path.join(workdir, "history.npz"), **history)
   summary.update(evaluate.score(problem, recon))
   # The old key names, kept for scripts: PSNR of the corrupted input.
@@ -227,10 +237,15 @@ def fit(config, spec, data, init_key, loop_key, problem, workdir, stream):
                              config.quick_hint, stream)
   t_fit = time.perf_counter()
   progress.start(step)
-  while step < config.num_steps:
+  halt = spec.stopping is not None and spec.stopping.halt
+  while step < config.num_steps and not (halt and _all_stopped(state)):
     n = min(spec.chunk, config.num_steps - step)
     state, chunk_metrics = chunk_exe(state, data, loop_key, jnp.int32(n))
     chunk_metrics = jax.device_get(chunk_metrics)
+    if halt:
+      # Steps after a detection inside the chunk were skipped: keep only
+      # the steps taken (restarts step together, so any one's count tells).
+      n = int(np.ravel(jax.device_get(state.step))[0]) - step
     for k, v in chunk_metrics.items():
       history.setdefault(k, []).append(np.asarray(v)[:n])
     step += n
@@ -259,6 +274,11 @@ def fit(config, spec, data, init_key, loop_key, problem, workdir, stream):
                 {"seconds": seconds})
   if ckpt:
     ckpt.close()
+  if halt and _all_stopped(state):
+    print(f"early stop ({spec.stopping.kind}) at step {step}: the variance "
+          f"had not decreased for {spec.stopping.patience} steps; answer = "
+          f"the iterate of step(s) {_detected_steps(state)}", file=stream,
+          flush=True)
   history = {k: np.concatenate(v) for k, v in history.items()}
   timing = {"fit_seconds": previous_seconds + time.perf_counter() - t_fit,
             "compile_seconds": compile_seconds}
@@ -269,6 +289,28 @@ def _ensemble(outputs, spec):
   """H x W x C answer from the output batch: with restarts (R x 1 x H x W x C)
   their average, which the paper finds better than any single run."""
   return outputs[:, 0].mean(axis=0) if spec.num_restarts > 1 else outputs[0]
+
+
+def _all_stopped(state) -> bool:
+  return bool(np.all(jax.device_get(state.stop.stopped)))
+
+
+def _detected_steps(state):
+  """The detected step (one restart) or the list of them (restarts)."""
+  steps = np.asarray(jax.device_get(state.stop.best_step))
+  return int(steps) if steps.ndim == 0 else [int(s) for s in steps]
+
+
+def _detected(spec, state, outputs):
+  """Per restart, the detector's answer: the iterate kept at the minimum
+  of its variance, or `outputs` (the fit's own answer) for a restart that
+  had no candidate step (a run shorter than the window or `start`)."""
+  if spec.stopping is None:
+    return outputs
+  found = np.asarray(jax.device_get(state.stop.best_step)) > 0
+  best = np.asarray(jax.device_get(state.stop.best_image))
+  found = found.reshape(found.shape + (1,) * (best.ndim - found.ndim))
+  return np.where(found, best, outputs)
 
 
 def _crossed(step, n, every, total):
@@ -306,4 +348,32 @@ def summarize_fit(problem, per_restart, history, state, config,
     # The oracle peak needs the clean image: a bound, not a result.
     s["oracle_peak_step"] = peak + 1
     s["oracle_peak_psnr"] = float(curve[peak])
+  return s
+
+
+def summarize_detection(problem, recon, history, state, spec,
+                        summary) -> dict:
+  """The detector's numbers: where it stopped, which iterate it chose and,
+  with a clean image, that iterate's PSNR and its gap to the oracle peak.
+
+  `detected_step` is 1-based like `oracle_peak_step` (a list per restart
+  with restarts; their average is the reconstruction). The peak is over the
+  steps this run took: with halt, detection + patience steps.
+  """
+  stop = jax.device_get(state.stop)
+  s = {"early_stopping": spec.stopping.kind,
+       "reconstruction": f"{spec.stopping.kind}-detected iterate"
+                         + (" averaged over restarts"
+                            if spec.num_restarts > 1 else ""),
+       "stopped_early": bool(np.all(stop.stopped)),
+       "detected_step": _detected_steps(state),
+       "detected_variance": (float(stop.best) if np.ndim(stop.best) == 0
+                             else [float(v) for v in stop.best])}
+  if problem.clean is not None:
+    s["detected_psnr"] = metrics.psnr(recon, problem.clean)
+    if "oracle_peak_psnr" in summary:
+      s["gap_db"] = summary["oracle_peak_psnr"] - s["detected_psnr"]
+    name = "psnr_ensemble" if spec.num_restarts > 1 else (
+        "psnr_ema" if spec.ema_decay > 0 else "psnr")
+    s["final_step_psnr"] = float(np.mean(history[name][-1]))
   return s

@@ -22,6 +22,7 @@ import optax
 
 from dip_jax import metrics
 from dip_jax import operators
+from dip_jax import stopping
 
 
 @flax.struct.dataclass
@@ -35,6 +36,7 @@ class FitState:
   good_opt_state: Any
   good_psnr: jax.Array       # PSNR to x0 of `good_params`
   restores: jax.Array        # int32: how often the guard restored
+  stop: Any = None           # stopping.StopState; None without a detector
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +54,7 @@ class FitSpec:
   crop: tuple                 # (top, left, H, W) of the image in the canvas
   chunk: int                  # steps per dispatch
   num_restarts: int = 1       # R > 1: R fits vmapped in one program
+  stopping: Any = None        # stopping.StopSpec, or None (no detector)
 
   def optimizer(self):
     return optax.adam(self.learning_rate)
@@ -89,7 +92,10 @@ def init_state(spec: FitSpec, key, z) -> FitState:
       good_params=params if spec.guard else None,
       good_opt_state=opt_state if spec.guard else None,
       good_psnr=jnp.array(-jnp.inf, jnp.float32),
-      restores=jnp.zeros((), jnp.int32))
+      restores=jnp.zeros((), jnp.int32),
+      # No detector, no window memory: the field stays an empty subtree.
+      stop=(stopping.init(spec.stopping, out) if spec.stopping is not None
+            else None))
 
 
 def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
@@ -144,7 +150,7 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
   new_state = FitState(
       params=params, opt_state=opt_state, step=state.step + 1, out=out,
       ema=ema, good_params=good_params, good_opt_state=good_opt,
-      good_psnr=good_psnr, restores=restores)
+      good_psnr=good_psnr, restores=restores, stop=state.stop)
   step_metrics = {"loss": loss, "psnr_observed": psnr_obs,
                   "restored": bad}
   clean = data.get("clean")
@@ -183,6 +189,15 @@ def step_restarts(spec: FitSpec, state: FitState, data: dict, loop_keys):
   shared = {k: v for k, v in data.items() if k != "z"}
   one = lambda st, z, key: fit_step(spec, st, {**shared, "z": z}, key)
   state, step_metrics = _per_restart(spec, one)(state, data["z"], loop_keys)
+  if spec.stopping is not None:
+    # The detector runs here, outside the per-restart vmap, so its periodic
+    # exact refresh can branch on the step every restart shares.
+    t = jnp.ravel(state.step)[0]
+    stop = stopping.update(spec.stopping, state.stop, state.out,
+                           answer(spec, state), t,
+                           functools.partial(_per_restart, spec))
+    state = state.replace(stop=stop)
+    step_metrics["es_value"] = stop.value
   if spec.num_restarts > 1 and "clean" in data:
     mean = jnp.mean(answer(spec, state), axis=0)
     step_metrics["psnr_ensemble"] = metrics.psnr_jax(mean, data["clean"])
@@ -194,16 +209,22 @@ def run_chunk(spec: FitSpec, state: FitState, data: dict, loop_keys,
   """`spec.chunk` steps in one scan; steps past `num_active` are skipped.
 
   A fixed scan length keeps one compiled program for every chunk, the last
-  partial one included; skipped steps report NaN metrics.
+  partial one included; skipped steps report NaN metrics. A halting
+  detector also skips every step once all restarts have stopped, so a chunk
+  that ends past the detection leaves the detected state as it was.
   """
   step = lambda s: step_restarts(spec, s, data, loop_keys)
+  halt = spec.stopping is not None and spec.stopping.halt
 
   def body(st, i):
     def skip(s):
       _, m = jax.eval_shape(step, s)
       return s, jax.tree.map(lambda a: jnp.full(a.shape, jnp.nan, a.dtype)
                              if a.dtype != bool else jnp.zeros(a.shape, bool), m)
-    return jax.lax.cond(i < num_active, step, skip, st)
+    active = i < num_active
+    if halt:
+      active = active & ~jnp.all(st.stop.stopped)
+    return jax.lax.cond(active, step, skip, st)
 
   return jax.lax.scan(body, state, jnp.arange(spec.chunk))
 

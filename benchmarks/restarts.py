@@ -1,0 +1,235 @@
+"""Throughput of R restarts vmapped in one program vs run one after another.
+
+`num_restarts: R` fits R nets (own init keys and inputs z) in one program:
+the fit is jax.vmap'ed over a leading restart axis (dip.py `_per_restart`),
+and on the CPU each batched conv runs as a lax.map over the restarts
+(nets/cpu_conv.py). This measures what that buys over R separate fits.
+
+- vmapped: the real fit step of `num_restarts=R` (`run.build_fit` on the
+  denoising config, `dip.compile_fit`, driven chunk by chunk as
+  `run.reconstruct` does, metrics fetched every chunk), s per step of all R.
+- sequential: R separate fits of `num_restarts=1` take R x the R = 1 step
+  time. That is not timed R times: the R = 1 program is measured once per
+  size and multiplied, so its restart-steps/s is the same for every R.
+
+Throughput is restart-steps/s: R / (vmapped s/step) vs 1 / (R = 1 s/step).
+The net is configs/denoise.py:quick (skip-5, 32 channels), or with --full
+configs/denoise.py's 128-channel skip-5; the built-in photo at each size.
+
+Every (size, R) runs in a fresh subprocess, so its peak RSS (ru_maxrss,
+imports and compilation included) is its own; the timing, the peak-memory
+and the machine-load helpers are benchmarks/step_speed.py's.
+
+  python benchmarks/restarts.py [--sizes 64,128] [--restarts 1,2,4,8]
+      [--full] [--json f]
+"""
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path[:0] = [HERE, ROOT]
+# step_speed's helpers, not copies: both benchmarks then wait for an idle
+# machine and account for other processes the same way.
+from step_speed import (  # pylint: disable=g-import-not-at-top,wrong-import-position
+    children_cpu_s, machine_busy_s, n_steps, peak_mib, wait_for_idle)
+
+
+def load_config(full: bool):
+  """configs/denoise.py as the CLI would load it (`:quick` unless --full)."""
+  spec = importlib.util.spec_from_file_location(
+      "denoise_cfg", os.path.join(ROOT, "configs", "denoise.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(None if full else "quick")
+
+
+def worker(args) -> dict:
+  """Times the fit of one (size, R) in this process; returns its numbers."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
+  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  from dip_jax.priors import dip  # pylint: disable=g-import-not-at-top
+  base_mib = peak_mib()
+  cfg = load_config(args.full)
+  cfg.sample_size, cfg.num_restarts = args.size, args.num_restarts
+  # The same chunk for every R: dispatch and metric fetches then cost the
+  # vmapped and the R = 1 programs alike per dispatch.
+  cfg.log_every, cfg.num_steps = args.chunk, 10 ** 6
+  problem = problem_lib.build_problem(cfg)
+  spec, data, init_keys, loop_keys = run.build_fit(cfg, problem)
+  init_fn, chunk_fn, _ = dip.compile_fit(spec)
+  state = jax.block_until_ready(init_fn(init_keys, data["z"]))
+  t0 = time.perf_counter()
+  # Compiled ahead of time so that no timed chunk includes compilation.
+  exe = chunk_fn.lower(state, data, loop_keys, jnp.int32(1)).compile()
+  compile_s = time.perf_counter() - t0
+  compiled_mib = peak_mib()
+  n = jnp.int32(args.chunk)
+
+  def run_chunk(state):
+    t0 = time.perf_counter()
+    state, metrics = exe(state, data, loop_keys, n)
+    # As run.fit does: every chunk's metrics come back to the host.
+    loss = np.asarray(jax.device_get(metrics["loss"]))[-1]
+    jax.block_until_ready(state)
+    return state, (time.perf_counter() - t0) / args.chunk, loss
+
+  for _ in range(max(1, math.ceil(args.warmup / args.chunk))):
+    state, t_est, _ = run_chunk(state)
+  times = []
+  for _ in range(math.ceil(n_steps(args, t_est) / args.chunk)):
+    state, t, loss = run_chunk(state)
+    times.append(t)
+  n_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(state.params))
+  return {"s_per_step": statistics.median(times),
+          "steps": args.chunk * len(times), "chunk": args.chunk,
+          "mean_s": statistics.fmean(times), "min_s": min(times),
+          # Per restart: a diverged (NaN) fit would time different work.
+          "final_loss": np.atleast_1d(loss).tolist(),
+          "restores": np.atleast_1d(jax.device_get(state.restores)).tolist(),
+          "params_per_restart": n_params // args.num_restarts,
+          "compile_s": compile_s, "import_mib": base_mib,
+          "after_compile_mib": compiled_mib, "peak_mib": peak_mib(),
+          "version": jax.__version__, "backend": jax.default_backend()}
+
+
+def measure(args, size: int, restarts: int) -> dict:
+  """One (size, R) in a subprocess; redone (up to --retries times) when other
+  processes took more than --max-other cores meanwhile, keeping the
+  quietest run."""
+  runs = []
+  for _ in range(args.retries + 1):
+    runs.append(measure_once(args, size, restarts))
+    if runs[-1]["other_cores"] <= args.max_other or len(runs) > args.retries:
+      break
+    print("  contended: measuring again", file=sys.stderr, flush=True)
+  best = min(runs, key=lambda r: r["other_cores"])
+  best["attempts"] = len(runs)
+  return best
+
+
+def measure_once(args, size: int, restarts: int) -> dict:
+  cmd = [sys.executable, os.path.abspath(__file__), "--worker",
+         "--size", str(size), "--num-restarts", str(restarts),
+         "--chunk", str(args.chunk), "--warmup", str(args.warmup),
+         "--min-seconds", str(args.min_seconds)]
+  if args.steps:
+    cmd += ["--steps", str(args.steps)]
+  if args.full:
+    cmd.append("--full")
+  print(f"measuring {size}px R={restarts} ...", file=sys.stderr, flush=True)
+  if args.idle_wait:
+    wait_for_idle(args.idle_wait)
+  # Machine-wide busy time minus the worker's own CPU time is what other
+  # processes used meanwhile: on 2 cores it decides whether a number holds.
+  b0, c0, t0 = machine_busy_s(), children_cpu_s(), time.monotonic()
+  proc = subprocess.run(cmd, capture_output=True, text=True,
+                        timeout=args.timeout, check=False)
+  lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+  if proc.returncode or not lines:
+    sys.stderr.write(proc.stdout + proc.stderr)
+    raise RuntimeError(f"{size}px R={restarts} failed "
+                       f"(exit {proc.returncode})")
+  res = json.loads(lines[-1][len("RESULT "):])
+  foreign = ((machine_busy_s() - b0) - (children_cpu_s() - c0)) / (
+      time.monotonic() - t0)
+  res.update(size=size, restarts=restarts, other_cores=max(foreign, 0.0))
+  print(f"  {res['s_per_step']:.4f} s/step over {res['steps']} steps, "
+        f"peak {res['peak_mib']:.0f} MiB; other processes used "
+        f"{res['other_cores']:.2f} cores meanwhile", file=sys.stderr,
+        flush=True)
+  return res
+
+
+def table(results, sizes, restarts) -> str:
+  rows = ["| size | R | vmapped s/step | restart-steps/s vmapped "
+          "| restart-steps/s sequential | vmapped/sequential "
+          "| peak MiB |",
+          "|---|---:|---:|---:|---:|---:|---:|"]
+  for s in sizes:
+    by_r = {r["restarts"]: r for r in results if r["size"] == s}
+    # Sequential = R fits of the R = 1 program, one after another: R x its
+    # step time for R restart-steps, i.e. 1 / t1 restart-steps/s for any R.
+    seq = 1.0 / by_r[1]["s_per_step"]
+    for r in restarts:
+      vm = r / by_r[r]["s_per_step"]
+      rows.append(f"| {s} | {r} | {by_r[r]['s_per_step']:.4f} | {vm:.1f} | "
+                  f"{seq:.1f} | {vm / seq:.2f} | "
+                  f"{by_r[r]['peak_mib']:.0f} |")
+  return "\n".join(rows)
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  p.add_argument("--sizes", default="64,128",
+                 help="comma-separated square sizes (multiples of 32)")
+  p.add_argument("--restarts", default="1,2,4,8",
+                 help="comma-separated restart counts (1 is always added: "
+                 "it is the sequential baseline)")
+  p.add_argument("--full", action="store_true",
+                 help="the 128-channel skip-5 instead of the :quick 32")
+  p.add_argument("--chunk", type=int, default=4,
+                 help="steps per dispatch, the same for every R")
+  p.add_argument("--steps", type=int, default=0,
+                 help="timed steps per measurement (default: ~min-seconds)")
+  p.add_argument("--min-seconds", type=float, default=6.0)
+  p.add_argument("--warmup", type=int, default=4,
+                 help="steps run before timing (whole chunks)")
+  p.add_argument("--timeout", type=float, default=3600,
+                 help="seconds per measurement subprocess")
+  p.add_argument("--idle-wait", type=float, default=120,
+                 help="wait up to this many s for an idle machine before "
+                 "each measurement (0: don't)")
+  p.add_argument("--max-other", type=float, default=0.15,
+                 help="other processes' cores above which a run is redone")
+  p.add_argument("--retries", type=int, default=2)
+  p.add_argument("--json", default="", help="also write results here")
+  p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+  p.add_argument("--size", type=int, help=argparse.SUPPRESS)
+  p.add_argument("--num-restarts", type=int, help=argparse.SUPPRESS)
+  args = p.parse_args()
+
+  if args.worker:
+    print("RESULT " + json.dumps(worker(args)), flush=True)
+    return
+
+  sizes = [int(s) for s in args.sizes.split(",") if s]
+  restarts = sorted({1, *(int(r) for r in args.restarts.split(",") if r)})
+  results = [measure(args, s, r) for s in sizes for r in restarts]
+  first = results[0]
+  net = "128-channel (full)" if args.full else "32-channel (:quick)"
+  over = (f"{args.steps} steps" if args.steps else
+          f">= {args.min_seconds:g} s of steps")
+  print(f"\njax {first['version']} ({first['backend']}), {os.cpu_count()} "
+        f"CPUs, float32; configs/denoise.py {net} skip-5, "
+        f"{first['params_per_restart']:,} params per restart; median s/step "
+        f"over {over} in chunks of {args.chunk} steps per dispatch, after "
+        f"{args.warmup} warm-up steps, compilation excluded.")
+  print("vmapped: one program with num_restarts=R (s/step = one step of all "
+        "R). sequential: R separate num_restarts=1 fits one after another, "
+        "i.e. R x the R=1 step time -- the R=1 program measured once per size "
+        "and multiplied, not timed R times. Peak MiB = ru_maxrss of the "
+        "measuring process (imports and compilation included).\n")
+  print(table(results, sizes, restarts))
+  print("\nCPU cores used by other processes during each measurement "
+        "(> ~0.1 means contended timings): " + ", ".join(
+            f"{r['size']}px R={r['restarts']}: {r['other_cores']:.2f}"
+            for r in results))
+  if args.json:
+    with open(args.json, "w") as f:
+      json.dump({"argv": sys.argv[1:], "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+  main()
