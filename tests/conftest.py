@@ -3,17 +3,12 @@
 import numpy as np
 import pytest
 
-from dip_jax import config_lib
+from tiny_config import tiny_base
 
 
 def tiny_config(**overrides):
   """A denoising config small enough for a test: 3 levels of 8 channels."""
-  c = config_lib.base_config()
-  c.sample_size = 32
-  c.net.channels_down = (8, 8, 8)
-  c.net.channels_up = (8, 8, 8)
-  c.net.channels_skip = (2, 2, 2)
-  c.input.channels = 8
+  c = tiny_base()
   c.num_steps = 20
   c.log_every = 10
   c.snapshot_every = 0

@@ -4,18 +4,22 @@ The test points `--config.sweep.data_dir` at a folder of small PNGs; with
 two of them this is 2 settings x 2 images x 1 seed = 4 jobs of 4 steps.
 """
 
-from dip_jax import config_lib
+import importlib.util
+import os
+
 from dip_jax import sweep
+
+# Config files are loaded by path, not as modules of a package: load the
+# shared tiny net the same way.
+_spec = importlib.util.spec_from_file_location(
+    "_tiny_config", os.path.join(os.path.dirname(__file__), "tiny_config.py"))
+_tiny = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tiny)
 
 
 def get_config(arg=None):
   del arg
-  c = config_lib.base_config()
-  c.sample_size = 32
-  c.net.channels_down = (8, 8, 8)
-  c.net.channels_up = (8, 8, 8)
-  c.net.channels_skip = (2, 2, 2)
-  c.input.channels = 8
+  c = _tiny.tiny_base()
   c.num_steps = 4
   c.log_every = 2
   c.snapshot_every = 0
