@@ -40,7 +40,7 @@ sys.path[:0] = [HERE, ROOT]
 # step_speed's helpers, not copies: both benchmarks then wait for an idle
 # machine and account for other processes the same way.
 from step_speed import (  # pylint: disable=g-import-not-at-top,wrong-import-position
-    children_cpu_s, machine_busy_s, n_steps, peak_mib, wait_for_idle)
+    children_cpu_s, machine_busy_s, peak_mib, wait_for_idle)
 
 
 def load_config(full: bool):
@@ -86,9 +86,13 @@ def worker(args) -> dict:
     return state, (time.perf_counter() - t0) / args.chunk, loss
 
   for _ in range(max(1, math.ceil(args.warmup / args.chunk))):
-    state, t_est, _ = run_chunk(state)
-  times = []
-  for _ in range(math.ceil(n_steps(args, t_est) / args.chunk)):
+    state, _, _ = run_chunk(state)
+  # Timed until --min-seconds have passed (and >= 5 chunks, so the median
+  # has samples), not for a step count estimated from the warm-up: one slow
+  # warm-up chunk then cannot shrink the measurement.
+  times, t_end = [], time.perf_counter() + args.min_seconds
+  while (len(times) * args.chunk < args.steps if args.steps else
+         time.perf_counter() < t_end or len(times) < 5):
     state, t, loss = run_chunk(state)
     times.append(t)
   n_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(state.params))
@@ -182,7 +186,8 @@ def main():
   p.add_argument("--chunk", type=int, default=4,
                  help="steps per dispatch, the same for every R")
   p.add_argument("--steps", type=int, default=0,
-                 help="timed steps per measurement (default: ~min-seconds)")
+                 help="timed steps per measurement, whole chunks (default: "
+                 "chunks until --min-seconds have passed)")
   p.add_argument("--min-seconds", type=float, default=6.0)
   p.add_argument("--warmup", type=int, default=4,
                  help="steps run before timing (whole chunks)")

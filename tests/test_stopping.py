@@ -2,15 +2,18 @@
 match direct numpy computations, the stop rule matches the authors', and on
 a small denoising fit ES-WMV stops near the PSNR peak."""
 
-import functools
+import shutil
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import tiny_config
-from dip_jax import run, stopping
+from dip_jax import problem as problem_lib, run, stopping
+from dip_jax.errors import InputError
+from dip_jax.priors import dip
 
 
 def _run_detector(spec, xs, per_restart=None):
@@ -159,3 +162,120 @@ def test_restarts_are_independent_under_vmap():
     np.testing.assert_allclose(both[:, r], one, rtol=1e-5)
     assert int(st.best_step[r]) == int(st1.best_step)
     assert bool(st.stopped[r]) == bool(st1.stopped)
+
+
+def _fit_config(**overrides):
+  """The tiny test net, 32 channels wide, on the built-in photo at 64 px
+  (sigma 25, seed 0, no output averaging)."""
+  base = {"sample_size": 64, "ema_decay": 0.0, "num_steps": 2500,
+          "log_every": 100, "checkpoint_every": 0, "snapshot_every": 0,
+          "tv.enabled": False, "net.channels_down": (32, 32, 32),
+          "net.channels_up": (32, 32, 32)}
+  base.update(overrides)
+  return tiny_config(**base)
+
+
+def test_wmv_stops_near_the_peak_of_a_small_denoising_fit(tmp_path):
+  """Acceptance: ES-WMV (window 100, patience 200) on a 64 px denoising fit.
+
+  Patience is 200, not the paper's 1000, and that is not only for time: on
+  a net this small the windowed variance keeps falling slowly while the net
+  fits the noise (no valley, unlike the U-shaped curve the paper reports
+  for 128-channel nets on 512 px images), so patience 1000 never fires
+  within 3000 steps (measured: its minimum moves to the last steps,
+  22.9 dB). With 200 it stops at the end of the variance's fast fall.
+  Measured on the CPU, seed 0
+  (~70 s for both runs, two ~8 s compiles included, on 2 shared cores):
+    oracle peak 24.49 dB at step 1039 (fixed-length run, kind none);
+    detected 23.96 dB at step 1338, stopped at 1538 = 1338 + 200
+    (gap 0.54 dB);
+    the fixed-length run ends overfit at step 2500: its output 22.58 dB,
+    its reconstruction f(z) 22.83 dB.
+  Sensitivity, measured: patience 50-200 all pick step 1338; 300 picks
+  step 2624 (22.98 dB), i.e. this detector is fragile at this scale.
+  """
+  long = run.reconstruct(_fit_config(), str(tmp_path / "long"))
+  long_hist = np.load(tmp_path / "long" / "history.npz")
+  es = run.reconstruct(
+      _fit_config(**{"early_stopping.kind": "wmv",
+                     "early_stopping.patience": 200}), str(tmp_path / "es"))
+  es_hist = np.load(tmp_path / "es" / "history.npz")
+
+  assert es["stopped_early"] and es["steps"] < 2500
+  assert es["steps"] == es["detected_step"] + 200
+  # The detector only watches: the fit it stopped is the long run's fit
+  # (measured: identical PSNR curves).
+  np.testing.assert_allclose(es_hist["psnr"], long_hist["psnr"][:es["steps"]],
+                             atol=1e-3)
+  # Its answer is the kept iterate, scored as the run's reconstruction.
+  assert es["psnr"] == pytest.approx(es["detected_psnr"])
+  np.testing.assert_allclose(es["detected_psnr"],
+                             es_hist["psnr"][es["detected_step"] - 1],
+                             atol=1e-3)
+  assert es["gap_db"] == pytest.approx(
+      es["oracle_peak_psnr"] - es["detected_psnr"])
+  oracle = long["oracle_peak_psnr"]
+  assert es["detected_psnr"] > oracle - 1.0, (es, oracle)
+  # Better than what the fixed step count gives (its output, and f(z)).
+  assert es["detected_psnr"] > long_hist["psnr"][-1] + 0.5
+  assert es["detected_psnr"] > long["psnr"] + 0.5
+
+
+def _tiny_es(**overrides):
+  base = {"num_steps": 300, "log_every": 50, "checkpoint_every": 0,
+          "ema_decay": 0.0, "tv.enabled": False,
+          "early_stopping.kind": "wmv", "early_stopping.window": 10,
+          "early_stopping.patience": 30, "early_stopping.start": 10}
+  base.update(overrides)
+  return tiny_config(**base)
+
+
+def test_kind_none_allocates_no_detector_state():
+  cfg = tiny_config()
+  spec, data, init_key, _ = run.build_fit(cfg, problem_lib.build_problem(cfg))
+  assert spec.stopping is None
+  state = jax.eval_shape(lambda k, z: dip.init_state(spec, k, z), init_key,
+                         data["z"])
+  assert state.stop is None
+
+
+def test_bad_early_stopping_settings_are_refused():
+  cfg = tiny_config(**{"early_stopping.kind": "wmw"})
+  with pytest.raises(InputError, match="early_stopping.kind"):
+    run.build_fit(cfg, problem_lib.build_problem(cfg))
+
+
+def test_restarts_stop_each_and_average_their_detected_iterates(tmp_path):
+  summary = run.reconstruct(_tiny_es(num_restarts=2), str(tmp_path))
+  steps = summary["detected_step"]
+  assert isinstance(steps, list) and len(steps) == 2
+  assert all(s > 10 for s in steps)
+  recon = np.asarray(Image.open(tmp_path / "reconstruction.png"), np.float32)
+  parts = [np.asarray(Image.open(tmp_path / f"restart_{r}.png"), np.float32)
+           for r in range(2)]
+  # 8-bit PNGs: the mean of the rounded parts is within a level of it.
+  assert np.abs(recon - (parts[0] + parts[1]) / 2).max() <= 1.0
+  # Halting waits for the last restart (measured: detections at steps 30
+  # and 15, so restart 1 stopped at 45 and kept its answer while restart 0
+  # ran on to its stop at 60).
+  assert summary["stopped_early"]
+  assert summary["steps"] == max(steps) + 30
+
+
+def test_resume_from_a_checkpoint_replays_the_detection(tmp_path):
+  """The detector state is part of the fit state, so a run resumed from an
+  older checkpoint detects exactly what the uninterrupted run did."""
+  cfg = _tiny_es(num_steps=150, checkpoint_every=50, keep_checkpoints=2,
+                 **{"early_stopping.patience": 1000})
+  first = run.reconstruct(cfg, str(tmp_path / "a"))
+  shutil.copytree(tmp_path / "a", tmp_path / "b")
+  saved = sorted(int(d.name) for d in (tmp_path / "b" / "checkpoints")
+                 .iterdir() if d.name.isdigit())
+  assert len(saved) == 2
+  shutil.rmtree(tmp_path / "b" / "checkpoints" / str(saved[-1]))
+  (tmp_path / "b" / "summary.json").unlink()
+  again = run.reconstruct(cfg, str(tmp_path / "b"))
+  for key in ("detected_step", "detected_psnr", "detected_variance", "psnr"):
+    assert again[key] == first[key], key
+  assert ((tmp_path / "a" / "reconstruction.png").read_bytes()
+          == (tmp_path / "b" / "reconstruction.png").read_bytes())

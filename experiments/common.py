@@ -1,0 +1,156 @@
+"""Helpers the experiment scripts share: arguments, configs, fits, output.
+
+Every experiment writes PNG figures and a `summary.md` into `--out`
+(default experiments/out/<name>), has a `--quick` mode sized for a 2-core
+CPU, and prints its summary at the end. The fits go through dip_jax's own
+engine (`run.build_fit` + `dip.compile_fit`), so what is measured here is
+what `python -m dip_jax.main` runs.
+"""
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+import jax  # pylint: disable=wrong-import-position
+import jax.numpy as jnp  # pylint: disable=wrong-import-position
+import matplotlib  # pylint: disable=wrong-import-position
+
+matplotlib.use("Agg")  # figures go to files; no display is needed
+import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position,g-import-not-at-top
+import numpy as np  # pylint: disable=wrong-import-position
+
+from dip_jax import problem as problem_lib  # pylint: disable=wrong-import-position
+from dip_jax import report  # pylint: disable=wrong-import-position
+from dip_jax import run  # pylint: disable=wrong-import-position
+from dip_jax.priors import dip  # pylint: disable=wrong-import-position
+
+DATA_DIR = os.path.join(ROOT, "..", "shared", "data")
+
+
+def parser(name: str, doc: str) -> argparse.ArgumentParser:
+  """An argument parser with the flags every experiment has."""
+  p = argparse.ArgumentParser(description=doc.splitlines()[0],
+                              formatter_class=argparse.RawTextHelpFormatter)
+  p.add_argument("--out", default=os.path.join(ROOT, "experiments", "out",
+                                               name),
+                 help="folder for the figures and summary.md")
+  p.add_argument("--quick", action="store_true",
+                 help="small images and nets: minutes on a 2-core CPU")
+  p.add_argument("--seed", type=int, default=0)
+  return p
+
+
+def load_config(file: str, arg: str | None = None):
+  """`get_config(arg)` of configs/<file>, as `--config=configs/file:arg`."""
+  spec = importlib.util.spec_from_file_location(
+      "experiment_config", os.path.join(ROOT, "configs", file))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def array_problem(observed: np.ndarray, clean: np.ndarray | None = None,
+                  mask: np.ndarray | None = None) -> problem_lib.Problem:
+  """A Problem straight from arrays (identity operator), no files needed."""
+  observed = np.asarray(observed, np.float32)
+  return problem_lib.Problem(observed=observed, clean=clean, mask=mask,
+                             out_shape=observed.shape)
+
+
+def fit_targets(config, targets: dict, log=print) -> dict:
+  """Fits one net setup to several same-shaped targets; per-step MSE.
+
+  The FitSpec, the init keys and the input z are built once (from the first
+  target) and shared, so every target starts from the same f_theta0(z), and
+  the compiled chunk runs them all: only `observed` changes between fits.
+  With config.num_restarts = R, each target is fitted R times at once (R
+  seeds: different inits and inputs).
+
+  Args:
+    config: a dip_jax config (num_steps, log_every, net, input, optim...).
+    targets: name -> H x W x C float array in [0, 1].
+    log: where progress lines go.
+
+  Returns:
+    name -> {"loss": steps x R array of the MSE to the target before each
+    step, "output": R x H x W x C final f(z), "seconds": fit time}.
+  """
+  names = list(targets)
+  first = array_problem(targets[names[0]])
+  spec, data, init_key, loop_key = run.build_fit(config, first)
+  init_fn, chunk_fn, output_fn = dip.compile_fit(spec)
+  results = {}
+  for name in names:
+    d = {**data, "observed": jnp.asarray(targets[name], jnp.float32)[None]}
+    state = init_fn(init_key, d["z"])
+    losses, step, t0 = [], 0, time.perf_counter()
+    while step < config.num_steps:
+      n = min(spec.chunk, config.num_steps - step)
+      state, m = chunk_fn(state, d, loop_key, jnp.int32(n))
+      losses.append(np.asarray(jax.device_get(m["loss"]))[:n])
+      step += n
+    seconds = time.perf_counter() - t0
+    loss = np.concatenate(losses).reshape(config.num_steps, -1)
+    out = np.asarray(output_fn(state, d)).reshape(-1, *first.out_shape)
+    results[name] = {"loss": loss, "output": out, "seconds": seconds}
+    log(f"  {name}: final MSE {np.mean(loss[-1]):.5f} "
+        f"({seconds:.1f} s, {config.num_steps} steps x "
+        f"{loss.shape[1]} seeds)")
+  return results
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+  lines = ["| " + " | ".join(header) + " |",
+           "|" + "---|" * len(header)]
+  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+  return "\n".join(lines)
+
+
+def image_grid(path: str, panels: list[tuple[str, np.ndarray]], cols: int,
+               title: str = "", panel_inches: float = 2.6,
+               dpi: int = 100) -> None:
+  """Saves labelled images (H x W x {1,3} in [0, 1]) as a grid figure."""
+  rows = -(-len(panels) // cols)
+  # Panels keep the images' aspect (plus room for a two-line label), so
+  # wide images leave no white bands.
+  h, w = np.asarray(panels[0][1]).shape[:2]
+  panel_h = panel_inches * h / w + 0.45
+  fig, axes = plt.subplots(rows, cols, squeeze=False,
+                           figsize=(panel_inches * cols,
+                                    panel_h * rows + (0.4 if title else 0)))
+  for ax in axes.flat:
+    ax.axis("off")
+  for ax, (label, img) in zip(axes.flat, panels):
+    img = np.clip(np.asarray(img), 0, 1)
+    ax.imshow(img[..., 0] if img.shape[-1] == 1 else img,
+              cmap="gray" if img.shape[-1] == 1 else None,
+              interpolation="nearest")
+    ax.set_title(label, fontsize=9)
+  if title:
+    fig.suptitle(title, fontsize=11)
+  fig.tight_layout()
+  save_figure(fig, path, dpi)
+
+
+def save_figure(fig, path: str, dpi: int = 100) -> None:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=dpi)
+  plt.close(fig)
+
+
+def write_summary(out: str, text: str) -> None:
+  """Writes OUT/summary.md and prints it (the experiment's last output)."""
+  os.makedirs(out, exist_ok=True)
+  with open(os.path.join(out, "summary.md"), "w") as f:
+    f.write(text)
+  print(text)
+
+
+def device_line() -> str:
+  return f"Device: {report.jax_device()}, jax {jax.__version__}."

@@ -1,0 +1,232 @@
+r"""How far from the oracle peak do ES-WMV / ES-EMV stop, task by task?
+
+For every (task, image, detector) one ordinary run (`dip_jax.run.reconstruct`)
+fits with the detector in `halt=False` mode: it detects as usual but keeps
+fitting to the end, so one fit gives the whole PSNR curve (the oracle peak,
+which needs the clean image), the detected iterate (which does not) and the
+PSNR at the paper's fixed step count. Detection never changes the fit: the
+detector only watches it.
+
+Tasks (configs/*.py, the paper's settings; `--quick`: their :quick variants):
+  denoise25  Gaussian noise sigma 25            denoise.py
+  denoise50  Gaussian noise sigma 50            denoise.py
+  jpeg       JPEG quality 10                    jpeg.py
+  text       text drawn over the image          inpaint.py (text)
+  missing50  50 % of the pixels kept at random  restore.py
+  sr4        super-resolution x4                sr.py
+Images: with --data_dir (a folder laid out like ../shared/data) the images of
+each task's folders below; without, the built-in sample.
+
+  python experiments/early_stopping_gap.py --data_dir=../shared/data \
+      --out=workdirs/es_gap                 # paper settings (GPU)
+  python experiments/early_stopping_gap.py --quick # CPU: 128 px, :quick
+      # configs, 1 image per task, wmv only (about 10 min on 2 cores)
+
+The table goes to OUT/early_stopping_gap.md (and stdout): oracle peak PSNR
+and step, detected PSNR and step, gap = oracle - detected, the step where
+the detector fired (patience ran out) if it did within the run, and the PSNR
+at the config's fixed step count. A rerun reuses finished runs.
+"""
+
+import argparse
+import glob
+import importlib.util
+import io
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from dip_jax import run  # pylint: disable=wrong-import-position
+
+# task: (config file, config arg, overrides, image folders under --data_dir)
+TASKS = {
+    "denoise25": ("denoise.py", None, {"corruption.sigma": 25.0},
+                  ["denoise9"]),
+    "denoise50": ("denoise.py", None, {"corruption.sigma": 50.0},
+                  ["denoise9"]),
+    "jpeg": ("jpeg.py", None, {}, ["denoise9"]),
+    "text": ("inpaint.py", "text", {}, ["dip/inpainting/kate.png",
+                                        "denoise9"]),
+    "missing50": ("restore.py", None, {}, ["dip/restoration/barbara.png",
+                                           "denoise9"]),
+    "sr4": ("sr.py", "x4", {}, ["set5"]),
+}
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def load_config(name: str, arg: str | None):
+  spec = importlib.util.spec_from_file_location(
+      "task_config", os.path.join(ROOT, "configs", name))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def task_images(task: str, data_dir: str | None, limit: int) -> list[str]:
+  """Image paths for a task ("" = the built-in sample), at most `limit`."""
+  if not data_dir:
+    return [""]
+  paths = []
+  for entry in TASKS[task][3]:
+    path = os.path.join(data_dir, entry)
+    if os.path.isdir(path):
+      paths += sorted(p for p in glob.glob(os.path.join(path, "*"))
+                      if p.lower().endswith(IMAGE_EXTS)
+                      and "mask" not in os.path.basename(p))
+    elif os.path.exists(path):
+      paths.append(path)
+  if not paths:
+    raise SystemExit(f"no images for task {task} under {data_dir} "
+                     f"(looked in {TASKS[task][3]})")
+  return paths[:limit]
+
+
+def task_config(task: str, image: str, detector: str, args):
+  file, arg, overrides, _ = TASKS[task]
+  arg = ",".join(a for a in (arg, "quick" if args.quick else None) if a)
+  c = load_config(file, arg or None)
+  for key, value in overrides.items():
+    target = c
+    *parents, leaf = key.split(".")
+    for p in parents:
+      target = target[p]
+    target[leaf] = value
+  fixed_steps = int(c.num_steps)   # the config's (paper's) step count
+  c.image = image
+  if image and args.crop:
+    c.center_crop = args.crop
+  c.seed = args.seed
+  c.tv.enabled = False             # the TV baseline is not measured here
+  c.checkpoint_every = 0
+  c.snapshot_every = 0
+  c.eta_warning_minutes = 1e9
+  # Run past the fixed count so a detection after it can still fire.
+  c.num_steps = max(fixed_steps, args.steps or 0)
+  c.early_stopping.kind = detector
+  c.early_stopping.halt = False
+  c.early_stopping.window = args.window
+  c.early_stopping.patience = args.patience
+  c.early_stopping.alpha = args.alpha
+  c.early_stopping.start = args.start
+  return c, fixed_steps
+
+
+def run_one(task, image, detector, args):
+  config, fixed_steps = task_config(task, image, detector, args)
+  name = os.path.splitext(os.path.basename(image))[0] if image else "sample"
+  workdir = os.path.join(args.out, task, name, detector)
+  log = io.StringIO()
+  summary = run.reconstruct(config, workdir, stream=log)
+  history = np.load(os.path.join(workdir, "history.npz"))
+  curve = history["psnr_ema" if config.ema_decay > 0 else "psnr"]
+  detected = summary["detected_step"]
+  return {
+      "task": task, "image": name, "detector": detector,
+      "oracle_psnr": summary["oracle_peak_psnr"],
+      "oracle_step": summary["oracle_peak_step"],
+      "detected_psnr": summary["detected_psnr"], "detected_step": detected,
+      "gap": summary["gap_db"],
+      # The detector fires `patience` candidate steps after its minimum.
+      "fired": (detected + args.patience) if summary["stopped_early"]
+               else None,
+      "fixed_steps": fixed_steps,
+      "fixed_psnr": float(curve[fixed_steps - 1]),
+      "final_psnr": float(curve[-1]), "steps": summary["steps"],
+      "seconds": summary["seconds"]}
+
+
+def table(rows, args) -> str:
+  out = [f"Early-stopping gap ({'quick: :quick configs, ' if args.quick else ''}"
+         f"window {args.window}, patience {args.patience}, alpha "
+         f"{args.alpha}, start {args.start}, seed {args.seed}"
+         f"{f', {args.crop} px centre crops' if args.crop else ''})", "",
+         "| task | image | detector | oracle peak PSNR / step | detected PSNR "
+         "/ step | gap (dB) | fired at | PSNR at fixed N (N) | final PSNR "
+         "(steps) |",
+         "|---|---|---|---|---|---|---|---|---|"]
+  for r in rows:
+    fired = str(r["fired"]) if r["fired"] else "not in run"
+    out.append(
+        f"| {r['task']} | {r['image']} | {r['detector']} | "
+        f"{r['oracle_psnr']:.2f} / {r['oracle_step']} | "
+        f"{r['detected_psnr']:.2f} / {r['detected_step']} | {r['gap']:.2f} | "
+        f"{fired} | {r['fixed_psnr']:.2f} ({r['fixed_steps']}) | "
+        f"{r['final_psnr']:.2f} ({r['steps']}) |")
+  out.append("")
+  for det in sorted({r["detector"] for r in rows}):
+    gaps = np.array([r["gap"] for r in rows if r["detector"] == det])
+    fixed = np.array([r["oracle_psnr"] - r["fixed_psnr"]
+                      for r in rows if r["detector"] == det])
+    fired = sum(1 for r in rows if r["detector"] == det and r["fired"])
+    worst = max((r for r in rows if r["detector"] == det),
+                key=lambda r: r["gap"])
+    out.append(f"- {det}: median gap {np.median(gaps):.2f} dB, worst "
+               f"{gaps.max():.2f} dB ({worst['task']}/{worst['image']}); "
+               f"fired within the run in {fired}/{len(gaps)}; the fixed step "
+               f"count's median gap is {np.median(fixed):.2f} dB")
+  out += ["",
+          "Oracle peak: the best PSNR over all steps run (needs the clean "
+          "image). Detected: the iterate the detector keeps at its variance "
+          "minimum (the EMA image where the config averages outputs); when it "
+          "did not fire within the run, its minimum so far. Steps are "
+          "1-based."]
+  return "\n".join(out) + "\n"
+
+
+def main(argv=None):
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawTextHelpFormatter)
+  p.add_argument("--data_dir", default="",
+                 help="folder laid out like ../shared/data (default: the "
+                      "built-in sample)")
+  p.add_argument("--out", default=os.path.join(ROOT, "workdirs",
+                                               "early_stopping_gap"))
+  p.add_argument("--quick", action="store_true",
+                 help="the :quick configs on 128 px crops, 1 image per task, "
+                      "wmv only (CPU)")
+  p.add_argument("--tasks", default=",".join(TASKS))
+  p.add_argument("--detectors", default=None,
+                 help="comma list of wmv, emv (default wmv,emv; quick: wmv)")
+  p.add_argument("--images", type=int, default=None,
+                 help="images per task (default all; quick: 1)")
+  p.add_argument("--crop", type=int, default=None,
+                 help="centre crop of each image file (quick: 128)")
+  p.add_argument("--steps", type=int, default=0,
+                 help="run at least this many steps (default: the config's)")
+  p.add_argument("--window", type=int, default=100)
+  p.add_argument("--patience", type=int, default=1000)
+  p.add_argument("--alpha", type=float, default=0.1)
+  p.add_argument("--start", type=int, default=100)
+  p.add_argument("--seed", type=int, default=0)
+  args = p.parse_args(argv)
+  detectors = (args.detectors or ("wmv" if args.quick else "wmv,emv")).split(",")
+  if args.images is None:
+    args.images = 1 if args.quick else 10 ** 6
+  if args.crop is None:
+    args.crop = 128 if args.quick else 0
+  tasks = [t for t in args.tasks.split(",") if t]
+  for t in tasks:
+    if t not in TASKS:
+      raise SystemExit(f"unknown task {t!r}; known: {list(TASKS)}")
+  rows, path = [], os.path.join(args.out, "early_stopping_gap.md")
+  for task in tasks:
+    for image in task_images(task, args.data_dir, args.images):
+      for det in detectors:
+        r = run_one(task, image, det, args)
+        rows.append(r)
+        print(f"{task} {r['image']} {det}: oracle {r['oracle_psnr']:.2f}@"
+              f"{r['oracle_step']}, detected {r['detected_psnr']:.2f}@"
+              f"{r['detected_step']}, gap {r['gap']:.2f} dB, fired "
+              f"{r['fired']}, {r['seconds']:.0f} s", flush=True)
+        # Rewritten after every run: an interrupted sweep keeps its rows.
+        with open(path, "w") as f:
+          f.write(table(rows, args))
+  print(table(rows, args))
+
+
+if __name__ == "__main__":
+  main()
