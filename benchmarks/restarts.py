@@ -78,27 +78,34 @@ def worker(args) -> dict:
   n = jnp.int32(args.chunk)
 
   def run_chunk(state):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     state, metrics = exe(state, data, loop_keys, n)
     # As run.fit does: every chunk's metrics come back to the host.
     loss = np.asarray(jax.device_get(metrics["loss"]))[-1]
     jax.block_until_ready(state)
-    return state, (time.perf_counter() - t0) / args.chunk, loss
+    # CPU time too: on a shared machine wall time grows with the other
+    # processes' load, CPU time far less (it still counts XLA's threads
+    # spinning while they wait on each other).
+    return state, ((time.perf_counter() - t0) / args.chunk,
+                   (time.process_time() - c0) / args.chunk), loss
 
   for _ in range(max(1, math.ceil(args.warmup / args.chunk))):
     state, _, _ = run_chunk(state)
   # Timed until --min-seconds have passed (and >= 5 chunks, so the median
   # has samples), not for a step count estimated from the warm-up: one slow
   # warm-up chunk then cannot shrink the measurement.
-  times, t_end = [], time.perf_counter() + args.min_seconds
+  times, cpu_times = [], []
+  t_end = time.perf_counter() + args.min_seconds
   while (len(times) * args.chunk < args.steps if args.steps else
          time.perf_counter() < t_end or len(times) < 5):
     state, t, loss = run_chunk(state)
-    times.append(t)
+    times.append(t[0])
+    cpu_times.append(t[1])
   n_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(state.params))
   return {"s_per_step": statistics.median(times),
           "steps": args.chunk * len(times), "chunk": args.chunk,
           "mean_s": statistics.fmean(times), "min_s": min(times),
+          "cpu_s_per_step": statistics.median(cpu_times),
           # Per restart: a diverged (NaN) fit would time different work.
           "final_loss": np.atleast_1d(loss).tolist(),
           "restores": np.atleast_1d(jax.device_get(state.restores)).tolist(),
@@ -149,7 +156,8 @@ def measure_once(args, size: int, restarts: int) -> dict:
   foreign = ((machine_busy_s() - b0) - (children_cpu_s() - c0)) / (
       time.monotonic() - t0)
   res.update(size=size, restarts=restarts, other_cores=max(foreign, 0.0))
-  print(f"  {res['s_per_step']:.4f} s/step over {res['steps']} steps, "
+  print(f"  {res['s_per_step']:.4f} s/step ({res['cpu_s_per_step']:.4f} "
+        f"CPU-s/step) over {res['steps']} steps, "
         f"peak {res['peak_mib']:.0f} MiB; other processes used "
         f"{res['other_cores']:.2f} cores meanwhile", file=sys.stderr,
         flush=True)
@@ -159,18 +167,22 @@ def measure_once(args, size: int, restarts: int) -> dict:
 def table(results, sizes, restarts) -> str:
   rows = ["| size | R | vmapped s/step | restart-steps/s vmapped "
           "| restart-steps/s sequential | vmapped/sequential "
-          "| peak MiB |",
-          "|---|---:|---:|---:|---:|---:|---:|"]
+          "| peak MiB | CPU-s/step ratio |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|"]
   for s in sizes:
     by_r = {r["restarts"]: r for r in results if r["size"] == s}
     # Sequential = R fits of the R = 1 program, one after another: R x its
     # step time for R restart-steps, i.e. 1 / t1 restart-steps/s for any R.
     seq = 1.0 / by_r[1]["s_per_step"]
+    cpu_1 = by_r[1]["cpu_s_per_step"]
     for r in restarts:
       vm = r / by_r[r]["s_per_step"]
+      # The same ratio from CPU time: R x (R=1 CPU-s/step) / (vmapped
+      # CPU-s/step), a cross-check when other processes skewed wall time.
+      cpu_ratio = r * cpu_1 / by_r[r]["cpu_s_per_step"]
       rows.append(f"| {s} | {r} | {by_r[r]['s_per_step']:.4f} | {vm:.1f} | "
                   f"{seq:.1f} | {vm / seq:.2f} | "
-                  f"{by_r[r]['peak_mib']:.0f} |")
+                  f"{by_r[r]['peak_mib']:.0f} | {cpu_ratio:.2f} |")
   return "\n".join(rows)
 
 
@@ -225,7 +237,10 @@ def main():
         "R). sequential: R separate num_restarts=1 fits one after another, "
         "i.e. R x the R=1 step time -- the R=1 program measured once per size "
         "and multiplied, not timed R times. Peak MiB = ru_maxrss of the "
-        "measuring process (imports and compilation included).\n")
+        "measuring process (imports and compilation included). CPU-s/step "
+        "ratio: the vmapped/sequential ratio from process CPU time instead "
+        "of wall time (less skewed by other processes; XLA threads' "
+        "spin-waits count).\n")
   print(table(results, sizes, restarts))
   print("\nCPU cores used by other processes during each measurement "
         "(> ~0.1 means contended timings): " + ", ".join(

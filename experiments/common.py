@@ -120,7 +120,7 @@ def image_grid(path: str, panels: list[tuple[str, np.ndarray]], cols: int,
   # Panels keep the images' aspect (plus room for a two-line label), so
   # wide images leave no white bands.
   h, w = np.asarray(panels[0][1]).shape[:2]
-  panel_h = panel_inches * h / w + 0.45
+  panel_h = panel_inches * h / w + 0.6
   fig, axes = plt.subplots(rows, cols, squeeze=False,
                            figsize=(panel_inches * cols,
                                     panel_h * rows + (0.4 if title else 0)))
