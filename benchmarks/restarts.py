@@ -5,9 +5,13 @@ the fit is jax.vmap'ed over a leading restart axis (dip.py `_per_restart`),
 and on the CPU each batched conv runs as a lax.map over the restarts
 (nets/cpu_conv.py). This measures what that buys over R separate fits.
 
-- vmapped: the real fit step of `num_restarts=R` (`run.build_fit` on the
-  denoising config, `dip.compile_fit`, driven chunk by chunk as
+- one program: the real fit step of `num_restarts=R` (`run.build_fit` on
+  the denoising config, `dip.compile_fit`, driven chunk by chunk as
   `run.reconstruct` does, metrics fetched every chunk), s per step of all R.
+  Its restarts are vmapped in groups of `restart_group` (default auto: on
+  CPU by image size, so all 8 at 64 px, 2 at a time at 128 px; the groups
+  run in a lax.map inside the same program). `--restart-group=8` (any R'
+  >= R) forces all R vmapped at once, to see what the grouping buys.
 - sequential: R separate fits of `num_restarts=1` take R x the R = 1 step
   time. That is not timed R times: the R = 1 program is measured once per
   size and multiplied, so its restart-steps/s is the same for every R.
@@ -18,10 +22,13 @@ configs/denoise.py's 128-channel skip-5; the built-in photo at each size.
 
 Every (size, R) runs in a fresh subprocess, so its peak RSS (ru_maxrss,
 imports and compilation included) is its own; the timing, the peak-memory
-and the machine-load helpers are benchmarks/step_speed.py's.
+and the machine-load helpers are benchmarks/step_speed.py's. The host's
+speed drifts between subprocesses, though, even on an idle machine: so
+each R > 1 process then also times the R = 1 program taking turns with its
+own, and reports that paired ratio too (--no-paired: not).
 
   python benchmarks/restarts.py [--sizes 64,128] [--restarts 1,2,4,8]
-      [--full] [--json f]
+      [--full] [--restart-group G] [--json f]
 """
 
 import argparse
@@ -52,67 +59,121 @@ def load_config(full: bool):
   return module.get_config(None if full else "quick")
 
 
+class Fit:
+  """One compiled fit program (`num_restarts` R) and its state, run chunk by
+  chunk as run.fit runs it."""
+
+  def __init__(self, args, num_restarts: int):
+    import jax  # pylint: disable=g-import-not-at-top
+    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+    from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
+    from dip_jax import run  # pylint: disable=g-import-not-at-top
+    from dip_jax.priors import dip  # pylint: disable=g-import-not-at-top
+    cfg = load_config(args.full)
+    cfg.sample_size, cfg.num_restarts = args.size, num_restarts
+    cfg.restart_group = min(args.restart_group, num_restarts)
+    # The same chunk for every R: dispatch and metric fetches then cost the
+    # vmapped and the R = 1 programs alike per dispatch.
+    cfg.log_every, cfg.num_steps = args.chunk, 10 ** 6
+    problem = problem_lib.build_problem(cfg)
+    spec, self.data, init_keys, self.loop_keys = run.build_fit(cfg, problem)
+    self.group = spec.restart_group
+    init_fn, chunk_fn, _ = dip.compile_fit(spec)
+    self.state = jax.block_until_ready(init_fn(init_keys, self.data["z"]))
+    t0 = time.perf_counter()
+    # Compiled ahead of time so that no timed chunk includes compilation.
+    self.exe = chunk_fn.lower(self.state, self.data, self.loop_keys,
+                              jnp.int32(1)).compile()
+    self.compile_s = time.perf_counter() - t0
+    self.n, self.steps = jnp.int32(args.chunk), args.chunk
+    self.loss = None
+
+  def chunk(self):
+    """Runs one chunk; returns (wall s/step, CPU s/step)."""
+    import jax  # pylint: disable=g-import-not-at-top
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    t0, c0 = time.perf_counter(), time.process_time()
+    self.state, metrics = self.exe(self.state, self.data, self.loop_keys,
+                                   self.n)
+    # As run.fit does: every chunk's metrics come back to the host.
+    self.loss = np.asarray(jax.device_get(metrics["loss"]))[-1]
+    jax.block_until_ready(self.state)
+    # CPU time too: on a shared machine wall time grows with the other
+    # processes' load, CPU time less (it still counts XLA's threads
+    # spinning while they wait on each other).
+    return ((time.perf_counter() - t0) / self.steps,
+            (time.process_time() - c0) / self.steps)
+
+
+def timed(args, step_fn):
+  """Calls step_fn until --min-seconds have passed (and >= 5 times, so a
+  median has samples) or for --steps steps; returns its results."""
+  # By the clock, not for a step count estimated from the warm-up: one slow
+  # warm-up chunk then cannot shrink the measurement.
+  out, t_end = [], time.perf_counter() + args.min_seconds
+  while (len(out) * args.chunk < args.steps if args.steps else
+         time.perf_counter() < t_end or len(out) < 5):
+    out.append(step_fn())
+  return out
+
+
 def worker(args) -> dict:
   """Times the fit of one (size, R) in this process; returns its numbers."""
   import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
-  from dip_jax import run  # pylint: disable=g-import-not-at-top
-  from dip_jax.priors import dip  # pylint: disable=g-import-not-at-top
   base_mib = peak_mib()
-  cfg = load_config(args.full)
-  cfg.sample_size, cfg.num_restarts = args.size, args.num_restarts
-  # The same chunk for every R: dispatch and metric fetches then cost the
-  # vmapped and the R = 1 programs alike per dispatch.
-  cfg.log_every, cfg.num_steps = args.chunk, 10 ** 6
-  problem = problem_lib.build_problem(cfg)
-  spec, data, init_keys, loop_keys = run.build_fit(cfg, problem)
-  init_fn, chunk_fn, _ = dip.compile_fit(spec)
-  state = jax.block_until_ready(init_fn(init_keys, data["z"]))
-  t0 = time.perf_counter()
-  # Compiled ahead of time so that no timed chunk includes compilation.
-  exe = chunk_fn.lower(state, data, loop_keys, jnp.int32(1)).compile()
-  compile_s = time.perf_counter() - t0
+  r = args.num_restarts
+  fit = Fit(args, r)
   compiled_mib = peak_mib()
-  n = jnp.int32(args.chunk)
+  warm_chunks = max(1, math.ceil(args.warmup / args.chunk))
+  for _ in range(warm_chunks):
+    fit.chunk()
+  times, cpu_times = zip(*timed(args, fit.chunk))
+  n_params = sum(int(np.prod(p.shape))
+                 for p in jax.tree.leaves(fit.state.params))
+  res = {"s_per_step": statistics.median(times),
+         "steps": args.chunk * len(times), "chunk": args.chunk,
+         "mean_s": statistics.fmean(times), "min_s": min(times),
+         "cpu_s_per_step": statistics.median(cpu_times),
+         # Per restart: a diverged (NaN) fit would time different work.
+         "final_loss": np.atleast_1d(fit.loss).tolist(),
+         "restores": np.atleast_1d(
+             jax.device_get(fit.state.restores)).tolist(),
+         "params_per_restart": n_params // r,
+         "compile_s": fit.compile_s, "import_mib": base_mib,
+         "after_compile_mib": compiled_mib,
+         # Read before the paired phase below builds a second program: the
+         # peak of the R program alone.
+         "peak_mib": peak_mib(),
+         "restart_group": fit.group,
+         "version": jax.__version__, "backend": jax.default_backend()}
+  if args.paired and r > 1:
+    # The host's speed drifts by tens of percent over minutes even with no
+    # other process running (an R = 1 step at 128 px measured 0.022 s in
+    # one subprocess and 0.031 s in the next), so R = 1 and R timed in
+    # separate subprocesses can be far apart for that reason alone. Here
+    # the R = 1 program runs in this same process, taking turns with the R
+    # program: both see the same drift, and the ratio of each adjacent pair
+    # cancels it.
+    one = Fit(args, 1)
+    for _ in range(warm_chunks):
+      one.chunk()
 
-  def run_chunk(state):
-    t0, c0 = time.perf_counter(), time.process_time()
-    state, metrics = exe(state, data, loop_keys, n)
-    # As run.fit does: every chunk's metrics come back to the host.
-    loss = np.asarray(jax.device_get(metrics["loss"]))[-1]
-    jax.block_until_ready(state)
-    # CPU time too: on a shared machine wall time grows with the other
-    # processes' load, CPU time far less (it still counts XLA's threads
-    # spinning while they wait on each other).
-    return state, ((time.perf_counter() - t0) / args.chunk,
-                   (time.process_time() - c0) / args.chunk), loss
+    def turn(f):
+      # The first chunk after a switch runs with the other program's data
+      # in the caches: measured 6-21 % slower for R = 1 after an R = 2..8
+      # chunk, a bias for the vmapped side. R separate fits each run warm,
+      # so that chunk is run untimed and the next one timed.
+      f.chunk()
+      return f.chunk()[0]
 
-  for _ in range(max(1, math.ceil(args.warmup / args.chunk))):
-    state, _, _ = run_chunk(state)
-  # Timed until --min-seconds have passed (and >= 5 chunks, so the median
-  # has samples), not for a step count estimated from the warm-up: one slow
-  # warm-up chunk then cannot shrink the measurement.
-  times, cpu_times = [], []
-  t_end = time.perf_counter() + args.min_seconds
-  while (len(times) * args.chunk < args.steps if args.steps else
-         time.perf_counter() < t_end or len(times) < 5):
-    state, t, loss = run_chunk(state)
-    times.append(t[0])
-    cpu_times.append(t[1])
-  n_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(state.params))
-  return {"s_per_step": statistics.median(times),
-          "steps": args.chunk * len(times), "chunk": args.chunk,
-          "mean_s": statistics.fmean(times), "min_s": min(times),
-          "cpu_s_per_step": statistics.median(cpu_times),
-          # Per restart: a diverged (NaN) fit would time different work.
-          "final_loss": np.atleast_1d(loss).tolist(),
-          "restores": np.atleast_1d(jax.device_get(state.restores)).tolist(),
-          "params_per_restart": n_params // args.num_restarts,
-          "compile_s": compile_s, "import_mib": base_mib,
-          "after_compile_mib": compiled_mib, "peak_mib": peak_mib(),
-          "version": jax.__version__, "backend": jax.default_backend()}
+    pairs = timed(args, lambda: (turn(one), turn(fit)))
+    res.update(
+        paired_ratio=statistics.median(r * a / b for a, b in pairs),
+        paired_r1_s_per_step=statistics.median(a for a, _ in pairs),
+        paired_s_per_step=statistics.median(b for _, b in pairs),
+        paired_pairs=len(pairs))
+  return res
 
 
 def measure(args, size: int, restarts: int) -> dict:
@@ -137,8 +198,11 @@ def measure_once(args, size: int, restarts: int) -> dict:
          "--min-seconds", str(args.min_seconds)]
   if args.steps:
     cmd += ["--steps", str(args.steps)]
+  cmd += ["--restart-group", str(args.restart_group)]
   if args.full:
     cmd.append("--full")
+  if not args.paired:
+    cmd.append("--no-paired")
   print(f"measuring {size}px R={restarts} ...", file=sys.stderr, flush=True)
   if args.idle_wait:
     wait_for_idle(args.idle_wait)
@@ -156,8 +220,10 @@ def measure_once(args, size: int, restarts: int) -> dict:
   foreign = ((machine_busy_s() - b0) - (children_cpu_s() - c0)) / (
       time.monotonic() - t0)
   res.update(size=size, restarts=restarts, other_cores=max(foreign, 0.0))
+  paired = (f"; paired ratio {res['paired_ratio']:.2f}"
+            if "paired_ratio" in res else "")
   print(f"  {res['s_per_step']:.4f} s/step ({res['cpu_s_per_step']:.4f} "
-        f"CPU-s/step) over {res['steps']} steps, "
+        f"CPU-s/step) over {res['steps']} steps{paired}, "
         f"peak {res['peak_mib']:.0f} MiB; other processes used "
         f"{res['other_cores']:.2f} cores meanwhile", file=sys.stderr,
         flush=True)
@@ -165,24 +231,24 @@ def measure_once(args, size: int, restarts: int) -> dict:
 
 
 def table(results, sizes, restarts) -> str:
-  rows = ["| size | R | vmapped s/step | restart-steps/s vmapped "
-          "| restart-steps/s sequential | vmapped/sequential "
-          "| peak MiB | CPU-s/step ratio |",
-          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+  rows = ["| size | R | vmapped together | s/step (one program) "
+          "| restart-steps/s one program | restart-steps/s sequential "
+          "| one program/sequential | peak MiB | paired ratio |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
   for s in sizes:
     by_r = {r["restarts"]: r for r in results if r["size"] == s}
     # Sequential = R fits of the R = 1 program, one after another: R x its
     # step time for R restart-steps, i.e. 1 / t1 restart-steps/s for any R.
     seq = 1.0 / by_r[1]["s_per_step"]
-    cpu_1 = by_r[1]["cpu_s_per_step"]
     for r in restarts:
       vm = r / by_r[r]["s_per_step"]
-      # The same ratio from CPU time: R x (R=1 CPU-s/step) / (vmapped
-      # CPU-s/step), a cross-check when other processes skewed wall time.
-      cpu_ratio = r * cpu_1 / by_r[r]["cpu_s_per_step"]
-      rows.append(f"| {s} | {r} | {by_r[r]['s_per_step']:.4f} | {vm:.1f} | "
+      paired = by_r[r].get("paired_ratio", 1.0 if r == 1 else None)
+      group = by_r[r].get("restart_group", r) or r
+      rows.append(f"| {s} | {r} | {group} | {by_r[r]['s_per_step']:.4f} | "
+                  f"{vm:.1f} | "
                   f"{seq:.1f} | {vm / seq:.2f} | "
-                  f"{by_r[r]['peak_mib']:.0f} | {cpu_ratio:.2f} |")
+                  f"{by_r[r]['peak_mib']:.0f} | "
+                  f"{'-' if paired is None else f'{paired:.2f}'} |")
   return "\n".join(rows)
 
 
@@ -211,6 +277,11 @@ def main():
   p.add_argument("--max-other", type=float, default=0.15,
                  help="other processes' cores above which a run is redone")
   p.add_argument("--retries", type=int, default=2)
+  p.add_argument("--no-paired", dest="paired", action="store_false",
+                 help="skip the paired R=1-vs-R timing in each R>1 process")
+  p.add_argument("--restart-group", type=int, default=0,
+                 help="config.restart_group for R > 1 (0 = auto; R: all "
+                      "vmapped at once)")
   p.add_argument("--json", default="", help="also write results here")
   p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
   p.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -233,14 +304,17 @@ def main():
         f"{first['params_per_restart']:,} params per restart; median s/step "
         f"over {over} in chunks of {args.chunk} steps per dispatch, after "
         f"{args.warmup} warm-up steps, compilation excluded.")
-  print("vmapped: one program with num_restarts=R (s/step = one step of all "
-        "R). sequential: R separate num_restarts=1 fits one after another, "
+  print("one program: num_restarts=R, vmapped in groups of 'vmapped together' "
+        "restarts, the groups in turn (s/step = one step of all R). sequential: R separate num_restarts=1 fits one after another, "
         "i.e. R x the R=1 step time -- the R=1 program measured once per size "
         "and multiplied, not timed R times. Peak MiB = ru_maxrss of the "
-        "measuring process (imports and compilation included). CPU-s/step "
-        "ratio: the vmapped/sequential ratio from process CPU time instead "
-        "of wall time (less skewed by other processes; XLA threads' "
-        "spin-waits count).\n")
+        "measuring process (imports and compilation included), before the "
+        "paired phase. Paired ratio: the vmapped/sequential ratio again, "
+        "with the R=1 program run in the same process taking turns with "
+        "the R program (each turn: a chunk to re-warm the caches, then a "
+        "timed chunk; median of R x t1 / tR over adjacent turns): far less "
+        "sensitive to the host's speed drifting between subprocesses than "
+        "the column before it.\n")
   print(table(results, sizes, restarts))
   print("\nCPU cores used by other processes during each measurement "
         "(> ~0.1 means contended timings): " + ", ".join(

@@ -44,8 +44,13 @@ class Checkpointer:
 
   def restore_latest(self, abstract_state):
     """(step, state, history, meta) of the newest readable checkpoint, or
-    None when there is none. `abstract_state` gives shapes and dtypes."""
-    for step in reversed(self.steps()):
+    None when there is none. `abstract_state` gives shapes and dtypes.
+
+    Raises InputError when checkpoints exist but none can be read: starting
+    over would silently replace them, so the user decides.
+    """
+    steps = self.steps()
+    for step in reversed(steps):
       try:
         out = self._mngr.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract_state),
@@ -55,9 +60,14 @@ class Checkpointer:
         logging.warning("checkpoint %d in %s is unreadable (%s: %s); trying "
                         "an older one", step, self.directory,
                         type(e).__name__, str(e).splitlines()[0][:200])
-        print(f"warning: checkpoint {step} is unreadable; trying an older one")
+        print(f"warning: checkpoint {step} in {self.directory} is "
+              f"unreadable; trying an older one", flush=True)
         continue
       return step, out["state"], dict(out["history"]), dict(out["meta"])
+    if steps:
+      raise InputError(f"no checkpoint in {self.directory} can be read "
+                       f"(steps {steps}); delete that folder to start the "
+                       f"fit over")
     return None
 
   def close(self) -> None:

@@ -93,6 +93,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.num_steps = 3000
   c.num_restarts = 1              # R fits from different inits/inputs, vmapped;
                                   # the reconstruction is their average
+  c.restart_group = 0             # restarts vmapped together, the groups in
+                                  # turn (0 = auto: all on GPU/TPU, by image
+                                  # size on CPU; see dip.auto_restart_group)
   c.num_devices = 0               # devices the restarts are split over (0=all)
   c.ema_decay = 0.99              # average of outputs; 0 = off
   c.guard = ml_collections.ConfigDict()

@@ -69,6 +69,7 @@ def build_fit(config, problem):
       crop=(pad[0], pad[2], h, w),
       chunk=int(min(config.log_every, config.num_steps)),
       num_restarts=restarts,
+      restart_group=_restart_group(config, restarts, canvas_h * canvas_w),
       stopping=stop_spec)
   init_key, input_key, loop_key = jax.random.split(
       jax.random.key(config.seed), 3)
@@ -92,6 +93,24 @@ def build_fit(config, problem):
     data["clean"] = jnp.asarray(problem.clean)[None]
   return (spec, data, dip.restart_keys(spec, init_key),
           dip.restart_keys(spec, loop_key))
+
+
+def _restart_group(config, restarts: int, pixels: int) -> int:
+  """config.restart_group, resolved: 0 = auto (dip.auto_restart_group).
+  Split over devices, every restart is vmapped: the mesh shards that axis."""
+  group = int(config.get("restart_group", 0))
+  if group < 0 or (group and restarts % group):
+    raise InputError(f"restart_group={group} must be 0 (auto) or a divisor "
+                     f"of num_restarts={restarts}")
+  if sharding.restart_mesh(restarts, config.num_devices) is not None:
+    return restarts
+  if group:
+    return group
+  net = config.net
+  channels = max([*net.channels_down, *net.channels_up, net.channels,
+                  config.input.channels])
+  return dip.auto_restart_group(restarts, pixels, channels,
+                                jax.default_backend())
 
 
 def check_workdir(workdir: str, config_json: dict) -> dict | None:
@@ -186,6 +205,8 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
         save(f"restart_{r}.png", img)
     summary.update(summarize_fit(problem, per_restart, history, state, config,
                                  timing))
+    if problem.clean is not None:
+      summary["variants"] = score_variants(problem, spec, state, data)
     if spec.stopping is not None:
       summary.update(summarize_detection(problem, recon, history, state,
                                          spec, summary))
@@ -348,6 +369,25 @@ def summarize_fit(problem, per_restart, history, state, config,
     # The oracle peak needs the clean image: a bound, not a result.
     s["oracle_peak_step"] = peak + 1
     s["oracle_peak_psnr"] = float(curve[peak])
+  return s
+
+
+def score_variants(problem, spec, state, data) -> dict:
+  """The end-of-run answers a paper table compares, each scored: per
+  restart the net's final output f(z) ("single run") and its exponential
+  average ("output average"; the same image when ema_decay = 0) and, with
+  restarts, the average of the restarts' answers ("restarts averaged")."""
+  plain = np.asarray(dip.compile_net_outputs(spec)(state, data))
+  ema = np.asarray(jax.device_get(state.ema))
+  if spec.num_restarts == 1:
+    plain, ema = plain[None], ema[None]
+  plain, ema = plain[:, 0], ema[:, 0]  # R x H x W x C
+  answers = ema if spec.ema_decay > 0 else plain
+  s = {"ema_decay": spec.ema_decay,
+       "final_output": [evaluate.score(problem, x) for x in plain],
+       "output_average": [evaluate.score(problem, x) for x in ema]}
+  if spec.num_restarts > 1:
+    s["restarts_average"] = evaluate.score(problem, answers.mean(axis=0))
   return s
 
 

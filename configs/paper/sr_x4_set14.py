@@ -1,0 +1,24 @@
+r"""Paper table: super-resolution x4 on Set14 (Y-channel PSNR, border cropped).
+
+The DIP paper, x4: 29.90 dB (Set5) / 27.00 (Set14); bicubic 28.43 / 26.05; SRResNet 32.10 / 28.53.
+Settings: configs/sr.py:x4 (skip-5, 128 ch, Lanczos-2 downsampler, lr 0.01,
+2000 steps); ground truth mod-cropped to the factor; the LR image is PIL's
+Lanczos resize of it, as the paper's code. One run per image, seed 0; the
+EMA (0.99) is tracked for the "output average" column only.
+
+  python -m dip_jax.sweep --config=configs/paper/sr_x4_set14.py \
+      --workdir=/tmp/paper/sr_x4_set14 \
+      [--config.sweep.data_dir=../shared/data/set14]
+Full settings are for a GPU. Quick (:quick, the central 128 x 128 crop of
+each HR image, 32-ch net, 1000 steps; ~30 s per image on 2 CPU cores):
+  python -m dip_jax.sweep --config=configs/paper/sr_x4_set14.py:quick \
+      --workdir=/tmp/paper/sr_x4_set14
+experiments/paper_tables.py runs this and writes the table beside the
+paper's numbers and bicubic upscaling.
+"""
+
+from dip_jax import paper_configs
+
+
+def get_config(arg=None):
+  return paper_configs.sweep_config("sr.py", "x4", "set14", arg=arg)

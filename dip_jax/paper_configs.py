@@ -1,0 +1,91 @@
+"""Sweep configs for the DIP paper's tables (configs/paper/*.py build on this).
+
+A paper-table config is a task config from configs/ (the paper's per-task
+settings) plus a sweep block over a benchmark folder, with what a table
+needs on top:
+  - `num_restarts` as the paper: 2 where it reports two runs averaged
+    (denoising), else 1; `:restarts=N` overrides.
+  - `ema_decay` = 0.99 everywhere, so every run also yields the paper's
+    "output average" column. The EMA only watches the fit (it changes no
+    step), so the "single run" column -- the net's final output f(z) -- is
+    the paper's own setting either way; summary.json's `variants` block
+    holds both, per restart, scored.
+  - `:quick`: the task's `:quick` config (32-channel net, its step count) on
+    the central 128 x 128 crop of every image (for SR, of the HR image):
+    a CPU-sized run of the whole table, not comparable to the paper.
+
+  from dip_jax import paper_configs
+  def get_config(arg=None):
+    return paper_configs.sweep_config("sr.py", "x4", "set5", arg=arg)
+"""
+
+import importlib.util
+import os
+
+from dip_jax import config_lib
+from dip_jax import sweep
+
+QUICK_CROP = 128
+# configs/ beside the package in a source checkout (the paper configs live
+# there too and pass their own directory when it differs).
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "configs")
+
+
+def load_task_config(task_file: str, arg: str | None,
+                     configs_dir: str = CONFIGS_DIR):
+  """`get_config(arg)` of configs/<task_file>, loaded by path (configs/ is
+  not a package): a table runs exactly what `dip_jax.main` would."""
+  path = os.path.join(configs_dir, task_file)
+  spec = importlib.util.spec_from_file_location(
+      "_task_" + os.path.splitext(task_file)[0], path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def sweep_config(task_file: str, variant: str | None, data_subdir: str,
+                 images=("*.png",), restarts: int = 1, arg: str | None = None,
+                 full_overrides: dict | None = None):
+  """The sweep config of one paper table.
+
+  Args:
+    task_file: the task config in configs/ ("denoise.py", "sr.py", ...).
+    variant: its `:variant` ("x8") or None for its default.
+    data_subdir: the benchmark folder under ../shared/data ("set5", ...);
+      `sweep.data_dir` points there and may be overridden.
+    images: glob patterns inside it.
+    restarts: the paper's number of averaged runs.
+    arg: this config's own `:arg` -- `quick` and/or `restarts=N`.
+    full_overrides: {dotted key: value} for the full (non-quick) settings
+      where the paper's table differs from the task's notebook settings.
+  """
+  args = config_lib.parse_arg(arg, quick=False, restarts=restarts)
+  if args.restarts < 1:
+    raise ValueError(f"restarts must be >= 1, got {args.restarts}")
+  task_arg = ",".join(filter(None, (variant, "quick" if args.quick else "")))
+  c = load_task_config(task_file, task_arg or None)
+  c.num_restarts = int(args.restarts)
+  c.ema_decay = 0.99
+  if args.quick:
+    c.center_crop = QUICK_CROP
+  else:
+    for key, value in (full_overrides or {}).items():
+      node = c
+      *parents, leaf = key.split(".")
+      for part in parents:
+        node = node[part]
+      node[leaf] = value
+  # A table is read from summaries; checkpoints only for resuming, and a
+  # quick job is short enough to redo from its last one cheaply.
+  c.checkpoint_every = 500
+  c.snapshot_every = 0
+  c.eta_warning_minutes = 1e9  # long by design; the sweep prints progress
+  c.sweep = sweep.sweep_block(
+      images=tuple(images),
+      data_dir=os.path.join("..", "shared", "data", data_subdir),
+      # The setting names the job folders: quick and full runs, and runs
+      # with another restart count, each keep their own.
+      settings=(f"{'quick' if args.quick else 'paper'}_r{args.restarts}:",),
+      seeds=(0,))
+  return c

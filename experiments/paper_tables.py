@@ -1,0 +1,288 @@
+r"""The DIP paper's tables, rerun with dip_jax, beside the paper and classics.
+
+Each table is one sweep (configs/paper/<table>.py) run through the sweep
+runner, so a rerun after a crash resumes: finished images are skipped and
+an unfinished one continues from its checkpoint. Then one markdown table per
+paper table: per image and mean, the paper's number, dip_jax's single run
+(the net's final output), its output average (EMA 0.99), the restarts
+averaged (where the table has restarts), the TV solution on the same
+operator, the classical baseline and the DIP seconds per image and device.
+
+Tables (metric):
+  denoise_cset9    sigma 25, the CBM3D 9-image set (PSNR; classical CBM3D)
+  sr_x4_set5       x4 on Set5   (Y PSNR, border cropped; classical bicubic)
+  sr_x4_set14      x4 on Set14
+  sr_x8_set5       x8 on Set5
+  sr_x8_set14      x8 on Set14
+  restore_barbara  50 % of the pixels kept (PSNR; classical scikit-image's
+                   biharmonic inpainting)
+Classical baselines need the optional extra: pip install -e '.[paper]'
+(bm3d, scikit-image); without it that column says so.
+
+  python experiments/paper_tables.py --quick          # CPU, < 30 min
+  python experiments/paper_tables.py --data_dir=../shared/data \
+      --out=workdirs/paper_tables [--tables=sr_x4_set5,denoise_cset9]  # GPU
+--quick: 128 x 128 centre crops (SR: of the HR image), the :quick nets and
+step counts; the same layout, marked quick -- not comparable to the paper.
+Outputs: OUT/<table>.md, OUT/tables.md (all), the sweeps in OUT/<table>/.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+from dip_jax import metrics  # pylint: disable=wrong-import-position
+from dip_jax import sweep  # pylint: disable=wrong-import-position
+
+# The paper's numbers (means over the set unless per image), from its text
+# and Table 1 (see ../shared/paper-notes.md); None = not reported there.
+PAPER = {
+    "denoise_cset9": {"single": 29.22, "ema": 30.43, "restarts": 31.00,
+                      "classical": 31.42,
+                      "note": "paper: means over its 9-image set; NLM 30.26"},
+    "sr_x4_set5": {"single": 29.90, "classical": 28.43,
+                   "note": "paper: SRResNet 32.10"},
+    "sr_x4_set14": {"single": 27.00, "classical": 26.05,
+                    "note": "paper: SRResNet 28.53"},
+    "sr_x8_set5": {"note": "paper: x8 numbers only in its supplement "
+                           "(not retrieved)"},
+    "sr_x8_set14": {"note": "paper: x8 numbers only in its supplement "
+                            "(not retrieved)"},
+    "restore_barbara": {"per_image": {"barbara": 32.22},
+                        "note": "paper Table 1; Papyan et al. (CSC) 28.14 -- "
+                                "our classical column is biharmonic"},
+}
+# table: (title, data folder under --data_dir, metric key, classical name)
+TABLES = {
+    "denoise_cset9": ("Denoising, sigma = 25, CBM3D colour set (PSNR)",
+                      "denoise9", "psnr", "CBM3D"),
+    "sr_x4_set5": ("Super-resolution x4, Set5 (Y PSNR, border 4 cropped)",
+                   "set5", "psnr_y", "bicubic"),
+    "sr_x4_set14": ("Super-resolution x4, Set14 (Y PSNR, border 4 cropped)",
+                    "set14", "psnr_y", "bicubic"),
+    "sr_x8_set5": ("Super-resolution x8, Set5 (Y PSNR, border 8 cropped)",
+                   "set5", "psnr_y", "bicubic"),
+    "sr_x8_set14": ("Super-resolution x8, Set14 (Y PSNR, border 8 cropped)",
+                    "set14", "psnr_y", "bicubic"),
+    "restore_barbara": ("Restoration from 50 % of the pixels, Barbara (PSNR)",
+                        os.path.join("dip", "restoration"), "psnr",
+                        "biharmonic"),
+}
+CLASSICAL_FILE = "classical.json"  # cached in each job's folder
+
+
+def load_table_config(table: str, arg: str | None, data_dir: str):
+  path = os.path.join(ROOT, "configs", "paper", f"{table}.py")
+  spec = importlib.util.spec_from_file_location(f"_paper_{table}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config(arg)
+  config.sweep.data_dir = os.path.join(data_dir, TABLES[table][1])
+  return config, path
+
+
+def run_sweep(table, path, arg, config, workdir) -> int:
+  """The table's sweep, in a subprocess (the same command a user runs)."""
+  cmd = [sys.executable, "-m", "dip_jax.sweep",
+         f"--config={path}" + (f":{arg}" if arg else ""),
+         f"--workdir={workdir}",
+         f"--config.sweep.data_dir={config.sweep.data_dir}"]
+  print(f"== {table}: {' '.join(cmd[1:])}", flush=True)
+  # JAX's persistent compilation cache: tables of the same shapes (Set5 and
+  # Set14 at one factor, quick crops) and reruns reuse compiled programs.
+  env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": os.environ.get(
+      "JAX_COMPILATION_CACHE_DIR", os.path.join(os.path.dirname(workdir),
+                                                ".jax_cache"))}
+  return subprocess.call(cmd, cwd=ROOT, env=env)
+
+
+def classical(table: str, job_config, job_dir: str) -> dict:
+  """The classical baseline's score for one job, cached in its folder."""
+  cache = os.path.join(job_dir, CLASSICAL_FILE)
+  if os.path.exists(cache):
+    with open(cache) as f:
+      return json.load(f)
+  kind = TABLES[table][3]
+  if kind == "bicubic":  # scored by the run itself (summary.json)
+    return {}
+  from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
+  problem = problem_lib.build_problem(job_config)  # seeded: the same input
+  t0 = time.perf_counter()
+  try:
+    if kind == "CBM3D":
+      import bm3d  # pylint: disable=g-import-not-at-top
+      noisy = problem.observed.astype(np.float64)
+      sigma = float(job_config.corruption.sigma) / 255.0
+      x = (bm3d.bm3d_rgb(noisy, sigma) if noisy.shape[-1] == 3
+           else bm3d.bm3d(noisy[..., 0], sigma)[..., None])
+    else:  # biharmonic inpainting of the missing pixels
+      from skimage.restoration import inpaint_biharmonic  # pylint: disable=g-import-not-at-top
+      missing = problem.mask[..., 0] < 0.5
+      x = inpaint_biharmonic(problem.observed.astype(np.float64), missing,
+                             channel_axis=-1)
+  except ImportError as e:
+    return {"error": f"{e.name} not installed (pip install -e '.[paper]')"}
+  x = np.clip(x, 0.0, 1.0)
+  out = {"psnr": metrics.psnr(x, problem.clean),
+         "seconds": round(time.perf_counter() - t0, 2)}
+  with open(cache, "w") as f:
+    json.dump(out, f)
+  return out
+
+
+def row_of(table, config, job, workdir) -> dict:
+  """One image's numbers from its job folder (None where missing)."""
+  metric = TABLES[table][2]
+  job_dir = job.dir(workdir)
+  row = {"image": job.stem, "status": "missing"}
+  path = os.path.join(job_dir, "summary.json")
+  if not os.path.exists(path):
+    if os.path.exists(os.path.join(job_dir, sweep.ERROR_FILE)):
+      row["status"] = "failed"
+    return row
+  with open(path) as f:
+    s = json.load(f)
+  v = s.get("variants", {})
+  pick = lambda d: d.get(metric) if d else None
+  first = lambda key: pick((v.get(key) or [None])[0])
+  row.update(status="done", single=first("final_output"),
+             ema=first("output_average"), restarts=pick(v.get("restarts_average")),
+             tv=pick(s.get("tv")), seconds=s.get("seconds"),
+             device=s.get("device", ""), steps=s.get("steps"))
+  if TABLES[table][3] == "bicubic":
+    row["classical"] = s.get(f"bicubic_{metric}")
+  else:
+    c = classical(table, sweep.job_config(config, job), job_dir)
+    row["classical"] = c.get("psnr")
+    row["classical_error"] = c.get("error")
+  return row
+
+
+def _f(v, digits=2):
+  return "—" if v is None else f"{v:.{digits}f}"
+
+
+def markdown(table, rows, quick, restarts, command) -> str:
+  title, _, _, classical_name = TABLES[table]
+  paper = PAPER[table]
+  cols = ("single", "ema", "restarts", "tv", "classical")
+  has_restarts = restarts > 1
+  head = ["image", "paper DIP", "dip_jax single run", "+ output average",
+          f"+ {restarts} restarts averaged" if restarts > 1
+          else "restarts averaged", "TV", classical_name,
+          "DIP s/image", "device"]
+  out = [f"## {title}{' — QUICK (128 px crops, :quick nets)' if quick else ''}",
+         "", f"`{command}`", "",
+         "| " + " | ".join(head) + " |", "|---" + "|---:" * 7 + "|---|"]
+  done = [r for r in rows if r["status"] == "done"]
+  for r in rows:
+    if r["status"] != "done":
+      out.append(f"| {r['image']} | " + " | ".join(["—"] * 7)
+                 + f" | {r['status']} |")
+      continue
+    p = paper.get("per_image", {}).get(r["image"])
+    out.append(f"| {r['image']} | {_f(p)} | " + " | ".join(
+        _f(r[c]) if c != "restarts" or has_restarts else "—" for c in cols)
+        + f" | {_f(r['seconds'], 1)} | {r['device']} |")
+  mean = lambda c: (float(np.mean([r[c] for r in done]))
+                    if done and all(r.get(c) is not None for r in done)
+                    else None)
+  paper_mean = paper.get("single")
+  if paper_mean is None and paper.get("per_image"):
+    paper_mean = float(np.mean(list(paper["per_image"].values())))
+  out.append(f"| **mean ({len(done)}/{len(rows)})** | {_f(paper_mean)} | "
+             + " | ".join(_f(mean(c)) if c != "restarts" or has_restarts
+                          else "—" for c in cols)
+             + f" | {_f(mean('seconds'), 1)} | |")
+  if any(k in paper for k in ("single", "ema", "restarts", "classical")):
+    out.append("| *paper* | | " + " | ".join(
+        _f(paper.get(c)) for c in ("single", "ema", "restarts"))
+        + f" | | {_f(paper.get('classical'))} | | |")
+  notes = [paper["note"]]
+  errors = {r.get("classical_error") for r in done} - {None}
+  notes += sorted(errors)
+  if quick:
+    notes.append("quick settings: centre crops and narrow nets, so these "
+                 "numbers are not comparable to the paper's")
+  out += ["", "; ".join(notes) + ".", ""]
+  return "\n".join(out)
+
+
+def host() -> str:
+  """The machine in words: CPU model and cores (the tables' device column
+  says which JAX backend ran the fits)."""
+  model = ""
+  try:
+    with open("/proc/cpuinfo") as f:
+      model = next((l.split(":", 1)[1].strip() for l in f
+                    if l.startswith("model name")), "")
+  except OSError:
+    pass
+  return f"{model or 'a CPU'} with {os.cpu_count()} cores"
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                              formatter_class=argparse.RawTextHelpFormatter)
+  p.add_argument("--data_dir", default=os.path.join(ROOT, "..", "shared",
+                                                    "data"))
+  p.add_argument("--out", default=os.path.join(ROOT, "experiments", "out",
+                                               "paper_tables"))
+  p.add_argument("--quick", action="store_true",
+                 help="128 px crops, :quick nets and steps (CPU)")
+  p.add_argument("--tables", default=",".join(TABLES),
+                 help="comma-separated subset of: " + ", ".join(TABLES))
+  p.add_argument("--restarts", type=int, default=0,
+                 help="override every table's restart count (0 = paper's)")
+  p.add_argument("--no_run", action="store_true",
+                 help="only (re)write the tables from the sweeps' files")
+  args = p.parse_args()
+  tables = [t.strip() for t in args.tables.split(",") if t.strip()]
+  unknown = sorted(set(tables) - set(TABLES))
+  if unknown:
+    p.error(f"unknown tables {unknown}; known: {', '.join(TABLES)}")
+  if not os.path.isdir(args.data_dir):
+    p.error(f"--data_dir {args.data_dir} is not a directory")
+  arg = ",".join(filter(None, ["quick" if args.quick else "",
+                               f"restarts={args.restarts}" if args.restarts
+                               else ""])) or None
+  os.makedirs(args.out, exist_ok=True)
+  texts, t0, failures = [], time.perf_counter(), 0
+  for table in tables:
+    config, path = load_table_config(table, arg, args.data_dir)
+    workdir = os.path.join(args.out, table)
+    if not args.no_run:
+      failures += run_sweep(table, path, arg, config, workdir) != 0
+    jobs = sweep.enumerate_jobs(config)
+    rows = [row_of(table, config, job, workdir) for job in jobs]
+    command = (f"python experiments/paper_tables.py --tables={table}"
+               + (" --quick" if args.quick else "")
+               + (f" --restarts={args.restarts}" if args.restarts else ""))
+    text = markdown(table, rows, args.quick, config.num_restarts, command)
+    with open(os.path.join(args.out, f"{table}.md"), "w") as f:
+      f.write(text)
+    texts.append(text)
+    print(text, flush=True)
+  total = time.perf_counter() - t0
+  header = (f"# DIP paper tables{' (quick)' if args.quick else ''}\n\n"
+            f"{len(tables)} tables in {total / 60:.1f} min (this call; "
+            f"resumed work is not recounted) on {host()}.\n\n")
+  with open(os.path.join(args.out, "tables.md"), "w") as f:
+    f.write(header + "\n".join(texts))
+  print(f"wrote {os.path.join(args.out, 'tables.md')} in {total:.0f} s",
+        flush=True)
+  sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+  main()
