@@ -274,9 +274,12 @@ def main():
     texts.append(text)
     print(text, flush=True)
   total = time.perf_counter() - t0
+  timing = ("rebuilt from the sweeps' files (--no_run: no fits this call)"
+            if args.no_run else
+            f"{total / 60:.1f} min for this call (resumed work is not "
+            f"recounted)")
   header = (f"# DIP paper tables{' (quick)' if args.quick else ''}\n\n"
-            f"{len(tables)} tables in {total / 60:.1f} min (this call; "
-            f"resumed work is not recounted) on {host()}.\n\n")
+            f"{len(tables)} tables, {timing}, on {host()}.\n\n")
   with open(os.path.join(args.out, "tables.md"), "w") as f:
     f.write(header + "\n".join(texts))
   print(f"wrote {os.path.join(args.out, 'tables.md')} in {total:.0f} s",
