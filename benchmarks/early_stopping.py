@@ -16,47 +16,27 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 import jax  # pylint: disable=wrong-import-position
-import jax.numpy as jnp  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
-
-from dip_jax import problem as problem_lib  # pylint: disable=wrong-import-position
-from dip_jax import run  # pylint: disable=wrong-import-position
-from dip_jax.priors import dip  # pylint: disable=wrong-import-position
-from dip_jax.paper_configs import load_task_config  # pylint: disable=wrong-import-position
+# The restarts benchmark's compiled-program driver, not a copy of it.
+from restarts import Fit  # pylint: disable=wrong-import-position
 
 
-class Program:
-  """One compiled fit chunk with its state, run as run.fit runs it."""
-
-  def __init__(self, args, detector: str):
-    cfg = load_task_config("denoise.py", "quick" if args.quick else None)
-    cfg.sample_size, cfg.image = args.size, ""
-    cfg.log_every, cfg.num_steps = args.chunk, 10 ** 6
+def program(args, detector: str) -> Fit:
+  """The fit with `detector` ("none", "wmv", "emv") watching it."""
+  def configure(cfg):
     cfg.early_stopping.kind = detector
     cfg.early_stopping.halt = False  # never skip steps: time the same work
-    problem = problem_lib.build_problem(cfg)
-    spec, self.data, init_keys, self.keys = run.build_fit(cfg, problem)
-    init_fn, chunk_fn, _ = dip.compile_fit(spec)
-    self.state = jax.block_until_ready(init_fn(init_keys, self.data["z"]))
-    self.exe = chunk_fn.lower(self.state, self.data, self.keys,
-                              jnp.int32(1)).compile()
-    self.n = jnp.int32(args.chunk)
-    self.steps = args.chunk
-    self.stop_mib = sum(np.asarray(x).nbytes for x in
-                        jax.tree.leaves(self.state.stop)) / 2 ** 20
+  return Fit(args.size, args.chunk, full=not args.quick, configure=configure)
 
-  def chunk(self) -> float:
-    t0 = time.perf_counter()
-    self.state, metrics = self.exe(self.state, self.data, self.keys, self.n)
-    np.asarray(jax.device_get(metrics["loss"]))  # as run.fit fetches them
-    jax.block_until_ready(self.state)
-    return (time.perf_counter() - t0) / self.steps
+
+def state_mib(fit: Fit) -> float:
+  return sum(np.asarray(x).nbytes
+             for x in jax.tree.leaves(fit.state.stop)) / 2 ** 20
 
 
 def main():
@@ -73,14 +53,14 @@ def main():
   progs = {}
   for name in names:
     print(f"compiling {name} ...", file=sys.stderr, flush=True)
-    progs[name] = Program(args, name)
+    progs[name] = program(args, name)
     for _ in range(args.warmup):
       progs[name].chunk()
   times = {name: [] for name in names}
   for _ in range(args.rounds):
     for name in names:
       progs[name].chunk()  # re-warm after the other programs' turns
-      times[name].append(progs[name].chunk())
+      times[name].append(progs[name].chunk()[0])
   base = statistics.median(times["none"])
   net = "skip-5 128 ch" if not args.quick else "skip-5 32 ch (:quick)"
   print(f"\n{args.size} px, {net}, {jax.default_backend()}, jax "
@@ -91,7 +71,7 @@ def main():
   for name in names:
     med = statistics.median(times[name])
     print(f"| {name} | {med:.4f} | {med / base:.3f} | "
-          f"{progs[name].stop_mib:.1f} |")
+          f"{state_mib(progs[name]):.1f} |")
   # Spread of the no-detector program against itself: the noise floor.
   pairs = times["none"]
   print(f"\nnoise floor: the no-detector turns ranged "

@@ -32,7 +32,6 @@ own, and reports that paired ratio too (--no-paired: not).
 """
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -50,31 +49,28 @@ from step_speed import (  # pylint: disable=g-import-not-at-top,wrong-import-pos
     children_cpu_s, machine_busy_s, peak_mib, wait_for_idle)
 
 
-def load_config(full: bool):
-  """configs/denoise.py as the CLI would load it (`:quick` unless --full)."""
-  spec = importlib.util.spec_from_file_location(
-      "denoise_cfg", os.path.join(ROOT, "configs", "denoise.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(None if full else "quick")
-
-
 class Fit:
-  """One compiled fit program (`num_restarts` R) and its state, run chunk by
-  chunk as run.fit runs it."""
+  """One compiled fit program and its state, run chunk by chunk as run.fit
+  runs it: configs/denoise.py (`:quick` unless `full`) on the built-in photo
+  at `size` px with `num_restarts` R; `configure(cfg)` may change more.
+  benchmarks/early_stopping.py times its programs with this too."""
 
-  def __init__(self, args, num_restarts: int):
+  def __init__(self, size: int, chunk: int, full: bool, num_restarts: int = 1,
+               restart_group: int = 0, configure=None):
     import jax  # pylint: disable=g-import-not-at-top
     import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+    from dip_jax import config_lib  # pylint: disable=g-import-not-at-top
     from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
     from dip_jax import run  # pylint: disable=g-import-not-at-top
     from dip_jax.priors import dip  # pylint: disable=g-import-not-at-top
-    cfg = load_config(args.full)
-    cfg.sample_size, cfg.num_restarts = args.size, num_restarts
-    cfg.restart_group = min(args.restart_group, num_restarts)
-    # The same chunk for every R: dispatch and metric fetches then cost the
-    # vmapped and the R = 1 programs alike per dispatch.
-    cfg.log_every, cfg.num_steps = args.chunk, 10 ** 6
+    cfg = config_lib.task_config("denoise.py", None if full else "quick")
+    cfg.sample_size, cfg.image, cfg.num_restarts = size, "", num_restarts
+    cfg.restart_group = min(restart_group, num_restarts)
+    # The same chunk for every program: dispatch and metric fetches then
+    # cost them alike per dispatch.
+    cfg.log_every, cfg.num_steps = chunk, 10 ** 6
+    if configure is not None:
+      configure(cfg)
     problem = problem_lib.build_problem(cfg)
     spec, self.data, init_keys, self.loop_keys = run.build_fit(cfg, problem)
     self.group = spec.restart_group
@@ -85,7 +81,7 @@ class Fit:
     self.exe = chunk_fn.lower(self.state, self.data, self.loop_keys,
                               jnp.int32(1)).compile()
     self.compile_s = time.perf_counter() - t0
-    self.n, self.steps = jnp.int32(args.chunk), args.chunk
+    self.n, self.steps = jnp.int32(chunk), chunk
     self.loss = None
 
   def chunk(self):
@@ -123,7 +119,7 @@ def worker(args) -> dict:
   import numpy as np  # pylint: disable=g-import-not-at-top
   base_mib = peak_mib()
   r = args.num_restarts
-  fit = Fit(args, r)
+  fit = Fit(args.size, args.chunk, args.full, r, args.restart_group)
   compiled_mib = peak_mib()
   warm_chunks = max(1, math.ceil(args.warmup / args.chunk))
   for _ in range(warm_chunks):
@@ -155,7 +151,7 @@ def worker(args) -> dict:
     # the R = 1 program runs in this same process, taking turns with the R
     # program: both see the same drift, and the ratio of each adjacent pair
     # cancels it.
-    one = Fit(args, 1)
+    one = Fit(args.size, args.chunk, args.full)
     for _ in range(warm_chunks):
       one.chunk()
 

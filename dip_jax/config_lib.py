@@ -6,9 +6,31 @@ command line (`--config.num_step=5`) is refused by ml_collections instead of
 silently ignored.
 """
 
+import importlib.util
+import os
+
 import ml_collections
 
 from dip_jax.errors import InputError
+
+# configs/ beside the package in a source checkout.
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "configs")
+
+
+def load_config_file(path: str, arg: str | None = None):
+  """`get_config(arg)` of a config file loaded by path, as
+  `--config=path:arg` loads it (configs/ is not a package)."""
+  spec = importlib.util.spec_from_file_location(
+      "_config_" + os.path.splitext(os.path.basename(path))[0], path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def task_config(name: str, arg: str | None = None):
+  """configs/<name> of this checkout, e.g. task_config("sr.py", "x8,quick")."""
+  return load_config_file(os.path.join(CONFIGS_DIR, name), arg)
 
 
 def base_config() -> ml_collections.ConfigDict:

@@ -19,29 +19,12 @@ needs on top:
     return paper_configs.sweep_config("sr.py", "x4", "set5", arg=arg)
 """
 
-import importlib.util
 import os
 
 from dip_jax import config_lib
 from dip_jax import sweep
 
 QUICK_CROP = 128
-# configs/ beside the package in a source checkout (the paper configs live
-# there too and pass their own directory when it differs).
-CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "configs")
-
-
-def load_task_config(task_file: str, arg: str | None,
-                     configs_dir: str = CONFIGS_DIR):
-  """`get_config(arg)` of configs/<task_file>, loaded by path (configs/ is
-  not a package): a table runs exactly what `dip_jax.main` would."""
-  path = os.path.join(configs_dir, task_file)
-  spec = importlib.util.spec_from_file_location(
-      "_task_" + os.path.splitext(task_file)[0], path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
 
 
 def sweep_config(task_file: str, variant: str | None, data_subdir: str,
@@ -64,7 +47,7 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
   if args.restarts < 1:
     raise ValueError(f"restarts must be >= 1, got {args.restarts}")
   task_arg = ",".join(filter(None, (variant, "quick" if args.quick else "")))
-  c = load_task_config(task_file, task_arg or None)
+  c = config_lib.task_config(task_file, task_arg or None)
   c.num_restarts = int(args.restarts)
   c.ema_decay = 0.99
   if args.quick:

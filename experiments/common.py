@@ -8,7 +8,6 @@ what `python -m dip_jax.main` runs.
 """
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -25,6 +24,7 @@ matplotlib.use("Agg")  # figures go to files; no display is needed
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position,g-import-not-at-top
 import numpy as np  # pylint: disable=wrong-import-position
 
+from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import problem as problem_lib  # pylint: disable=wrong-import-position
 from dip_jax import report  # pylint: disable=wrong-import-position
 from dip_jax import run  # pylint: disable=wrong-import-position
@@ -48,11 +48,7 @@ def parser(name: str, doc: str) -> argparse.ArgumentParser:
 
 def load_config(file: str, arg: str | None = None):
   """`get_config(arg)` of configs/<file>, as `--config=configs/file:arg`."""
-  spec = importlib.util.spec_from_file_location(
-      "experiment_config", os.path.join(ROOT, "configs", file))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return config_lib.task_config(file, arg)
 
 
 def array_problem(observed: np.ndarray, clean: np.ndarray | None = None,

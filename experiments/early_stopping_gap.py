@@ -30,7 +30,6 @@ at the config's fixed step count. A rerun reuses finished runs.
 
 import argparse
 import glob
-import importlib.util
 import io
 import os
 import sys
@@ -40,6 +39,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import run  # pylint: disable=wrong-import-position
 
 # task: (config file, config arg, overrides, image folders under --data_dir)
@@ -56,14 +56,6 @@ TASKS = {
     "sr4": ("sr.py", "x4", {}, ["set5"]),
 }
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-def load_config(name: str, arg: str | None):
-  spec = importlib.util.spec_from_file_location(
-      "task_config", os.path.join(ROOT, "configs", name))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
 
 
 def task_images(task: str, data_dir: str | None, limit: int) -> list[str]:
@@ -88,7 +80,7 @@ def task_images(task: str, data_dir: str | None, limit: int) -> list[str]:
 def task_config(task: str, image: str, detector: str, args):
   file, arg, overrides, _ = TASKS[task]
   arg = ",".join(a for a in (arg, "quick" if args.quick else None) if a)
-  c = load_config(file, arg or None)
+  c = config_lib.task_config(file, arg or None)
   for key, value in overrides.items():
     target = c
     *parents, leaf = key.split(".")

@@ -28,7 +28,6 @@ Outputs: OUT/<table>.md, OUT/tables.md (all), the sweeps in OUT/<table>/.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -41,6 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
+from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import metrics  # pylint: disable=wrong-import-position
 from dip_jax import sweep  # pylint: disable=wrong-import-position
 
@@ -83,10 +83,7 @@ CLASSICAL_FILE = "classical.json"  # cached in each job's folder
 
 def load_table_config(table: str, arg: str | None, data_dir: str):
   path = os.path.join(ROOT, "configs", "paper", f"{table}.py")
-  spec = importlib.util.spec_from_file_location(f"_paper_{table}", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config(arg)
+  config = config_lib.load_config_file(path, arg)
   config.sweep.data_dir = os.path.join(data_dir, TABLES[table][1])
   return config, path
 

@@ -21,13 +21,13 @@ A rerun skips finished tasks (each run's workdir is resumable).
 """
 
 import argparse
-import importlib.util
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import run  # pylint: disable=wrong-import-position
 
 TASKS = {
@@ -44,17 +44,9 @@ TASKS = {
 PATH_KEYS = ("image", "mask.path")
 
 
-def load_config(name: str, arg: str | None):
-  spec = importlib.util.spec_from_file_location(
-      "task_config", os.path.join(ROOT, "configs", name))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
-
-
 def task_config(task: str, args):
   file, overrides = TASKS[task]
-  config = load_config(file, "quick" if args.quick else None)
+  config = config_lib.task_config(file, "quick" if args.quick else None)
   for key, value in overrides.items():
     if key in PATH_KEYS:
       value = os.path.join(args.data_dir, value)

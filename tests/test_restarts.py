@@ -12,13 +12,13 @@ one, nearly all compilation). Margins are set well below what was
 measured (numbers in the comments).
 """
 
-import importlib.util
 import io
 import os
 
 import numpy as np
 import pytest
 
+from dip_jax import config_lib
 from dip_jax import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,10 +27,7 @@ SIZE, STEPS, SHORT = 64, 600, 20
 
 def load_config(path, arg=None):
   """A config file loaded as `--config=path:arg` would load it."""
-  spec = importlib.util.spec_from_file_location("cfg", os.path.join(ROOT, path))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return config_lib.load_config_file(os.path.join(ROOT, path), arg)
 
 
 def denoise_quick(num_restarts, num_steps):

@@ -6,11 +6,11 @@ measured values are in the comments), so a regression of the fit, the
 operators or the TV solver fails here.
 """
 
-import importlib.util
 import os
 
 import pytest
 
+from dip_jax import config_lib
 from dip_jax import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,11 +38,7 @@ CASES = [
 
 def load_config(spec):
   path, _, arg = spec.partition(":")
-  module_spec = importlib.util.spec_from_file_location(
-      "cfg", os.path.join(ROOT, "configs", path))
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config(arg or None)
+  return config_lib.task_config(path, arg or None)
 
 
 @pytest.mark.parametrize("spec,baseline,dip_margin,tv_margin", CASES,

@@ -32,9 +32,9 @@ Other settings, from the command line (";" separates overrides):
   --config.sweep.seeds="(0, 1, 2)"
 """
 
-import importlib.util
 import os
 
+from dip_jax import config_lib
 from dip_jax import sweep
 
 _DENOISE = os.path.join(os.path.dirname(os.path.dirname(
@@ -45,10 +45,7 @@ def get_config(arg=None):
   del arg
   # The task config itself, loaded by path (configs/ is not a package), so
   # the sweep runs exactly what `main --config=configs/denoise.py:quick` does.
-  spec = importlib.util.spec_from_file_location("_denoise_config", _DENOISE)
-  denoise = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(denoise)
-  c = denoise.get_config("quick")
+  c = config_lib.load_config_file(_DENOISE, "quick")
   c.center_crop = 128
   c.sweep = sweep.sweep_block(
       images=("*.png",),
