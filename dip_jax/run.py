@@ -46,7 +46,9 @@ def build_fit(config, problem):
   restarts = int(config.num_restarts)
   if restarts < 1:
     raise InputError(f"num_restarts must be >= 1, got {restarts}")
-  sharding.restart_mesh(restarts, config.num_devices)  # validates early
+  # Validates early; with a mesh every restart stays vmapped (it shards
+  # that axis), so no grouping.
+  split = sharding.restart_mesh(restarts, config.num_devices) is not None
   try:
     net = nets.build_net(config.net, out_channels=c)
   except ValueError as e:
@@ -69,7 +71,8 @@ def build_fit(config, problem):
       crop=(pad[0], pad[2], h, w),
       chunk=int(min(config.log_every, config.num_steps)),
       num_restarts=restarts,
-      restart_group=_restart_group(config, restarts, canvas_h * canvas_w),
+      restart_group=(restarts if split else
+                     _restart_group(config, restarts, canvas_h * canvas_w)),
       stopping=stop_spec)
   init_key, input_key, loop_key = jax.random.split(
       jax.random.key(config.seed), 3)
@@ -96,14 +99,11 @@ def build_fit(config, problem):
 
 
 def _restart_group(config, restarts: int, pixels: int) -> int:
-  """config.restart_group, resolved: 0 = auto (dip.auto_restart_group).
-  Split over devices, every restart is vmapped: the mesh shards that axis."""
+  """config.restart_group, resolved: 0 = auto (dip.auto_restart_group)."""
   group = int(config.get("restart_group", 0))
   if group < 0 or (group and restarts % group):
     raise InputError(f"restart_group={group} must be 0 (auto) or a divisor "
                      f"of num_restarts={restarts}")
-  if sharding.restart_mesh(restarts, config.num_devices) is not None:
-    return restarts
   if group:
     return group
   net = config.net
@@ -197,7 +197,8 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
     state, history, timing = fit(config, spec, data, init_key, loop_key,
                                  problem, workdir, stream)
     _, _, output_fn = dip.compile_fit(spec)
-    outputs = _detected(spec, state, np.asarray(output_fn(state, data)))
+    answers = np.asarray(output_fn(state, data))
+    outputs = _detected(spec, state, answers)
     recon = _ensemble(outputs, spec)
     per_restart = outputs[:, 0] if spec.num_restarts > 1 else outputs
     if spec.num_restarts > 1:
@@ -206,7 +207,8 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
     summary.update(summarize_fit(problem, per_restart, history, state, config,
                                  timing))
     if problem.clean is not None:
-      summary["variants"] = score_variants(problem, spec, state, data)
+      summary["variants"] = score_variants(problem, spec, state, data,
+                                           answers)
     if spec.stopping is not None:
       summary.update(summarize_detection(problem, recon, history, state,
                                          spec, summary))
@@ -372,20 +374,22 @@ def summarize_fit(problem, per_restart, history, state, config,
   return s
 
 
-def score_variants(problem, spec, state, data) -> dict:
+def score_variants(problem, spec, state, data, answers) -> dict:
   """The end-of-run answers a paper table compares, each scored: per
   restart the net's final output f(z) ("single run") and its exponential
   average ("output average"; the same image when ema_decay = 0) and, with
-  restarts, the average of the restarts' answers ("restarts averaged")."""
-  plain = np.asarray(dip.compile_net_outputs(spec)(state, data))
-  ema = np.asarray(jax.device_get(state.ema))
-  if spec.num_restarts == 1:
-    plain, ema = plain[None], ema[None]
-  plain, ema = plain[:, 0], ema[:, 0]  # R x H x W x C
-  answers = ema if spec.ema_decay > 0 else plain
-  s = {"ema_decay": spec.ema_decay,
-       "final_output": [evaluate.score(problem, x) for x in plain],
-       "output_average": [evaluate.score(problem, x) for x in ema]}
+  restarts, the average of the restarts' answers ("restarts averaged").
+  `answers` = the fit's output program's result: the EMA images, or f(z)
+  itself when ema_decay = 0 (then no second program is compiled)."""
+  per_restart = lambda a: a[:, 0] if spec.num_restarts > 1 else a  # R x image
+  answers = per_restart(answers)
+  scored = [evaluate.score(problem, x) for x in answers]
+  s = {"ema_decay": spec.ema_decay, "final_output": scored,
+       "output_average": scored}
+  if spec.ema_decay > 0:
+    plain = per_restart(np.asarray(
+        dip.compile_net_outputs(spec)(state, data)))
+    s["final_output"] = [evaluate.score(problem, x) for x in plain]
   if spec.num_restarts > 1:
     s["restarts_average"] = evaluate.score(problem, answers.mean(axis=0))
   return s
