@@ -28,8 +28,7 @@ QUICK_CROP = 128
 
 
 def sweep_config(task_file: str, variant: str | None, data_subdir: str,
-                 images=("*.png",), restarts: int = 1, arg: str | None = None,
-                 full_overrides: dict | None = None):
+                 images=("*.png",), restarts: int = 1, arg: str | None = None):
   """The sweep config of one paper table.
 
   Args:
@@ -40,8 +39,6 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
     images: glob patterns inside it.
     restarts: the paper's number of averaged runs.
     arg: this config's own `:arg` -- `quick` and/or `restarts=N`.
-    full_overrides: {dotted key: value} for the full (non-quick) settings
-      where the paper's table differs from the task's notebook settings.
   """
   args = config_lib.parse_arg(arg, quick=False, restarts=restarts)
   if args.restarts < 1:
@@ -52,13 +49,6 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
   c.ema_decay = 0.99
   if args.quick:
     c.center_crop = QUICK_CROP
-  else:
-    for key, value in (full_overrides or {}).items():
-      node = c
-      *parents, leaf = key.split(".")
-      for part in parents:
-        node = node[part]
-      node[leaf] = value
   # A table is read from summaries; checkpoints only for resuming, and a
   # quick job is short enough to redo from its last one cheaply.
   c.checkpoint_every = 500
