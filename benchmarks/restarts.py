@@ -5,8 +5,8 @@ the fit is jax.vmap'ed over a leading restart axis (dip.py `_per_restart`),
 and on the CPU each batched conv runs as a lax.map over the restarts
 (nets/cpu_conv.py). This measures what that buys over R separate fits.
 
-- one program: the real fit step of `num_restarts=R` (`run.build_fit` on
-  the denoising config, `dip.compile_fit`, driven chunk by chunk as
+- one program: the real fit step of `num_restarts=R` (`methods.dip.build_fit`
+  on the denoising config, `driver.Runner`, driven chunk by chunk as
   `run.reconstruct` does, metrics fetched every chunk), s per step of all R.
   Its restarts are vmapped in groups of `restart_group` (default auto: on
   CPU by image size, so all 8 at 64 px, 2 at a time at 128 px; the groups
@@ -50,19 +50,17 @@ from step_speed import (  # pylint: disable=g-import-not-at-top,wrong-import-pos
 
 
 class Fit:
-  """One compiled fit program and its state, run chunk by chunk as run.fit
-  runs it: configs/denoise.py (`:quick` unless `full`) on the built-in photo
+  """One compiled fit program and its state, run chunk by chunk as
+  driver.run_fit runs it: configs/denoise.py (`:quick` unless `full`) on the built-in photo
   at `size` px with `num_restarts` R; `configure(cfg)` may change more.
   benchmarks/early_stopping.py times its programs with this too."""
 
   def __init__(self, size: int, chunk: int, full: bool, num_restarts: int = 1,
                restart_group: int = 0, configure=None):
-    import jax  # pylint: disable=g-import-not-at-top
-    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
     from dip_jax import config_lib  # pylint: disable=g-import-not-at-top
+    from dip_jax import driver  # pylint: disable=g-import-not-at-top
     from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
-    from dip_jax import run  # pylint: disable=g-import-not-at-top
-    from dip_jax.priors import dip  # pylint: disable=g-import-not-at-top
+    from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
     cfg = config_lib.task_config("denoise.py", None if full else "quick")
     cfg.sample_size, cfg.image, cfg.num_restarts = size, "", num_restarts
     cfg.restart_group = min(restart_group, num_restarts)
@@ -71,28 +69,27 @@ class Fit:
     cfg.log_every, cfg.num_steps = chunk, 10 ** 6
     if configure is not None:
       configure(cfg)
-    problem = problem_lib.build_problem(cfg)
-    spec, self.data, init_keys, self.loop_keys = run.build_fit(cfg, problem)
-    self.group = spec.restart_group
-    init_fn, chunk_fn, _ = dip.compile_fit(spec)
-    self.state = jax.block_until_ready(init_fn(init_keys, self.data["z"]))
-    t0 = time.perf_counter()
-    # Compiled ahead of time so that no timed chunk includes compilation.
-    self.exe = chunk_fn.lower(self.state, self.data, self.loop_keys,
-                              jnp.int32(1)).compile()
-    self.compile_s = time.perf_counter() - t0
-    self.n, self.steps = jnp.int32(chunk), chunk
+    fit = dip_method.build_fit(cfg, problem_lib.build_problem(cfg))
+    self.group = fit.spec.restart_group
+    # The driver's runner: compiled ahead of time, so no timed chunk
+    # includes compilation.
+    self.runner = driver.Runner(fit)
+    self.compile_s = self.runner.compile_seconds
+    self.steps = chunk
     self.loss = None
+
+  @property
+  def state(self):
+    return self.runner.state
 
   def chunk(self):
     """Runs one chunk; returns (wall s/step, CPU s/step)."""
     import jax  # pylint: disable=g-import-not-at-top
     import numpy as np  # pylint: disable=g-import-not-at-top
     t0, c0 = time.perf_counter(), time.process_time()
-    self.state, metrics = self.exe(self.state, self.data, self.loop_keys,
-                                   self.n)
-    # As run.fit does: every chunk's metrics come back to the host.
-    self.loss = np.asarray(jax.device_get(metrics["loss"]))[-1]
+    # As run_fit does: every chunk's metrics come back to the host.
+    metrics = self.runner.chunk(self.steps)
+    self.loss = np.asarray(metrics["loss"])[-1]
     jax.block_until_ready(self.state)
     # CPU time too: on a shared machine wall time grows with the other
     # processes' load, CPU time less (it still counts XLA's threads

@@ -4,8 +4,8 @@ Both sides run one DIP denoising step on the default skip-5 net (2,217,831
 parameters, 32 input channels): z + fresh reg noise -> net -> MSE against the
 noisy image -> backward -> Adam(lr 0.01), batch 1, float32, on the CPU.
 
-- jax: dip_jax's real fit step (`run.build_fit` on `base_config()` and the
-  built-in sample at S x S, `dip.compile_fit`, driven chunk by chunk as
+- jax: dip_jax's real fit step (`methods.dip.build_fit` on `base_config()`
+  and the built-in sample at S x S, `driver.Runner`, driven chunk by chunk as
   `run.reconstruct` does), with the EMA, divergence guard and PSNR metrics
   the real fit carries: elementwise work, small next to the convs.
 - torch: benchmarks/torch_skip.SkipNetTorch, torch.optim.Adam, --threads.
@@ -115,10 +115,9 @@ def torch_worker(args, cfg) -> dict:
 
 def jax_worker(args, cfg) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from dip_jax import driver  # pylint: disable=g-import-not-at-top
   from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
-  from dip_jax import run  # pylint: disable=g-import-not-at-top
-  from dip_jax.priors import dip  # pylint: disable=g-import-not-at-top
+  from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
   base_mib = peak_mib()
   cfg.sample_size, cfg.net.conv_impl = args.size, args.impl
   # chunk = steps per dispatch: short enough that a measurement holds many
@@ -126,25 +125,22 @@ def jax_worker(args, cfg) -> dict:
   chunk = args.chunk or max(1, 512 // args.size)
   cfg.log_every, cfg.num_steps = chunk, 10 ** 6
   problem = problem_lib.build_problem(cfg)
-  spec, data, init_key, loop_key = run.build_fit(cfg, problem)
-  init_fn, chunk_fn, _ = dip.compile_fit(spec)
+  fit = dip_method.build_fit(cfg, problem)
   t0 = time.perf_counter()
-  state = jax.block_until_ready(init_fn(init_key, data["z"]))
-  init_s = time.perf_counter() - t0
-  t0 = time.perf_counter()
-  exe = chunk_fn.lower(state, data, loop_key, jnp.int32(1)).compile()
-  compile_s = time.perf_counter() - t0
+  runner = driver.Runner(fit)  # init, placement and the AOT compile
+  init_s = time.perf_counter() - t0 - runner.compile_seconds
+  compile_s = runner.compile_seconds
   compiled_mib = peak_mib()
-  n = jnp.int32(chunk)
 
   def run_chunk(state):
+    del state
     t0 = time.perf_counter()
-    state, metrics = exe(state, data, loop_key, n)
-    # Metrics come back to the host every chunk, as in run.reconstruct.
-    loss = float(jax.device_get(metrics["loss"])[-1])
-    jax.block_until_ready(state)
-    return state, (time.perf_counter() - t0) / chunk, loss
+    # Metrics come back to the host every chunk, as in driver.run_fit.
+    loss = float(runner.chunk(chunk)["loss"][-1])
+    jax.block_until_ready(runner.state)
+    return runner.state, (time.perf_counter() - t0) / chunk, loss
 
+  state = runner.state
   for _ in range(max(1, math.ceil(args.warmup / chunk))):
     state, t_est, _ = run_chunk(state)
   times = []

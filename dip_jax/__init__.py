@@ -1,1 +1,28 @@
-"""dip_jax: Deep Image Prior and classical priors for image restoration in JAX."""
+"""dip_jax: Deep Image Prior and classical priors for image restoration in JAX.
+
+  import dip_jax
+  result = dip_jax.reconstruct(y, dip_jax.operators.downsample(4))
+
+`reconstruct`, `operators`, `objectives`, `methods` and `Result` are loaded
+on first use, so `import dip_jax` (and the CLI's flag parsing) stays cheap.
+"""
+
+import importlib
+
+_LAZY = {"reconstruct": ("dip_jax.api", "reconstruct"),
+         "make_config": ("dip_jax.api", "make_config"),
+         "Result": ("dip_jax.methods", "Result")}
+_SUBMODULES = ("operators", "objectives", "methods", "images", "metrics",
+               "config_lib")
+
+
+def __getattr__(name):
+  if name in _LAZY:
+    module, attr = _LAZY[name]
+    return getattr(importlib.import_module(module), attr)
+  if name in _SUBMODULES:
+    return importlib.import_module(f"dip_jax.{name}")
+  raise AttributeError(f"module 'dip_jax' has no attribute {name!r}")
+
+
+__all__ = [*_LAZY, *_SUBMODULES]

@@ -1,22 +1,16 @@
-"""Scoring reconstructions by the task's conventions, and the baselines
-every result is shown beside.
+"""Scoring reconstructions by the task's conventions, and the baseline every
+result is shown beside.
 
-Conventions: PSNR on all channels by default and SSIM; for inpainting also
-PSNR over the missing pixels only; for super-resolution also the paper's
-PSNR on the Y channel (BT.601, 16-235) with the factor's border cropped,
-with bicubic upscaling as the reference baseline. Baselines: the TV-
-regularised solution on the same operator (every task) and bicubic (SR).
+Conventions: PSNR on all channels by default and SSIM; with a mask also PSNR
+over the missing pixels only; for operators with a `score_border` (super-
+resolution) also the paper's PSNR on the Y channel (BT.601, 16-235) with
+that border cropped. The baseline is the operator's own (`baseline(y)`): the
+observation itself, or bicubic upscaling for SR; none for Fourier data.
 """
 
-import time
-
-import jax.numpy as jnp
 import numpy as np
 
 from dip_jax import metrics
-from dip_jax import operators
-from dip_jax import resampling
-from dip_jax.priors import tv as tv_prior
 
 
 def score(problem, x: np.ndarray, prefix: str = "") -> dict:
@@ -31,34 +25,24 @@ def score(problem, x: np.ndarray, prefix: str = "") -> dict:
       mse = float(np.mean((np.asarray(x, np.float64)[missing]
                            - clean[missing]) ** 2))
       out["psnr_missing"] = float(10 * np.log10(1 / max(mse, 1e-20)))
-  if problem.factor > 1:
-    out["psnr_y"] = metrics.psnr_y(x, clean, border=problem.factor)
+  border = problem.operator.score_border
+  if border:
+    out["psnr_y"] = metrics.psnr_y(x, clean, border=border)
   return {prefix + k: v for k, v in out.items()}
 
 
-def corrupted_baseline(problem) -> tuple[str, np.ndarray]:
-  """What the reconstruction must beat: the observation itself, or for SR
-  the bicubic upscaling of the low-resolution image."""
-  if problem.factor > 1:
-    return "bicubic", resampling.upsample_bicubic(problem.observed,
-                                                  problem.factor)
-  return "corrupted", problem.observed_for_display()
-
-
-def solve_tv(problem, config):
-  """The TV-regularised reconstruction on the problem's operator and mask.
-
-  Returns (image, info) with info holding seconds, iterations and lambda.
-  """
-  op = operators.build_operator(config.operator)
-  observed = jnp.asarray(problem.observed)[None]
-  mask = None if problem.mask is None else jnp.asarray(problem.mask)[None]
-  t0 = time.perf_counter()
-  x, info = tv_prior.solve_tv(
-      observed, op, lam=float(config.tv.lam), mask=mask,
-      x_shape=(1, *problem.out_shape), max_iters=int(config.tv.max_iters))
-  x = np.asarray(x)[0]
-  info = {"seconds": round(time.perf_counter() - t0, 3),
-          "iterations": int(info["iterations"]),
-          "converged": bool(info["converged"]), "lam": float(config.tv.lam)}
-  return x, info
+def corrupted_baseline(problem) -> tuple[str, np.ndarray] | None:
+  """What the reconstruction must beat: (name, image) from the operator's
+  baseline (the observation as the method sees it, or bicubic for SR), or
+  None when the measurement has no image-space estimate."""
+  if problem.observed is None:
+    return None
+  if not problem.image_measurement:
+    return None
+  found = problem.operator.baseline(problem.observed)
+  if found is None:
+    return None
+  name, img = found
+  if name == "corrupted":
+    img = problem.observed_for_display()
+  return name, img

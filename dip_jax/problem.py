@@ -9,51 +9,67 @@ the same task runs on a user's real corrupted photo with `corrupted=True`.
 
 import dataclasses
 import os
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from PIL import Image
 
 from dip_jax import corruptions
 from dip_jax import images
 from dip_jax import operators
-from dip_jax import resampling
 from dip_jax.errors import InputError
-
-NEUTRAL = 0.5  # shown in place of missing pixels
-
 
 @dataclasses.dataclass
 class Problem:
-  observed: np.ndarray            # x0 in observation space (H' x W' x C)
+  """y = A(x) (+ noise) or an objective alone, and how x is scored.
+
+  `observed` is y in the operator's measurement space (an H' x W' x C image,
+  a pytree of arrays, or None when the objective needs no observation);
+  `mask` is the objective's weights (1 = observed), by default the
+  operator's own (`operators.inpainting(mask)`).
+  """
+  observed: Any                   # y (H' x W' x C, pytree, or None)
   clean: np.ndarray | None        # ground truth for scoring, if known
-  mask: np.ndarray | None         # H x W x 1, 1 = observed pixel
+  mask: np.ndarray | None         # H x W x 1 weights, 1 = observed pixel
   out_shape: tuple                # shape of the reconstruction (H, W, C)
+  operator: operators.Operator | None = None  # A; None = identity
+  objective: Any = "mse"          # objectives.get(...): name or function
   alpha: np.ndarray | None = None  # passed through to the outputs
   bit_depth: int = 8
   source: str = "built-in sample"
-  factor: int = 1                 # super-resolution factor (1 otherwise)
   net_input: np.ndarray | None = None  # a fixed image as z (flash/no-flash)
   notes: tuple = ()               # things the log should tell the user
 
-  def observed_for_display(self) -> np.ndarray:
-    """The observation as the method sees it: missing pixels neutral."""
-    x = np.clip(self.observed, 0, 1)
-    if self.mask is not None:
-      x = x * self.mask + NEUTRAL * (1 - self.mask)
-    return x
+  def __post_init__(self):
+    if self.operator is None:
+      self.operator = operators.identity()
+    if self.mask is None and self.operator.weights is not None:
+      self.mask = self.operator.weights
+
+  @property
+  def image_measurement(self) -> bool:
+    """True when y is one real image the shape of A x (PSNR to y exists)."""
+    return (isinstance(self.observed, np.ndarray) and self.observed.ndim == 3
+            and not np.iscomplexobj(self.observed))
+
+  def observed_for_display(self):
+    """The observation as the method sees it (missing pixels neutral), or
+    None when the measurement is no image."""
+    if not self.image_measurement:
+      return None
+    shown = self.operator.display(self.observed)
+    if shown is not None and self.mask is not None and (
+        self.operator.weights is None):
+      shown = operators.inpainting(self.mask).display(shown)
+    return shown
 
 
 def build_problem(config) -> Problem:
   """Loads or synthesises the observation named by `config`."""
   notes = []
-  op_name = config.operator.name
-  if op_name not in operators.OPERATORS:
-    raise InputError(f"unknown operator {op_name!r}; known: "
-                     f"{sorted(operators.OPERATORS)}")
-  factor = 1
-  if op_name == "downsample":
-    factor = resampling.check_factor(config.operator.factor, "operator.factor")
+  # Built once here and carried by the Problem; validates its config block.
+  op = operators.from_config(config.operator)
+  factor = getattr(op, "factor", 1)
 
   alpha, depth, source = None, 8, "built-in sample"
   full_hw = None  # the image's size before center_crop (file masks match it)
@@ -85,7 +101,7 @@ def build_problem(config) -> Problem:
       if cropped:
         notes.append(f"mod-cropped the clean image to {cropped} (multiples of "
                      f"the factor {factor})")
-    observed, mask = _synthesize(config, clean, full_hw)
+    observed, mask = _synthesize(config, op, clean, full_hw)
 
   if not np.all(np.isfinite(observed)):
     raise InputError(f"the observed image from {source} has non-finite values")
@@ -95,10 +111,12 @@ def build_problem(config) -> Problem:
   if config.input.kind == "image":
     net_input = (_guide_image(config, out_shape) if config.input.image
                  else _synthetic_flash(clean, config))
+  if mask is not None:
+    op = operators.from_config(config.operator, mask=mask)
   return Problem(observed=observed.astype(np.float32), clean=clean, mask=mask,
-                 out_shape=out_shape, alpha=alpha if factor == 1 else None,
-                 bit_depth=depth, source=source, factor=factor,
-                 net_input=net_input, notes=tuple(notes))
+                 out_shape=out_shape, operator=op, objective=config.loss,
+                 alpha=alpha if factor == 1 else None, bit_depth=depth,
+                 source=source, net_input=net_input, notes=tuple(notes))
 
 
 def _make_mask(config, shape_hw, full_hw):
@@ -111,14 +129,15 @@ def _make_mask(config, shape_hw, full_hw):
   return corruptions.make_mask(config.mask, shape_hw, config.seed)
 
 
-def _synthesize(config, clean, full_hw=None):
+def _synthesize(config, op, clean, full_hw=None):
   """The task's synthetic observation of `clean`: operator, noise, mask."""
   op_name = config.operator.name
-  if op_name == "downsample" and config.corruption.kind == "pil_lanczos":
-    # The paper's SR data: PIL's antialiased Lanczos resize of the HR image.
-    observed = _pil_downscale(clean, int(config.operator.factor))
+  if config.corruption.kind == "pil_lanczos":
+    if not isinstance(op, operators.Downsample):
+      raise InputError("corruption.kind 'pil_lanczos' needs the downsample "
+                       "operator")
+    observed = op.synthesize_pil(clean)
   elif op_name != "identity":
-    op = operators.build_operator(config.operator)
     observed = np.asarray(op(jnp.asarray(clean)[None]))[0]
   else:
     observed = clean
@@ -129,13 +148,6 @@ def _synthesize(config, clean, full_hw=None):
     observed = corruptions.overlay_text(observed, mask,
                                         opacity=config.mask.opacity)
   return observed, mask
-
-
-def _pil_downscale(x, factor):
-  h, w = x.shape[0] // factor, x.shape[1] // factor
-  chans = [np.asarray(Image.fromarray(x[..., c].astype(np.float32), "F")
-                      .resize((w, h), Image.LANCZOS)) for c in range(x.shape[2])]
-  return np.clip(np.stack(chans, -1), 0, 1)
 
 
 def _mod_crop(x, alpha, factor):

@@ -3,14 +3,14 @@
 Every experiment writes PNG figures and a `summary.md` into `--out`
 (default experiments/out/<name>), has a `--quick` mode sized for a 2-core
 CPU, and prints its summary at the end. The fits go through dip_jax's own
-engine (`run.build_fit` + `dip.compile_fit`), so what is measured here is
+engine (`methods.dip.build_fit` + `driver.run_fit`), so what is measured here is
 what `python -m dip_jax.main` runs.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -27,8 +27,8 @@ import numpy as np  # pylint: disable=wrong-import-position
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import problem as problem_lib  # pylint: disable=wrong-import-position
 from dip_jax import report  # pylint: disable=wrong-import-position
-from dip_jax import run  # pylint: disable=wrong-import-position
-from dip_jax.priors import dip  # pylint: disable=wrong-import-position
+from dip_jax import driver  # pylint: disable=wrong-import-position
+from dip_jax.methods import dip as dip_method  # pylint: disable=wrong-import-position
 
 DATA_DIR = os.path.join(ROOT, "..", "shared", "data")
 
@@ -79,21 +79,17 @@ def fit_targets(config, targets: dict, log=print) -> dict:
   """
   names = list(targets)
   first = array_problem(targets[names[0]])
-  spec, data, init_key, loop_key = run.build_fit(config, first)
-  init_fn, chunk_fn, output_fn = dip.compile_fit(spec)
+  fit = dip_method.build_fit(config, first)
   results = {}
   for name in names:
-    d = {**data, "observed": jnp.asarray(targets[name], jnp.float32)[None]}
-    state = init_fn(init_key, d["z"])
-    losses, step, t0 = [], 0, time.perf_counter()
-    while step < config.num_steps:
-      n = min(spec.chunk, config.num_steps - step)
-      state, m = chunk_fn(state, d, loop_key, jnp.int32(n))
-      losses.append(np.asarray(jax.device_get(m["loss"]))[:n])
-      step += n
-    seconds = time.perf_counter() - t0
-    loss = np.concatenate(losses).reshape(config.num_steps, -1)
-    out = np.asarray(output_fn(state, d)).reshape(-1, *first.out_shape)
+    observed = jnp.asarray(targets[name], jnp.float32)[None]
+    target_fit = dataclasses.replace(
+        fit, data={**fit.data, "observed": observed})
+    state, history, timing = driver.run_fit(
+        target_fit, int(config.num_steps), driver.Hooks(progress=False))
+    seconds = timing["fit_seconds"]
+    loss = history["loss"].reshape(config.num_steps, -1)
+    out = driver.outputs(target_fit, state).reshape(-1, *first.out_shape)
     results[name] = {"loss": loss, "output": out, "seconds": seconds}
     log(f"  {name}: final MSE {np.mean(loss[-1]):.5f} "
         f"({seconds:.1f} s, {config.num_steps} steps x "

@@ -1,7 +1,21 @@
-"""Shared fixtures: tiny configs and synthetic images (no data files needed)."""
+"""Shared fixtures: tiny configs and synthetic images (no data files needed).
 
-import numpy as np
-import pytest
+The suite is almost all XLA compilation (a tiny net compiles in seconds and
+runs in milliseconds), so every test process, the xdist workers and the CLI
+subprocesses alike, shares one persistent compilation cache: a program
+compiled once is loaded from disk everywhere else. `.ci/run` points it at a
+fresh folder; locally it lives under ~/.cache and survives between runs.
+"""
+
+import os
+
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(
+    os.path.expanduser("~"), ".cache", "dip_jax_tests", "jax"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+import numpy as np  # pylint: disable=wrong-import-position
+import pytest  # pylint: disable=wrong-import-position
 
 from tiny_config import tiny_base
 

@@ -4,11 +4,11 @@ the divergence guard restores the last good state."""
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from conftest import smooth_image, tiny_config
-from dip_jax import corruptions, metrics, problem as problem_lib, run
+from dip_jax import corruptions, driver, metrics, problem as problem_lib
 from dip_jax.priors import dip
+from dip_jax.methods import dip as dip_method
 
 
 def _problem(size=32, sigma=25.0, seed=0):
@@ -19,16 +19,9 @@ def _problem(size=32, sigma=25.0, seed=0):
 
 
 def _fit(config, problem, steps):
-  spec, data, init_key, loop_key = run.build_fit(config, problem)
-  init_fn, chunk_fn, output_fn = dip.compile_fit(spec)
-  state = init_fn(init_key, data["z"])
-  done, history = 0, []
-  while done < steps:
-    n = min(spec.chunk, steps - done)
-    state, m = chunk_fn(state, data, loop_key, jnp.int32(n))
-    history.append(np.asarray(m["loss"])[:n])
-    done += n
-  return state, np.asarray(output_fn(state, data))[0], np.concatenate(history)
+  fit = dip_method.build_fit(config, problem)
+  state, history, _ = driver.run_fit(fit, steps, driver.Hooks(progress=False))
+  return state, driver.outputs(fit, state)[0], history["loss"]
 
 
 def test_same_seed_same_reconstruction():
@@ -64,7 +57,8 @@ def test_tiny_denoising_fit_beats_the_noisy_input():
 
 def test_guard_restores_last_good_state_on_nan():
   cfg = tiny_config(**{"guard.every": 1})
-  spec, data, init_key, loop_key = run.build_fit(cfg, _problem())
+  fit = dip_method.build_fit(cfg, _problem())
+  spec, data, init_key, loop_key = fit.spec, fit.data, fit.init_key, fit.loop_key
   state = dip.init_state(spec, init_key, data["z"])
   step = jax.jit(lambda s: dip.fit_step(spec, s, data, loop_key))
   for _ in range(3):

@@ -14,6 +14,7 @@ from conftest import tiny_config
 from dip_jax import problem as problem_lib, run, stopping
 from dip_jax.errors import InputError
 from dip_jax.priors import dip
+from dip_jax.methods import dip as dip_method
 
 
 def _run_detector(spec, xs, per_restart=None):
@@ -232,7 +233,8 @@ def _tiny_es(**overrides):
 
 def test_kind_none_allocates_no_detector_state():
   cfg = tiny_config()
-  spec, data, init_key, _ = run.build_fit(cfg, problem_lib.build_problem(cfg))
+  fit = dip_method.build_fit(cfg, problem_lib.build_problem(cfg))
+  spec, data, init_key, _ = fit.spec, fit.data, fit.init_key, fit.loop_key
   assert spec.stopping is None
   state = jax.eval_shape(lambda k, z: dip.init_state(spec, k, z), init_key,
                          data["z"])
@@ -242,7 +244,7 @@ def test_kind_none_allocates_no_detector_state():
 def test_bad_early_stopping_settings_are_refused():
   cfg = tiny_config(**{"early_stopping.kind": "wmw"})
   with pytest.raises(InputError, match="early_stopping.kind"):
-    run.build_fit(cfg, problem_lib.build_problem(cfg))
+    dip_method.build_fit(cfg, problem_lib.build_problem(cfg))
 
 
 def test_restarts_stop_each_and_average_their_detected_iterates(tmp_path):

@@ -13,10 +13,10 @@ import pytest
 from dip_jax import config_lib
 from dip_jax import nets
 from dip_jax import problem as problem_lib
-from dip_jax import run
 from dip_jax.errors import InputError
 from dip_jax.nets import presets
 from dip_jax.priors import dip
+from dip_jax.methods import dip as dip_method
 from tests.conftest import smooth_image
 
 IN_CH, OUT_CH = 32, 3
@@ -129,7 +129,8 @@ def test_preset_output_has_the_image_size_through_the_engine(name):
   img = smooth_image(37, 53)
   problem = problem_lib.Problem(observed=img, clean=img, mask=None,
                                 out_shape=img.shape)
-  spec, data, init_key, _ = run.build_fit(cfg, problem)
+  fit = dip_method.build_fit(cfg, problem)
+  spec, data, init_key, _ = fit.spec, fit.data, fit.init_key, fit.loop_key
   t, l, h, w = spec.crop
   canvas = data["z"].shape[1:3]
   assert canvas[0] % 2 ** DEPTHS[name] == 0 and canvas[1] % 2 ** DEPTHS[name] == 0

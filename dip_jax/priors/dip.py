@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from dip_jax import metrics
-from dip_jax import operators
+from dip_jax import objectives
 from dip_jax import stopping
 
 
@@ -43,8 +43,8 @@ class FitState:
 class FitSpec:
   """Everything static about a fit (hashable parts of the program)."""
   net: Any                    # flax module
-  operator: Callable          # A: image -> observation
-  data_term: Callable         # d(pred, observed, mask) -> scalar
+  operator: Callable          # A: N x H x W x C image -> measurement
+  objective: Callable         # (x, A x, y, weights) -> scalar to minimise
   learning_rate: float
   reg_noise_std: float
   ema_decay: float            # 0 = no averaging
@@ -57,9 +57,17 @@ class FitSpec:
   restart_group: int = 0      # restarts vmapped together (0 = all R); the
                               # groups run one after another (lax.map)
   stopping: Any = None        # stopping.StopSpec, or None (no detector)
+  image_measurement: bool = True  # y is one image like A x: PSNR to y is
+                              # reported and watched by the guard
+  optimizer_name: str = "adam"  # an optax optimizer taking learning_rate
 
-  def optimizer(self):
-    return optax.adam(self.learning_rate)
+  def optimizer(self) -> optax.GradientTransformation:
+    return OPTIMIZERS[self.optimizer_name](self.learning_rate)
+
+
+# config.optim.name -> optax transformation of the learning rate.
+OPTIMIZERS = {"adam": optax.adam, "adamw": optax.adamw, "sgd": optax.sgd,
+              "rmsprop": optax.rmsprop, "lion": optax.lion}
 
 
 def make_input(key, kind: str, channels: int, height: int, width: int,
@@ -103,6 +111,7 @@ def init_state(spec: FitSpec, key, z) -> FitState:
 def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
   """One Adam step. `data` holds z, observed, and optional mask / clean."""
   z = data["z"]
+  observed = data.get("observed")
   if spec.reg_noise_std > 0:
     noise_key = jax.random.fold_in(loop_key, state.step)
     z = z + spec.reg_noise_std * jax.random.normal(noise_key, z.shape, z.dtype)
@@ -111,15 +120,19 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
   def loss_fn(params):
     out = crop_output(spec, spec.net.apply({"params": params}, z))
     pred = spec.operator(out)
-    return spec.data_term(pred, data["observed"], mask), (out, pred)
+    return spec.objective(out, pred, observed, mask), (out, pred)
 
   (loss, (out, pred)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       state.params)
   updates, opt_state = spec.optimizer().update(grads, state.opt_state,
                                                state.params)
   params = optax.apply_updates(state.params, updates)
-  psnr_obs = -10.0 * jnp.log10(jnp.maximum(
-      operators.observed_mse(pred, data["observed"], mask), 1e-20))
+  if spec.image_measurement:
+    psnr_obs = -10.0 * jnp.log10(jnp.maximum(
+        objectives.observed_mse(pred, observed, mask), 1e-20))
+  else:
+    # No image to compare A x with: the guard watches the loss alone.
+    psnr_obs = jnp.array(jnp.inf, jnp.float32)
 
   first = state.step == 0
   decay = spec.ema_decay
@@ -153,8 +166,9 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
       params=params, opt_state=opt_state, step=state.step + 1, out=out,
       ema=ema, good_params=good_params, good_opt_state=good_opt,
       good_psnr=good_psnr, restores=restores, stop=state.stop)
-  step_metrics = {"loss": loss, "psnr_observed": psnr_obs,
-                  "restored": bad}
+  step_metrics = {"loss": loss, "restored": bad}
+  if spec.image_measurement:
+    step_metrics["psnr_observed"] = psnr_obs
   clean = data.get("clean")
   if clean is not None:
     step_metrics["psnr"] = metrics.psnr_jax(out, clean)

@@ -1,0 +1,185 @@
+"""The one fit loop: compile, place on the mesh, resume, run chunks, log.
+
+Every user of a compiled DIP fit (the CLI, the Python API, the sweep, the
+experiments, the benchmarks and the tests) runs it through `run_fit`, so what
+they measure is what a user runs. What happens between chunks is in `Hooks`:
+progress lines, metrics.jsonl, PNG snapshots, orbax checkpoints; a hook left
+at its default does nothing, so a notebook call needs no workdir.
+"""
+
+import dataclasses
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dip_jax import checkpoint
+from dip_jax import report
+from dip_jax import sharding
+from dip_jax.priors import dip
+
+
+@dataclasses.dataclass
+class Hooks:
+  """What the loop does between chunks (all optional)."""
+  stream: Any = None              # progress lines go here (None = stdout)
+  progress: bool = True           # print progress lines at all
+  metrics_path: str | None = None  # append one JSON line per chunk
+  checkpoint_dir: str | None = None  # orbax checkpoints to resume from
+  checkpoint_every: int = 0
+  keep_checkpoints: int = 2
+  snapshot: Callable[[int, np.ndarray], None] | None = None  # (step, image)
+  snapshot_every: int = 0
+  eta_warning_minutes: float = 10.0
+  quick_hint: str = ""
+
+
+@dataclasses.dataclass
+class Fit:
+  """A fit ready to run: the static spec, its data, the restart keys."""
+  spec: dip.FitSpec
+  data: dict
+  init_key: Any
+  loop_key: Any
+  num_devices: int = 0
+
+
+def ensemble(outputs, spec):
+  """H x W x C answer from the output batch: with restarts (R x 1 x H x W x C)
+  their average, which the paper finds better than any single run."""
+  return outputs[:, 0].mean(axis=0) if spec.num_restarts > 1 else outputs[0]
+
+
+def all_stopped(state) -> bool:
+  return bool(np.all(jax.device_get(state.stop.stopped)))
+
+
+def detected_steps(state):
+  """The detected step (one restart) or the list of them (restarts)."""
+  steps = np.asarray(jax.device_get(state.stop.best_step))
+  return int(steps) if steps.ndim == 0 else [int(s) for s in steps]
+
+
+def _crossed(step, n, every, total):
+  """True when the chunk that ended at `step` passed a multiple of `every`
+  (or finished the run)."""
+  return bool(every) and (step % every < n or step == total)
+
+
+def _progress_psnr(spec, last):
+  return last.get("psnr_ensemble", last.get(
+      "psnr_ema" if spec.ema_decay > 0 else "psnr"))
+
+
+class Runner:
+  """A compiled fit on its devices: `chunk(n)` runs n steps (one dispatch)
+  and returns their metrics on the host. The benchmarks drive this directly;
+  `run_fit` adds resuming, logging, snapshots and checkpoints."""
+
+  def __init__(self, fit: Fit):
+    spec = fit.spec
+    init_fn, chunk_fn, self.output_fn = dip.compile_fit(spec)
+    state = init_fn(fit.init_key, fit.data["z"])
+    mesh = sharding.restart_mesh(spec.num_restarts, fit.num_devices)
+    self.state, self.data = sharding.place(mesh, state, fit.data)
+    self.loop_key = sharding.place_keys(mesh, fit.loop_key)
+    t_compile = time.perf_counter()
+    # Compiled ahead of time: no timed chunk includes compilation.
+    self.exe = chunk_fn.lower(self.state, self.data, self.loop_key,
+                              jnp.int32(1)).compile()
+    self.compile_seconds = time.perf_counter() - t_compile
+
+  def chunk(self, n: int) -> dict:
+    """Runs min(n, spec.chunk) steps; the state is donated and replaced."""
+    self.state, m = self.exe(self.state, self.data, self.loop_key,
+                             jnp.int32(n))
+    return jax.device_get(m)
+
+  def outputs(self) -> np.ndarray:
+    return np.asarray(self.output_fn(self.state, self.data))
+
+
+def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
+  """Runs `fit` to `num_steps` (or to a halting detection).
+
+  Returns (state, history: per-step numpy arrays, timing dict).
+  """
+  hooks = hooks or Hooks()
+  runner = Runner(fit)
+  spec, data, state = fit.spec, runner.data, runner.state
+  output_fn = runner.output_fn
+
+  ckpt = None
+  step, history, previous_seconds = 0, {}, 0.0
+  say = (lambda text: print(text, file=hooks.stream, flush=True))
+  if hooks.checkpoint_dir and hooks.checkpoint_every:
+    ckpt = checkpoint.Checkpointer(hooks.checkpoint_dir,
+                                   keep=hooks.keep_checkpoints)
+    restored = ckpt.restore_latest(state)
+    if restored is not None:
+      step, state, saved_history, meta = restored
+      history = {k: [np.asarray(v)] for k, v in saved_history.items()}
+      previous_seconds = float(meta.get("seconds", 0.0))
+      say(f"resuming from the checkpoint at step {step}")
+  log = (report.MetricsLog(hooks.metrics_path, keep_until_step=step)
+         if hooks.metrics_path else None)
+  progress = (report.Progress(num_steps, hooks.eta_warning_minutes,
+                              hooks.quick_hint, hooks.stream)
+              if hooks.progress else None)
+  t_fit = time.perf_counter()
+  if progress:
+    progress.start(step)
+  halt = spec.stopping is not None and spec.stopping.halt
+  while step < num_steps and not (halt and all_stopped(state)):
+    n = min(spec.chunk, num_steps - step)
+    runner.state = state
+    chunk_metrics = runner.chunk(n)
+    state = runner.state
+    if halt:
+      # Steps after a detection inside the chunk were skipped: keep only
+      # the steps taken (restarts step together, so any one's count tells).
+      n = int(np.ravel(jax.device_get(state.step))[0]) - step
+    for k, v in chunk_metrics.items():
+      history.setdefault(k, []).append(np.asarray(v)[:n])
+    step += n
+    seconds = previous_seconds + time.perf_counter() - t_fit
+    # With restarts, per-restart numbers are averaged for the progress line.
+    last = {k: float(np.mean(np.asarray(v)[n - 1]))
+            for k, v in chunk_metrics.items()}
+    if not np.isfinite(last["loss"]) and not spec.guard:
+      raise FloatingPointError(
+          f"loss became non-finite by step {step}; lower "
+          f"optim.learning_rate or enable guard")
+    if log:
+      log.write({"step": step, **last,
+                 "restores": int(np.sum(state.restores)), "seconds": seconds})
+    if progress:
+      fields = {"loss": last["loss"]}
+      if "psnr_observed" in last:
+        fields["psnr_obs"] = last["psnr_observed"]
+      fields["psnr"] = _progress_psnr(spec, last)
+      progress.update(step, fields)
+    if hooks.snapshot and _crossed(step, n, hooks.snapshot_every, num_steps):
+      hooks.snapshot(step, ensemble(np.asarray(output_fn(state, data)), spec))
+    if ckpt and _crossed(step, n, hooks.checkpoint_every, num_steps):
+      history = {k: [np.concatenate(v)] for k, v in history.items()}
+      ckpt.save(step, state, {k: v[0] for k, v in history.items()},
+                {"seconds": seconds})
+  if ckpt:
+    ckpt.close()
+  if halt and all_stopped(state) and hooks.progress:
+    say(f"early stop ({spec.stopping.kind}) at step {step}: the variance "
+        f"had not decreased for {spec.stopping.patience} steps; answer = "
+        f"the iterate of step(s) {detected_steps(state)}")
+  history = {k: np.concatenate(v) for k, v in history.items()}
+  timing = {"fit_seconds": previous_seconds + time.perf_counter() - t_fit,
+            "compile_seconds": runner.compile_seconds}
+  return state, history, timing
+
+
+def outputs(fit: Fit, state) -> np.ndarray:
+  """The fit's answers per restart (EMA or f(z)), as numpy."""
+  return np.asarray(dip.compile_fit(fit.spec)[2](state, fit.data))
+

@@ -1,0 +1,142 @@
+"""The DIP method: fit f_theta(z) so that objective(f, A f, y) is small.
+
+`build_fit(config, problem)` turns the config and the problem into a
+`driver.Fit` (the canvas padding, the net, the input z, the keys, the
+restart groups); `solve` runs it through the driver and returns the answer
+with the fit's own numbers (`dip_summary.py`). The compiled step itself is
+`dip_jax/priors/dip.py`.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dip_jax import driver
+from dip_jax import images
+from dip_jax import methods
+from dip_jax import nets
+from dip_jax import objectives
+from dip_jax import sharding
+from dip_jax import stopping
+from dip_jax.errors import InputError
+from dip_jax.methods import dip_summary
+from dip_jax.priors import dip
+
+
+def _positive_int(config, key: str) -> int:
+  value = config[key]
+  if value < 1:
+    raise InputError(f"{key} must be >= 1, got {value}")
+  return int(value)
+
+
+def build_fit(config, problem) -> driver.Fit:
+  """The fit of `problem` that `config` describes (validated first)."""
+  num_steps = _positive_int(config, "num_steps")
+  log_every = _positive_int(config, "log_every")
+  restarts = _positive_int(config, "num_restarts")
+  h, w, c = problem.out_shape
+  depth = nets.net_depth(config.net)
+  # Reflect-pad the working canvas to a multiple of 2**depth (and at least
+  # 2**(depth+1), so the deepest maps are 2x2) instead of cropping the image.
+  pad = images.canvas_padding(h, w, 2 ** depth, 2 ** (depth + 1))
+  canvas_h, canvas_w = h + pad[0] + pad[1], w + pad[2] + pad[3]
+  # Validates early; with a mesh every restart stays vmapped (it shards
+  # that axis), so no grouping.
+  split = sharding.restart_mesh(restarts, config.num_devices) is not None
+  try:
+    net = nets.build_net(config.net, out_channels=c)
+    es = config.get("early_stopping")
+    stop_spec = stopping.from_config(es) if es is not None else None
+  except ValueError as e:
+    raise InputError(str(e)) from None
+  optimizer = config.optim.get("name", "adam")
+  if optimizer not in dip.OPTIMIZERS:
+    raise InputError(f"unknown optim.name {optimizer!r}; known: "
+                     f"{sorted(dip.OPTIMIZERS)}")
+  spec = dip.FitSpec(
+      net=net,
+      operator=problem.operator.apply,
+      objective=objectives.get(problem.objective),
+      learning_rate=float(config.optim.learning_rate),
+      reg_noise_std=float(config.input.reg_noise_std),
+      ema_decay=float(config.ema_decay),
+      guard=bool(config.guard.enabled),
+      guard_psnr_drop=float(config.guard.psnr_drop),
+      guard_every=int(config.guard.every),
+      crop=(pad[0], pad[2], h, w),
+      chunk=int(min(log_every, num_steps)),
+      num_restarts=restarts,
+      restart_group=(restarts if split else
+                     _restart_group(config, restarts, canvas_h * canvas_w)),
+      stopping=stop_spec,
+      image_measurement=problem.image_measurement,
+      optimizer_name=optimizer)
+  init_key, input_key, loop_key = jax.random.split(
+      jax.random.key(config.seed), 3)
+  make_z = lambda k: dip.make_input(k, config.input.kind, config.input.channels,
+                                    canvas_h, canvas_w, config.input.scale)
+  if problem.net_input is not None:
+    # A fixed image as input (the flash photo), on the padded canvas.
+    z = jnp.asarray(images.pad_canvas(problem.net_input, pad))[None]
+    if restarts > 1:
+      z = jnp.broadcast_to(z, (restarts, *z.shape))
+  else:
+    try:
+      z = jax.vmap(make_z)(dip.restart_keys(spec, input_key)) if restarts > 1 \
+          else make_z(dip.restart_keys(spec, input_key))
+    except ValueError as e:
+      raise InputError(str(e)) from None
+  data = {"z": z}
+  if problem.observed is not None:
+    data["observed"] = jax.tree.map(lambda a: jnp.asarray(a)[None],
+                                    problem.observed)
+  if problem.mask is not None:
+    data["mask"] = jnp.asarray(problem.mask)[None]
+  if problem.clean is not None:
+    data["clean"] = jnp.asarray(problem.clean)[None]
+  return driver.Fit(spec=spec, data=data,
+                    init_key=dip.restart_keys(spec, init_key),
+                    loop_key=dip.restart_keys(spec, loop_key),
+                    num_devices=int(config.num_devices))
+
+
+def _restart_group(config, restarts: int, pixels: int) -> int:
+  """config.restart_group, resolved: 0 = auto (dip.auto_restart_group)."""
+  group = int(config.get("restart_group", 0))
+  if group < 0 or (group and restarts % group):
+    raise InputError(f"restart_group={group} must be 0 (auto) or a divisor "
+                     f"of num_restarts={restarts}")
+  if group:
+    return group
+  net = config.net
+  channels = max([*net.channels_down, *net.channels_up, net.channels,
+                  config.input.channels])
+  return dip.auto_restart_group(restarts, pixels, channels,
+                                jax.default_backend())
+
+
+@methods.register(
+    "dip", prepare=lambda problem, config: {"fit": build_fit(config, problem)})
+def solve(problem, config, hooks=None, fit=None) -> methods.Result:
+  """Fits the net of `config` to `problem`; the answer is the restarts'
+  average of each one's EMA (or f(z)), or the detected iterate."""
+  fit = fit or build_fit(config, problem)
+  spec = fit.spec
+  state, history, timing = driver.run_fit(fit, int(config.num_steps), hooks)
+  answers = driver.outputs(fit, state)
+  outputs = dip_summary.detected(spec, state, answers)
+  recon = driver.ensemble(outputs, spec)
+  per_restart = outputs[:, 0] if spec.num_restarts > 1 else outputs
+  info = dip_summary.summarize_fit(problem, per_restart, history, state,
+                                   config, timing)
+  if problem.clean is not None:
+    info["variants"] = dip_summary.score_variants(problem, fit, state,
+                                                  answers)
+  if spec.stopping is not None:
+    info.update(dip_summary.summarize_detection(problem, recon, history,
+                                                state, spec, info))
+  restart_images = ({f"restart_{r}": img for r, img in enumerate(per_restart)}
+                    if spec.num_restarts > 1 else {})
+  return methods.Result(reconstruction=np.asarray(recon), history=history,
+                        state=state, info=info, images=restart_images)

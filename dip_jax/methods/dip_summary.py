@@ -1,0 +1,100 @@
+"""The DIP fit's own numbers for the summary: steps, time, restores, the
+oracle peak, the scored end-of-run variants and the detector's choice."""
+
+import jax
+import numpy as np
+
+from dip_jax import driver
+from dip_jax import evaluate
+from dip_jax import metrics
+from dip_jax.priors import dip
+
+
+def detected(spec, state, outputs):
+  """Per restart, the detector's answer: the iterate kept at the minimum
+  of its variance, or `outputs` (the fit's own answer) for a restart that
+  had no candidate step (a run shorter than the window or `start`)."""
+  if spec.stopping is None:
+    return outputs
+  found = np.asarray(jax.device_get(state.stop.best_step)) > 0
+  best = np.asarray(jax.device_get(state.stop.best_image))
+  found = found.reshape(found.shape + (1,) * (best.ndim - found.ndim))
+  return np.where(found, best, outputs)
+
+
+def summarize_fit(problem, per_restart, history, state, config,
+                  timing) -> dict:
+  """The DIP fit's own numbers: steps, time, restores, oracle peak."""
+  steps = int(np.max(state.step))
+  fit_seconds, compile_seconds = timing["fit_seconds"], timing["compile_seconds"]
+  s = {"steps": steps, "num_restarts": int(config.num_restarts),
+       "seconds": round(fit_seconds + compile_seconds, 3),
+       "compile_seconds": round(compile_seconds, 3),
+       "seconds_per_step": round(fit_seconds / max(steps, 1), 5),
+       "restores": int(np.sum(state.restores)),
+       "final_loss": float(np.mean(history["loss"][-1])),
+       "reconstruction": ("ema" if config.ema_decay > 0 else "final output")
+                         + (" averaged over restarts"
+                            if config.num_restarts > 1 else "")}
+  if problem.clean is not None:
+    if config.num_restarts > 1:
+      s["psnr_restarts"] = [metrics.psnr(x, problem.clean) for x in per_restart]
+      s["psnr_single_mean"] = float(np.mean(s["psnr_restarts"]))
+    name = "psnr_ensemble" if config.num_restarts > 1 else (
+        "psnr_ema" if config.ema_decay > 0 else "psnr")
+    curve = history[name]
+    peak = int(np.nanargmax(curve))
+    # The oracle peak needs the clean image: a bound, not a result.
+    s["oracle_peak_step"] = peak + 1
+    s["oracle_peak_psnr"] = float(curve[peak])
+  return s
+
+
+def score_variants(problem, fit, state, answers) -> dict:
+  """The end-of-run answers a paper table compares, each scored: per
+  restart the net's final output f(z) ("single run") and its exponential
+  average ("output average"; the same image when ema_decay = 0) and, with
+  restarts, the average of the restarts' answers ("restarts averaged").
+  `answers` = the fit's output program's result: the EMA images, or f(z)
+  itself when ema_decay = 0 (then no second program is compiled)."""
+  spec = fit.spec
+  per_restart = lambda a: a[:, 0] if spec.num_restarts > 1 else a  # R x image
+  answers = per_restart(answers)
+  scored = [evaluate.score(problem, x) for x in answers]
+  s = {"ema_decay": spec.ema_decay, "final_output": scored,
+       "output_average": scored}
+  if spec.ema_decay > 0:
+    plain = per_restart(np.asarray(
+        dip.compile_net_outputs(spec)(state, fit.data)))
+    s["final_output"] = [evaluate.score(problem, x) for x in plain]
+  if spec.num_restarts > 1:
+    s["restarts_average"] = evaluate.score(problem, answers.mean(axis=0))
+  return s
+
+
+def summarize_detection(problem, recon, history, state, spec,
+                        summary) -> dict:
+  """The detector's numbers: where it stopped, which iterate it chose and,
+  with a clean image, that iterate's PSNR and its gap to the oracle peak.
+
+  `detected_step` is 1-based like `oracle_peak_step` (a list per restart
+  with restarts; their average is the reconstruction). The peak is over the
+  steps this run took: with halt, detection + patience steps.
+  """
+  stop = jax.device_get(state.stop)
+  s = {"early_stopping": spec.stopping.kind,
+       "reconstruction": f"{spec.stopping.kind}-detected iterate"
+                         + (" averaged over restarts"
+                            if spec.num_restarts > 1 else ""),
+       "stopped_early": bool(np.all(stop.stopped)),
+       "detected_step": driver.detected_steps(state),
+       "detected_variance": (float(stop.best) if np.ndim(stop.best) == 0
+                             else [float(v) for v in stop.best])}
+  if problem.clean is not None:
+    s["detected_psnr"] = metrics.psnr(recon, problem.clean)
+    if "oracle_peak_psnr" in summary:
+      s["gap_db"] = summary["oracle_peak_psnr"] - s["detected_psnr"]
+    name = "psnr_ensemble" if spec.num_restarts > 1 else (
+        "psnr_ema" if spec.ema_decay > 0 else "psnr")
+    s["final_step_psnr"] = float(np.mean(history[name][-1]))
+  return s

@@ -1,0 +1,284 @@
+"""Forward operators y = A(x): the objects a Problem carries.
+
+An `Operator` is a differentiable JAX function on batches of images
+(N x H x W x C in [0, 1]) with what the rest of the engine needs to know
+about it: the image size it takes (`in_shape`), the measurement it gives
+(`out_spec`, any pytree: an image, a stack, complex arrays), whether it is
+linear (then `adjoint` comes from `jax.linear_transpose`), a classical
+`baseline(y)` to beat (bicubic for SR; none for Fourier data) and
+`display(y)` for corrupted.png (none when y is not an image).
+
+Public constructors: `identity()`, `inpainting(mask)`, `downsample(factor)`,
+`blur(kind, ...)`; `Operator(apply=..., in_shape=...)` for a new one, and
+`from_config(config.operator)` for the CLI's config block. The compiled fits
+and the TV solver key their programs on `op.apply`, so the built-in
+constructors return the same function object for equal settings.
+"""
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dip_jax import resampling
+from dip_jax.errors import InputError
+from dip_jax.operators.blur import BLUR_KINDS, blur_fn, blur_kernel
+
+__all__ = ["Operator", "Downsample", "identity", "inpainting", "downsample",
+           "blur", "blur_kernel", "BLUR_KINDS", "from_config", "OPERATORS",
+           "register_operator", "build_operator"]
+
+NEUTRAL = 0.5  # shown in place of missing pixels
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Operator:
+  """y = A(x) on batches, plus what the engine needs to know about A.
+
+  Attributes:
+    apply: N x H x W x C float32 -> measurement (array or pytree), batched
+      along the leading axis.
+    in_shape: (H, W, C) of one x; None = the measurement's own shape (an
+      image-to-image operator that keeps the size).
+    linear: True when A is linear (TV and other adjoint-based solvers need it).
+    name: for messages and summaries.
+    weights: default per-measurement weights handed to the objective (the
+      inpainting mask, 1 = observed); a Problem's own weights win.
+    baseline_fn: y -> (name, image) a classical estimate of x to show and beat
+      (the observation itself, bicubic upscaling), or None.
+    display_fn: y -> image for corrupted.png, or None when y is no image.
+    score_border: pixels cropped per side by border-aware scores (SR: the
+      factor, as the paper's Y-PSNR).
+  """
+  apply: Callable
+  in_shape: tuple | None = None
+  linear: bool = False
+  name: str = "custom"
+  weights: Any = None
+  baseline_fn: Callable | None = None
+  display_fn: Callable | None = None
+  score_border: int = 0
+
+  def __call__(self, x):
+    return self.apply(x)
+
+  def input_shape(self, y=None) -> tuple:
+    """(H, W, C) of x: `in_shape`, or for a size-keeping operator y's shape."""
+    if self.in_shape is not None:
+      return tuple(int(d) for d in self.in_shape)
+    if y is None or not hasattr(y, "shape") or np.ndim(y) != 3:
+      raise InputError(f"operator {self.name!r} has no in_shape and the "
+                       f"measurement is not an H x W x C image; pass in_shape")
+    return tuple(int(d) for d in np.shape(y))
+
+  def out_spec(self, in_shape=None):
+    """The measurement's shapes and dtypes (batched, leading axis 1)."""
+    shape = tuple(in_shape or self.input_shape())
+    return jax.eval_shape(self.apply,
+                          jax.ShapeDtypeStruct((1, *shape), jnp.float32))
+
+  def adjoint(self, y, in_shape=None):
+    """A^T y for a linear operator (by `jax.linear_transpose`)."""
+    if not self.linear:
+      raise InputError(f"operator {self.name!r} is nonlinear: it has no "
+                       f"adjoint")
+    shape = (1, *(in_shape or self.input_shape()))
+    transpose = jax.linear_transpose(self.apply,
+                                     jax.ShapeDtypeStruct(shape, jnp.float32))
+    return transpose(y)[0]
+
+  def baseline(self, y):
+    """(name, image) of the classical estimate to beat, or None."""
+    return None if self.baseline_fn is None else self.baseline_fn(self, y)
+
+  def display(self, y):
+    """The measurement as a picture for corrupted.png, or None."""
+    return None if self.display_fn is None else self.display_fn(self, y)
+
+
+def _show(op, y):
+  """An image measurement as the method sees it: missing pixels neutral."""
+  x = np.clip(np.asarray(y, np.float32), 0, 1)
+  if op.weights is not None:
+    w = np.asarray(op.weights, np.float32)
+    x = x * w + NEUTRAL * (1 - w)
+  return x
+
+
+def _observed(op, y):
+  return "corrupted", _show(op, y)
+
+
+def _batched(fn):
+  """Lets an N x H x W x C operator also take a single H x W x C image."""
+  def wrapped(x):
+    if x.ndim == 3:
+      return fn(x[None])[0]
+    if x.ndim != 4:
+      raise InputError(f"operators take N x H x W x C arrays, got shape {x.shape}")
+    return fn(x)
+  return wrapped
+
+
+def _identity_fn(x):
+  # Module-level, so equal configs give equal FitSpecs and reuse compiles.
+  return x
+
+
+def identity(in_shape=None) -> Operator:
+  """Denoising, JPEG artifact removal, blind restoration."""
+  return Operator(apply=_identity_fn, in_shape=in_shape, linear=True,
+                  name="identity", baseline_fn=_observed, display_fn=_show)
+
+
+def inpainting(mask, in_shape=None) -> Operator:
+  """Identity with a mask (H x W x 1 or H x W x C, 1 = observed pixel) as the
+  objective's weights: the missing pixels do not count."""
+  mask = np.asarray(mask, np.float32)
+  if mask.ndim == 2:
+    mask = mask[..., None]
+  if mask.ndim != 3:
+    raise InputError(f"an inpainting mask must be H x W or H x W x C, got "
+                     f"shape {mask.shape}")
+  return Operator(apply=_identity_fn, in_shape=in_shape, linear=True,
+                  name="inpainting", weights=mask, baseline_fn=_observed,
+                  display_fn=_show)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Downsample(Operator):
+  """Super-resolution: filter with `kernel` and keep every factor-th pixel."""
+  factor: int = 1
+  kernel: str = "lanczos2"
+
+  def input_shape(self, y=None) -> tuple:
+    if self.in_shape is not None or y is None or np.ndim(y) != 3:
+      return super().input_shape(y)
+    h, w, c = np.shape(y)
+    return (h * self.factor, w * self.factor, c)
+
+  def synthesize_pil(self, clean: np.ndarray) -> np.ndarray:
+    """The paper's SR data: PIL's antialiased Lanczos resize of the HR image
+    (not A itself, which is the DIP code's Lanczos-2 kernel)."""
+    return resampling.pil_lanczos_downscale(clean, self.factor)
+
+
+def _bicubic(op, y):
+  return "bicubic", resampling.upsample_bicubic(np.asarray(y), op.factor)
+
+
+def _plain(op, y):
+  del op
+  return np.clip(np.asarray(y, np.float32), 0, 1)
+
+
+def downsample(factor, kernel: str = "lanczos2", in_shape=None) -> Downsample:
+  """x -> filter and stride by `factor` (lanczos2: the DIP paper's kernel;
+  bicubic; box). See `dip_jax.resampling` for phases and edge padding; H and
+  W must be divisible by the factor."""
+  factor = resampling.check_factor(factor, "operator.factor")
+  if kernel not in resampling.DOWNSAMPLE_TAPS:
+    raise InputError(f"operator.kernel must be one of "
+                     f"{sorted(resampling.DOWNSAMPLE_TAPS)}, got {kernel!r}")
+  return Downsample(apply=_downsample_fn(kernel, factor), in_shape=in_shape,
+                    linear=True, name=f"downsample x{factor}",
+                    baseline_fn=_bicubic, display_fn=_plain,
+                    score_border=factor, factor=factor, kernel=kernel)
+
+
+_DOWNSAMPLE_FNS = {}
+
+
+def _downsample_fn(kernel: str, factor: int):
+  if (kernel, factor) in _DOWNSAMPLE_FNS:
+    return _DOWNSAMPLE_FNS[kernel, factor]
+  taps = resampling.DOWNSAMPLE_TAPS[kernel](factor)
+
+  @_batched
+  def apply(x):
+    h, w = x.shape[1:3]
+    if h % factor or w % factor:
+      # Otherwise the output would silently drop the last rows/columns and
+      # no longer line up with the observation.
+      raise InputError(f"downsampling by {factor} needs H and W divisible by "
+                       f"{factor}; got {h}x{w}")
+    return resampling.separable_downsample(x, taps, factor)
+  _DOWNSAMPLE_FNS[kernel, factor] = apply
+  return apply
+
+
+_BLUR_FNS = {}
+
+
+def blur(kind: str = "gaussian", *, size=None, sigma=None, length=None,
+         angle=0.0, in_shape=None) -> Operator:
+  """Deblurring: a same-size depthwise convolution with `blur_kernel(kind,
+  ...)`, reflect-padded at the borders."""
+  kernel = blur_kernel(kind, size=size, sigma=sigma, length=length,
+                       angle=angle)
+  key = (kernel.tobytes(), kernel.shape[0])
+  if key not in _BLUR_FNS:
+    _BLUR_FNS[key] = _batched(blur_fn(*key))
+  return Operator(apply=_BLUR_FNS[key], in_shape=in_shape, linear=True,
+                  name=f"{kind} blur", baseline_fn=_observed,
+                  display_fn=_plain)
+
+
+# ---------------------------------------------------------------------------
+# Config builders: `config.operator.name` picks one, its block sets it.
+
+OPERATORS: dict[str, Callable[..., Operator]] = {}
+
+
+def register_operator(name: str):
+  def wrap(builder):
+    OPERATORS[name] = builder
+    return builder
+  return wrap
+
+
+def from_config(op_cfg, mask=None) -> Operator:
+  """The operator named by a config block (`config.operator`); `mask` (the
+  task's, if any) becomes the objective's default weights."""
+  name = op_cfg.get("name", "identity")
+  if name not in OPERATORS:
+    raise InputError(f"unknown operator {name!r}; known: {sorted(OPERATORS)}")
+  op = OPERATORS[name](op_cfg)
+  if mask is not None:
+    op = dataclasses.replace(op, weights=np.asarray(mask, np.float32),
+                             name="inpainting" if name == "identity"
+                             else op.name)
+  return op
+
+
+build_operator = from_config  # the wave-1 name
+
+
+@register_operator("identity")
+def _identity_from_config(op_cfg=None) -> Operator:
+  del op_cfg
+  return identity()
+
+
+@register_operator("downsample")
+def _downsample_from_config(op_cfg) -> Operator:
+  """Keys: factor (positive integer, required), kernel (lanczos2 default)."""
+  factor = op_cfg.get("factor", None)
+  if factor is None:
+    raise InputError("operator.factor is required for the downsample operator")
+  return downsample(factor, op_cfg.get("kernel", "lanczos2"))
+
+
+@register_operator("blur")
+def _blur_from_config(op_cfg) -> Operator:
+  """Keys: kind (gaussian default), sigma / size / length / angle as in
+  `blur_kernel`; configs write size 0 for the kind's default."""
+  params = {key: op_cfg.get(key, None)
+            for key in ("size", "sigma", "length", "angle")}
+  if params["angle"] is None:
+    params["angle"] = 0.0
+  if params["size"] == 0:
+    params["size"] = None
+  return blur(op_cfg.get("kind", "gaussian"), **params)
