@@ -104,7 +104,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.input.reg_noise_std = 1.0 / 30  # fresh N(0, s^2) added to z every step
 
   c.optim = ml_collections.ConfigDict()
-  c.optim.learning_rate = 0.01    # Adam
+  c.optim.name = "adam"           # an optax optimizer of the learning rate:
+                                  # adam | adamw | sgd | rmsprop | lion
+  c.optim.learning_rate = 0.01
 
   c.tv = ml_collections.ConfigDict()
   c.tv.enabled = True             # also solve the TV-regularised problem

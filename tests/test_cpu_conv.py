@@ -81,6 +81,11 @@ def test_vmap_of_grad_over_restarts(k, stride):
 
 
 def test_x64_does_not_leak():
+  # The float64 gradient checks run under `jax.enable_x64`; leaving the
+  # context must restore float32 for every later test on this worker.
+  with jax.enable_x64(True):
+    assert jnp.zeros(()).dtype == jnp.float64
+    conv2d(jnp.zeros((1, 4, 4, 2), jnp.float64), jnp.zeros((3, 3, 2, 2), jnp.float64))
   assert jnp.zeros(()).dtype == jnp.float32
 
 

@@ -99,7 +99,9 @@ def test_downsampling_reconstruction():
   assert obj(x) < obj(np.zeros_like(clean))
   assert obj(x) < obj(nearest)
   assert metrics.psnr(np.asarray(x), clean) > metrics.psnr(nearest, clean)
-  assert info["iterations"] <= 3000 and np.isfinite(info["objective"])
+  # The solver stopped on its tolerance, not on the cap.
+  assert info["converged"] and info["iterations"] < 3000, info
+  assert np.isfinite(info["objective"])
 
 
 def test_shape_mismatch_is_reported():
