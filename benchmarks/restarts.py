@@ -67,6 +67,7 @@ class Fit:
     # The same chunk for every program: dispatch and metric fetches then
     # cost them alike per dispatch.
     cfg.log_every, cfg.num_steps = chunk, 10 ** 6
+    cfg.steps_per_dispatch = chunk
     if configure is not None:
       configure(cfg)
     fit = dip_method.build_fit(cfg, problem_lib.build_problem(cfg))

@@ -124,6 +124,7 @@ def jax_worker(args, cfg) -> dict:
   # chunks (the median needs samples), long enough that dispatch is noise.
   chunk = args.chunk or max(1, 512 // args.size)
   cfg.log_every, cfg.num_steps = chunk, 10 ** 6
+  cfg.steps_per_dispatch = chunk
   problem = problem_lib.build_problem(cfg)
   fit = dip_method.build_fit(cfg, problem)
   t0 = time.perf_counter()

@@ -102,7 +102,8 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
       mask=None if weights is None else np.asarray(weights, np.float32),
       out_shape=shape, operator=op, objective=objective)
   prepared = methods.prepare(method, problem, cfg)
-  hooks = driver.Hooks(stream=stream, progress=progress)
+  hooks = driver.Hooks(stream=stream, progress=progress,
+                       log_every=int(cfg.log_every))
   result = methods.get(method)(problem, cfg, hooks, **prepared)
   result.info.update(evaluate.score(problem, result.reconstruction))
   return result

@@ -140,7 +140,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.early_stopping.halt = True      # False: detect but run all num_steps
                                     # (to measure the gap to a fixed count)
 
-  c.log_every = 100               # steps per dispatch, metrics and progress
+  c.log_every = 100               # steps between metrics lines and progress
+  c.steps_per_dispatch = 100      # steps per compiled dispatch (the scan
+                                  # length): log_every and num_steps change
+                                  # no compiled program
   c.snapshot_every = 1000         # save an intermediate PNG (0 = never)
   c.checkpoint_every = 500        # save the fit state to resume (0 = never)
   c.keep_checkpoints = 2          # how many of the latest to keep

@@ -26,6 +26,7 @@ class Hooks:
   """What the loop does between chunks (all optional)."""
   stream: Any = None              # progress lines go here (None = stdout)
   progress: bool = True           # print progress lines at all
+  log_every: int = 0              # steps between log lines (0 = each dispatch)
   metrics_path: str | None = None  # append one JSON line per chunk
   checkpoint_dir: str | None = None  # orbax checkpoints to resume from
   checkpoint_every: int = 0
@@ -66,6 +67,11 @@ def _crossed(step, n, every, total):
   """True when the chunk that ended at `step` passed a multiple of `every`
   (or finished the run)."""
   return bool(every) and (step % every < n or step == total)
+
+
+def _due(step, every):
+  """Steps from `step` to the next multiple of `every` (None when off)."""
+  return every - step % every if every else None
 
 
 def _progress_psnr(spec, last):
@@ -133,7 +139,13 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
     progress.start(step)
   halt = spec.stopping is not None and spec.stopping.halt
   while step < num_steps and not (halt and all_stopped(state)):
-    n = min(spec.chunk, num_steps - step)
+    # One compiled program for every chunk: stop short where a log line,
+    # snapshot or checkpoint falls due (every cut replays exactly).
+    n = min([spec.chunk, num_steps - step] + [
+        d for d in (_due(step, hooks.log_every),
+                    _due(step, hooks.snapshot_every),
+                    _due(step, hooks.checkpoint_every if ckpt else 0))
+        if d is not None])
     runner.state = state
     chunk_metrics = runner.chunk(n)
     state = runner.state
@@ -152,10 +164,12 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
       raise FloatingPointError(
           f"loss became non-finite by step {step}; lower "
           f"optim.learning_rate or enable guard")
-    if log:
+    logged = (not hooks.log_every or step % hooks.log_every == 0
+              or step == num_steps or (halt and all_stopped(state)))
+    if log and logged:
       log.write({"step": step, **last,
                  "restores": int(np.sum(state.restores)), "seconds": seconds})
-    if progress:
+    if progress and logged:
       fields = {"loss": last["loss"]}
       if "psnr_observed" in last:
         fields["psnr_obs"] = last["psnr_observed"]

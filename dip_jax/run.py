@@ -35,7 +35,8 @@ def hooks_for(config, workdir: str, problem, stream) -> driver.Hooks:
                                    f"step_{step:06d}.png"),
                       img, problem.alpha, problem.bit_depth)
   return driver.Hooks(
-      stream=stream, metrics_path=os.path.join(workdir, "metrics.jsonl"),
+      stream=stream, log_every=int(config.log_every),
+      metrics_path=os.path.join(workdir, "metrics.jsonl"),
       checkpoint_dir=os.path.join(workdir, CHECKPOINTS),
       checkpoint_every=int(config.checkpoint_every),
       keep_checkpoints=int(config.keep_checkpoints), snapshot=snapshot,

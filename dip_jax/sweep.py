@@ -49,7 +49,7 @@ from absl import logging
 import ml_collections
 import numpy as np
 
-from dip_jax import main as single_run  # shares --config/--workdir and errors
+from dip_jax import cli  # the --config/--workdir flags and their errors
 from dip_jax.errors import InputError
 
 FLAGS = flags.FLAGS
@@ -345,12 +345,8 @@ def main(argv):
   if not FLAGS.distributed and any(v is not None for v in dist_args.values()):
     _fail("--coordinator_address/--num_processes/--process_id need "
           "--distributed")
-  try:
-    config = single_run._CONFIG.value
-    config.keys()  # config_flags defers a load failure to the first access
-  except OSError as e:
-    _fail(f"cannot load the config file: {str(e).splitlines()[-1].strip()}")
-  workdir = single_run._WORKDIR.value
+  config = cli.load_config()
+  workdir = cli.WORKDIR.value
   import jax  # after flag parsing, as in dip_jax.main
   from jax.experimental import multihost_utils
   if FLAGS.distributed:
@@ -403,7 +399,7 @@ def run_main():
                       "(only for --distributed; not needed on TPU VMs).")
   flags.DEFINE_integer("num_processes", None, "Processes (--distributed).")
   flags.DEFINE_integer("process_id", None, "This process (--distributed).")
-  app.run(main, flags_parser=single_run._parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The DIP fit: it denoises, it is deterministic, chunks replay exactly, and
 the divergence guard restores the last good state."""
 
+import logging
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -43,6 +45,18 @@ def test_chunking_does_not_change_the_fit():
   np.testing.assert_allclose(a, b, atol=1e-6)
   for x, y in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s2.params)):
     np.testing.assert_allclose(x, y, atol=1e-5)
+
+
+def test_log_every_and_num_steps_do_not_recompile(caplog):
+  prob = _problem()
+  _fit(tiny_config(log_every=5, num_steps=10), prob, 10)
+  caplog.set_level(logging.DEBUG)
+  with jax.log_compiles(True):
+    _, b, _ = _fit(tiny_config(log_every=3, num_steps=7), prob, 7)
+  compiles = [r.getMessage() for r in caplog.records
+              if "ompil" in r.getMessage() and "cache" not in r.getMessage()]
+  assert not compiles, compiles
+  assert np.all(np.isfinite(b))
 
 
 def test_tiny_denoising_fit_beats_the_noisy_input():

@@ -32,8 +32,9 @@ def _positive_int(config, key: str) -> int:
 
 def build_fit(config, problem) -> driver.Fit:
   """The fit of `problem` that `config` describes (validated first)."""
-  num_steps = _positive_int(config, "num_steps")
-  log_every = _positive_int(config, "log_every")
+  _positive_int(config, "num_steps")
+  _positive_int(config, "log_every")
+  dispatch = _positive_int(config, "steps_per_dispatch")
   restarts = _positive_int(config, "num_restarts")
   h, w, c = problem.out_shape
   depth = nets.net_depth(config.net)
@@ -65,7 +66,9 @@ def build_fit(config, problem) -> driver.Fit:
       guard_psnr_drop=float(config.guard.psnr_drop),
       guard_every=int(config.guard.every),
       crop=(pad[0], pad[2], h, w),
-      chunk=int(min(log_every, num_steps)),
+      # Not tied to log_every or num_steps: the driver runs fewer steps of
+      # the same program where a log line, snapshot or checkpoint is due.
+      chunk=dispatch,
       num_restarts=restarts,
       restart_group=(restarts if split else
                      _restart_group(config, restarts, canvas_h * canvas_w)),

@@ -23,6 +23,7 @@ import optax
 from dip_jax import metrics
 from dip_jax import objectives
 from dip_jax import stopping
+from dip_jax import watchers
 
 
 @flax.struct.dataclass
@@ -109,7 +110,8 @@ def init_state(spec: FitSpec, key, z) -> FitState:
 
 
 def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
-  """One Adam step. `data` holds z, observed, and optional mask / clean."""
+  """One optimizer step, then the watchers (EMA, guard). `data` holds z and
+  optional observed / mask / clean."""
   z = data["z"]
   observed = data.get("observed")
   if spec.reg_noise_std > 0:
@@ -134,25 +136,16 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
     # No image to compare A x with: the guard watches the loss alone.
     psnr_obs = jnp.array(jnp.inf, jnp.float32)
 
-  first = state.step == 0
-  decay = spec.ema_decay
-  ema = jnp.where(first, out, decay * state.ema + (1 - decay) * out)
-
+  ema = watchers.ema_update(spec.ema_decay, state.ema, out, state.step)
   if spec.guard:
-    # Divergence guard (the original's backtracking): a non-finite loss, or
-    # PSNR to x0 falling by more than `guard_psnr_drop` below the last good
-    # snapshot, sends the fit back to that snapshot, Adam moments included.
-    bad = ~jnp.isfinite(loss) | (psnr_obs < state.good_psnr - spec.guard_psnr_drop)
-    snap = ~bad & (state.step % spec.guard_every == 0)
-    # lax.cond, not jnp.where: the copies of the parameter and Adam trees
-    # then happen only on the rare snapshot/restore steps (a where over the
-    # trees every step cost ~13 % of a 64 px step).
-    keep = lambda old, new, c: jax.lax.cond(c, lambda: new, lambda: old)
-    good_params, good_opt = keep((state.good_params, state.good_opt_state),
-                                 (state.params, state.opt_state), snap)
-    good_psnr = jnp.where(snap, psnr_obs, state.good_psnr)
-    params, opt_state = keep((params, opt_state),
-                             (state.good_params, state.good_opt_state), bad)
+    g = watchers.guard_update(
+        watchers.GuardSpec(spec.guard_psnr_drop, spec.guard_every),
+        state.step, loss, psnr_obs, state.params, state.opt_state, params,
+        opt_state, state.good_params, state.good_opt_state, state.good_psnr)
+    params, opt_state, bad = g.params, g.opt_state, g.bad
+    good_params, good_opt, good_psnr = (g.good_params, g.good_opt_state,
+                                        g.good_psnr)
+    # An undone step leaves no trace in the outputs either.
     out = jnp.where(bad, state.out, out)
     ema = jnp.where(bad, state.ema, ema)
     restores = state.restores + bad.astype(jnp.int32)
