@@ -134,10 +134,8 @@ def _parse_value(raw: str, current):
 
 
 def _set(config, key: str, value) -> None:
-  *parents, leaf = key.split(".")
-  for part in parents:
-    config = config[part]
-  config[leaf] = value
+  # ml_collections walks the dotted key and casts/checks the type.
+  config.update_from_flattened_dict({key: value})
 
 
 def find_images(sweep) -> list[str]:

@@ -50,11 +50,7 @@ def task_config(task: str, args):
   for key, value in overrides.items():
     if key in PATH_KEYS:
       value = os.path.join(args.data_dir, value)
-    target = config
-    *parents, leaf = key.split(".")
-    for p in parents:
-      target = target[p]
-    target[leaf] = value
+    config.update_from_flattened_dict({key: value})
   if args.crop:
     config.center_crop = args.crop
   if args.steps:

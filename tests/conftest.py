@@ -26,12 +26,7 @@ def tiny_config(**overrides):
   c.num_steps = 20
   c.log_every = 10
   c.snapshot_every = 0
-  for key, value in overrides.items():
-    target = c
-    *parents, leaf = key.split(".")
-    for p in parents:
-      target = target[p]
-    target[leaf] = value
+  c.update_from_flattened_dict(overrides)
   return c
 
 
