@@ -81,6 +81,8 @@ def build_problem(config) -> Problem:
   else:
     if config.corrupted or config.clean_image:
       raise InputError("corrupted/clean_image need config.image to be set")
+    if config.sample_size < 1:
+      raise InputError(f"sample_size must be >= 1, got {config.sample_size}")
     given = images.sample_image(int(config.sample_size))
 
   if config.image and config.corrupted:

@@ -13,11 +13,25 @@ from dip_jax import images
 
 
 def write_json(path: str, obj) -> None:
+  """Strict JSON (non-finite numbers become null, never NaN/Infinity
+  tokens that other JSON readers refuse), written atomically."""
   tmp = f"{path}.tmp-{os.getpid()}"
   with open(tmp, "w") as f:
-    json.dump(obj, f, indent=2, sort_keys=True, default=_jsonable)
+    json.dump(_finite(obj), f, indent=2, sort_keys=True, default=_jsonable,
+              allow_nan=False)
     f.write("\n")
   os.replace(tmp, path)
+
+
+def _finite(x):
+  """`x` with every non-finite float (at any depth) replaced by None."""
+  if isinstance(x, dict):
+    return {k: _finite(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_finite(v) for v in x]
+  if isinstance(x, (float, np.floating)):
+    return float(x) if np.isfinite(x) else None
+  return x
 
 
 def _jsonable(x):
@@ -38,14 +52,22 @@ class MetricsLog:
     kept = []
     if keep_until_step and os.path.exists(path):
       with open(path) as f:
-        kept = [l for l in f if l.strip() and
-                json.loads(l).get("step", 0) <= keep_until_step]
+        kept = [l for l in f if _step_of(l) <= keep_until_step]
     with open(path, "w") as f:
       f.writelines(kept)
 
   def write(self, record: dict) -> None:
     with open(self.path, "a") as f:
       f.write(json.dumps({k: _round(v) for k, v in record.items()}) + "\n")
+
+
+def _step_of(line: str) -> float:
+  """The step of a metrics line; a torn or unreadable line (a kill or a
+  full disk mid-append) counts as past every step, so it is dropped."""
+  try:
+    return float(json.loads(line).get("step", 0))
+  except (ValueError, AttributeError, TypeError):
+    return float("inf")
 
 
 def _round(v):

@@ -51,6 +51,7 @@ def build_fit(config, problem) -> driver.Fit:
     stop_spec = stopping.from_config(es) if es is not None else None
   except ValueError as e:
     raise InputError(str(e)) from None
+  _check_numbers(config)
   optimizer = config.optim.get("name", "adam")
   if optimizer not in dip.OPTIMIZERS:
     raise InputError(f"unknown optim.name {optimizer!r}; known: "
@@ -102,6 +103,26 @@ def build_fit(config, problem) -> driver.Fit:
                     init_key=dip.restart_keys(spec, init_key),
                     loop_key=dip.restart_keys(spec, loop_key),
                     num_devices=int(config.num_devices))
+
+
+def _check_numbers(config) -> None:
+  """One line for a numeric setting that would run to a meaningless "done"
+  (a NaN loss, an EMA that diverges) or to a traceback."""
+  def number(key, value, ok, need):
+    if not (isinstance(value, (int, float)) and np.isfinite(value)
+            and ok(value)):
+      raise InputError(f"{key} must be {need}, got {value!r}")
+  number("optim.learning_rate", config.optim.learning_rate, lambda v: v > 0,
+         "a positive number")
+  number("ema_decay", config.ema_decay, lambda v: 0 <= v < 1,
+         "in [0, 1) (0 = off)")
+  number("input.reg_noise_std", config.input.reg_noise_std, lambda v: v >= 0,
+         "a number >= 0")
+  number("input.scale", config.input.scale, lambda v: v > 0,
+         "a positive number")
+  if config.input.kind not in ("image", "meshgrid"):
+    number("input.channels", config.input.channels, lambda v: v >= 1,
+           "an integer >= 1")
 
 
 def _restart_group(config, restarts: int, pixels: int) -> int:
