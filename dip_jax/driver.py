@@ -103,10 +103,6 @@ class Runner:
                              jnp.int32(n))
     return jax.device_get(m)
 
-  def outputs(self) -> np.ndarray:
-    return np.asarray(self.output_fn(self.state, self.data))
-
-
 def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
   """Runs `fit` to `num_steps` (or to a halting detection).
 
@@ -128,6 +124,7 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
       step, state, saved_history, meta = restored
       history = {k: [np.asarray(v)] for k, v in saved_history.items()}
       previous_seconds = float(meta.get("seconds", 0.0))
+      runner.state = state
       say(f"resuming from the checkpoint at step {step}")
   log = (report.MetricsLog(hooks.metrics_path, keep_until_step=step)
          if hooks.metrics_path else None)
@@ -146,7 +143,6 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
                     _due(step, hooks.snapshot_every),
                     _due(step, hooks.checkpoint_every if ckpt else 0))
         if d is not None])
-    runner.state = state
     chunk_metrics = runner.chunk(n)
     state = runner.state
     if halt:

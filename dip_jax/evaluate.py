@@ -35,14 +35,6 @@ def corrupted_baseline(problem) -> tuple[str, np.ndarray] | None:
   """What the reconstruction must beat: (name, image) from the operator's
   baseline (the observation as the method sees it, or bicubic for SR), or
   None when the measurement has no image-space estimate."""
-  if problem.observed is None:
-    return None
   if not problem.image_measurement:
     return None
-  found = problem.operator.baseline(problem.observed)
-  if found is None:
-    return None
-  name, img = found
-  if name == "corrupted":
-    img = problem.observed_for_display()
-  return name, img
+  return problem.operator.baseline(problem.observed)

@@ -43,8 +43,12 @@ class Problem:
   def __post_init__(self):
     if self.operator is None:
       self.operator = operators.identity()
-    if self.mask is None and self.operator.weights is not None:
+    # One set of weights for the objective, the display and the baseline:
+    # the Problem's own mask wins over the operator's default.
+    if self.mask is None:
       self.mask = self.operator.weights
+    elif self.operator.weights is not self.mask:
+      self.operator = dataclasses.replace(self.operator, weights=self.mask)
 
   @property
   def image_measurement(self) -> bool:
@@ -57,11 +61,7 @@ class Problem:
     None when the measurement is no image."""
     if not self.image_measurement:
       return None
-    shown = self.operator.display(self.observed)
-    if shown is not None and self.mask is not None and (
-        self.operator.weights is None):
-      shown = operators.inpainting(self.mask).display(shown)
-    return shown
+    return self.operator.display(self.observed)
 
 
 def build_problem(config) -> Problem:
@@ -113,8 +113,6 @@ def build_problem(config) -> Problem:
   if config.input.kind == "image":
     net_input = (_guide_image(config, out_shape) if config.input.image
                  else _synthetic_flash(clean, config))
-  if mask is not None:
-    op = operators.from_config(config.operator, mask=mask)
   return Problem(observed=observed.astype(np.float32), clean=clean, mask=mask,
                  out_shape=out_shape, operator=op, objective=config.loss,
                  alpha=alpha if factor == 1 else None, bit_depth=depth,

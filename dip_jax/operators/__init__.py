@@ -16,6 +16,7 @@ constructors return the same function object for equal settings.
 """
 
 import dataclasses
+import functools
 from typing import Any, Callable
 
 import jax
@@ -99,7 +100,8 @@ class Operator:
 
 
 def _show(op, y):
-  """An image measurement as the method sees it: missing pixels neutral."""
+  """An image measurement as the method sees it, clipped for viewing, with
+  the unweighted (missing) elements neutral."""
   x = np.clip(np.asarray(y, np.float32), 0, 1)
   if op.weights is not None:
     w = np.asarray(op.weights, np.float32)
@@ -169,11 +171,6 @@ def _bicubic(op, y):
   return "bicubic", resampling.upsample_bicubic(np.asarray(y), op.factor)
 
 
-def _plain(op, y):
-  del op
-  return np.clip(np.asarray(y, np.float32), 0, 1)
-
-
 def downsample(factor, kernel: str = "lanczos2", in_shape=None) -> Downsample:
   """x -> filter and stride by `factor` (lanczos2: the DIP paper's kernel;
   bicubic; box). See `dip_jax.resampling` for phases and edge padding; H and
@@ -184,16 +181,12 @@ def downsample(factor, kernel: str = "lanczos2", in_shape=None) -> Downsample:
                      f"{sorted(resampling.DOWNSAMPLE_TAPS)}, got {kernel!r}")
   return Downsample(apply=_downsample_fn(kernel, factor), in_shape=in_shape,
                     linear=True, name=f"downsample x{factor}",
-                    baseline_fn=_bicubic, display_fn=_plain,
+                    baseline_fn=_bicubic, display_fn=_show,
                     score_border=factor, factor=factor, kernel=kernel)
 
 
-_DOWNSAMPLE_FNS = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _downsample_fn(kernel: str, factor: int):
-  if (kernel, factor) in _DOWNSAMPLE_FNS:
-    return _DOWNSAMPLE_FNS[kernel, factor]
   taps = resampling.DOWNSAMPLE_TAPS[kernel](factor)
 
   @_batched
@@ -205,11 +198,12 @@ def _downsample_fn(kernel: str, factor: int):
       raise InputError(f"downsampling by {factor} needs H and W divisible by "
                        f"{factor}; got {h}x{w}")
     return resampling.separable_downsample(x, taps, factor)
-  _DOWNSAMPLE_FNS[kernel, factor] = apply
   return apply
 
 
-_BLUR_FNS = {}
+@functools.lru_cache(maxsize=64)
+def _blur_apply(kernel_bytes: bytes, size: int):
+  return _batched(blur_fn(kernel_bytes, size))
 
 
 def blur(kind: str = "gaussian", *, size=None, sigma=None, length=None,
@@ -218,12 +212,9 @@ def blur(kind: str = "gaussian", *, size=None, sigma=None, length=None,
   ...)`, reflect-padded at the borders."""
   kernel = blur_kernel(kind, size=size, sigma=sigma, length=length,
                        angle=angle)
-  key = (kernel.tobytes(), kernel.shape[0])
-  if key not in _BLUR_FNS:
-    _BLUR_FNS[key] = _batched(blur_fn(*key))
-  return Operator(apply=_BLUR_FNS[key], in_shape=in_shape, linear=True,
-                  name=f"{kind} blur", baseline_fn=_observed,
-                  display_fn=_plain)
+  return Operator(apply=_blur_apply(kernel.tobytes(), kernel.shape[0]),
+                  in_shape=in_shape, linear=True, name=f"{kind} blur",
+                  baseline_fn=_observed, display_fn=_show)
 
 
 # ---------------------------------------------------------------------------
@@ -239,18 +230,12 @@ def register_operator(name: str):
   return wrap
 
 
-def from_config(op_cfg, mask=None) -> Operator:
-  """The operator named by a config block (`config.operator`); `mask` (the
-  task's, if any) becomes the objective's default weights."""
+def from_config(op_cfg) -> Operator:
+  """The operator named by a config block (`config.operator`)."""
   name = op_cfg.get("name", "identity")
   if name not in OPERATORS:
     raise InputError(f"unknown operator {name!r}; known: {sorted(OPERATORS)}")
-  op = OPERATORS[name](op_cfg)
-  if mask is not None:
-    op = dataclasses.replace(op, weights=np.asarray(mask, np.float32),
-                             name="inpainting" if name == "identity"
-                             else op.name)
-  return op
+  return OPERATORS[name](op_cfg)
 
 
 build_operator = from_config  # the wave-1 name
