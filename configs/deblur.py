@@ -1,12 +1,12 @@
 r"""Deblurring (not in the paper; asked for by its users, issues #42/#47).
 
 The forward operator blurs the net output (Gaussian sigma 2 px by default;
-box and motion kernels via --config.operator.kind) and the observation has
+box and motion kernels via --config.operator.blur.kind) and the observation has
 sigma = 2.55 (1 %) noise added. Skip-5 net with the denoising settings but
 no output averaging, 2000 steps.
 
   python -m dip_jax.main --config=configs/deblur.py --workdir=/tmp/db \
-      --config.image=photo.png [--config.operator.kind=motion --config.operator.length=9]
+      --config.image=photo.png [--config.operator.blur.kind=motion --config.operator.blur.length=9]
 Quick (built-in 128 px image, 32-ch net, 1500 steps, ~1 min on 2 cores):
   python -m dip_jax.main --config=configs/deblur.py:quick --workdir=/tmp/dbq
 Expected (quick): above the blurred input and near or above the TV solution
@@ -21,8 +21,8 @@ def get_config(arg=None):
   c = config_lib.base_config()
   c.task = "deblur"
   c.operator.name = "blur"
-  c.operator.kind = "gaussian"
-  c.operator.sigma = 2.0
+  c.operator.blur.kind = "gaussian"
+  c.operator.blur.sigma = 2.0
   c.corruption.kind = "gaussian"
   c.corruption.sigma = 2.55
   c.ema_decay = 0.0

@@ -28,17 +28,17 @@ def get_config(arg=None):
   c = config_lib.base_config()
   c.task = f"sr_{args.variant}"
   c.operator.name = "downsample"
-  c.operator.kernel = "lanczos2"
+  c.operator.downsample.kernel = "lanczos2"
   c.corruption.kind = "pil_lanczos"
   c.ema_decay = 0.0
   c.tv.lam = 0.002
   c.quick_hint = f"configs/sr.py:{args.variant},quick"
   if args.variant == "x4":
-    c.operator.factor = 4
+    c.operator.downsample.factor = 4
     c.input.reg_noise_std = 0.03
     c.num_steps = 2000
   else:
-    c.operator.factor = 8
+    c.operator.downsample.factor = 8
     c.input.reg_noise_std = 0.05
     c.num_steps = 4000
   if args.quick:

@@ -103,7 +103,9 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
       out_shape=shape, operator=op, objective=objective)
   prepared = methods.prepare(method, problem, cfg)
   hooks = driver.Hooks(stream=stream, progress=progress,
-                       log_every=int(cfg.log_every))
+                       log_every=int(cfg.log_every),
+                       eta_warning_minutes=float(cfg.eta_warning_minutes),
+                       quick_hint=cfg.quick_hint)
   result = methods.get(method)(problem, cfg, hooks, **prepared)
   result.info.update(evaluate.score(problem, result.reconstruction))
   return result

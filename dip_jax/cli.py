@@ -33,6 +33,13 @@ def fail(message: str, code: int = 2):
   sys.exit(code)
 
 
+def os_error_line(e: OSError) -> str:
+  """'No space left on device: PATH' and the like, in one line."""
+  lines = str(e).splitlines()
+  reason = e.strerror or (lines[0] if lines else type(e).__name__)
+  return f"{reason}: {e.filename}" if e.filename else reason
+
+
 def parse_flags(argv):
   """absl's flag parsing, with config errors (unknown key, bad value, bad
   variant) reported as one line instead of a traceback."""

@@ -41,6 +41,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.clean_image = ""          # optional ground truth when `image` is already
                               # corrupted (real-world input: leave empty)
   c.center_crop = 0           # >0: use the central N x N crop of `image`
+  c.max_pixels = 100_000_000  # refuse image files with more pixels (read
+                              # from the header, before decoding: bombs)
+  c.memory_limit_gb = 0.0     # refuse a fit estimated to need more (0 = the
+                              # memory this machine or device has free)
   c.corrupted = False         # True: `image` is the observation as is
   c.seed = 0
   c.prior = "dip"             # dip (fit a net) | tv (hand-crafted prior only)
@@ -51,16 +55,19 @@ def base_config() -> ml_collections.ConfigDict:
   c.corruption.clip = True        # clip the noisy image to [0, 1]
   c.corruption.quality = 10       # JPEG quality for kind jpeg
 
+  # The forward operator A: `name` picks it, its own block below holds its
+  # builder's arguments (operators.downsample(**c.operator.downsample), ...).
   c.operator = ml_collections.ConfigDict()
-  c.operator.name = "identity"    # forward operator A: identity | downsample
-                                  # | blur (dip_jax.operators)
-  c.operator.factor = 4           # downsample: SR factor
-  c.operator.kernel = "lanczos2"  # downsample: lanczos2 | bicubic | box
-  c.operator.kind = "gaussian"    # blur: gaussian | box | motion
-  c.operator.sigma = 2.0          # blur: gaussian std in pixels
-  c.operator.size = 0             # blur: kernel side (0 = from the kind)
-  c.operator.length = 9.0         # blur: motion length in pixels
-  c.operator.angle = 0.0          # blur: motion angle in degrees
+  c.operator.name = "identity"    # identity | downsample | blur
+  c.operator.downsample = ml_collections.ConfigDict()
+  c.operator.downsample.factor = 4           # SR factor
+  c.operator.downsample.kernel = "lanczos2"  # lanczos2 | bicubic | box
+  c.operator.blur = ml_collections.ConfigDict()
+  c.operator.blur.kind = "gaussian"  # gaussian | box | motion
+  c.operator.blur.sigma = 2.0        # gaussian std in pixels
+  c.operator.blur.size = 0           # kernel side (0 = from the kind)
+  c.operator.blur.length = 9.0       # motion length in pixels
+  c.operator.blur.angle = 0.0        # motion angle in degrees
 
   c.mask = ml_collections.ConfigDict()
   c.mask.kind = "none"            # none | random | text | holes | file

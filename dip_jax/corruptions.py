@@ -12,8 +12,10 @@ import io
 import numbers
 
 import numpy as np
+from absl import logging
 from PIL import Image, ImageDraw, ImageFont
 
+from dip_jax import images
 from dip_jax.errors import InputError
 
 CORRUPTIONS = ("none", "gaussian", "jpeg")
@@ -217,9 +219,15 @@ def holes_mask(shape_hw, num_holes: int, hole_size, rng) -> np.ndarray:
 def load_mask(path, shape_hw) -> np.ndarray:
   """Read a binary mask image; white (or 1) = known pixel, as in DIP.
 
-  The image is converted to 8-bit gray. Values must be {0, 1} or near
-  {0, 255}: <= 8 reads as 0 and >= 247 as 1, which tolerates slightly
-  lossy saves; anything in between means the file is not a mask.
+  The file goes through `images.load_image` (regular files only, the size
+  checked from the header before decoding). Values must be {0, 1} or near
+  {0, 255} (16-bit files are scaled to 8 bits): <= 8 reads as 0 and >= 247
+  as 1, which tolerates lossy saves. Anything in between is refused, not
+  thresholded: a gray mask is more likely the wrong file than a mask. A
+  colour mask is refused unless its channels agree (a gray mask saved as
+  RGB); alpha is ignored. A mask that marks no pixel as known is refused
+  (there is nothing to fit); one that marks every pixel works (nothing is
+  inpainted) and is logged.
 
   Args:
     path: image file.
@@ -228,31 +236,34 @@ def load_mask(path, shape_hw) -> np.ndarray:
   Returns:
     H x W x 1 float32 {0, 1}.
   """
-  try:
-    with Image.open(path) as img:
-      if img.mode.startswith("I"):
-        # 16/32-bit gray: 0/1 stays as is, else rescale 16-bit to 8-bit.
-        raw = np.asarray(img, np.int64)
-        gray = raw if raw.max() <= 1 else np.round(raw / 257.0)
-        gray = np.clip(gray, 0, 255).astype(np.uint8)
-      else:
-        gray = np.asarray(img.convert("L"))
-  except (OSError, ValueError) as e:
-    raise InputError(f"cannot read mask {path}: {e}") from None
   h, w = _shape_hw(shape_hw)
-  if gray.shape != (h, w):
-    raise InputError(f"mask {path} is {gray.shape[0]}x{gray.shape[1]} (HxW) but "
-                     f"the image is {h}x{w}")
-  values = np.unique(gray)
-  if values.max() <= 1:
-    known = gray == 1
+  loaded = images.load_image(path, max_pixels=h * w, what="mask",
+                             expect_hw=(h, w))
+  for note in loaded.notes:
+    logging.info("mask: %s", note)
+  peak = 65535 if loaded.bit_depth == 16 else 255
+  raw = np.round(loaded.pixels * peak)
+  if raw.max() <= 1:  # a 0/1 file
+    levels = raw * 255
   else:
-    bad = values[(values > 8) & (values < 247)]
-    if bad.size:
-      shown = ", ".join(str(v) for v in bad[:6]) + (", ..." if bad.size > 6 else "")
-      raise InputError(f"mask {path} is not binary: found values {shown} "
-                       f"(expected 0/255 or 0/1)")
-    known = gray >= 247
+    levels = np.round(raw * (255 / peak))
+  if levels.shape[-1] == 3 and np.ptp(levels, axis=-1).max() > 8:
+    raise InputError(f"mask {path} is in colour (its channels differ); use a "
+                     f"black-and-white image, white = known pixel")
+  gray = np.round(levels.mean(axis=-1)).astype(np.int64)
+  values = np.unique(gray)
+  bad = values[(values > 8) & (values < 247)]
+  if bad.size:
+    shown = ", ".join(str(v) for v in bad[:6]) + (", ..." if bad.size > 6 else "")
+    raise InputError(f"mask {path} is not binary: found values {shown} "
+                     f"(expected 0/255 or 0/1)")
+  known = gray >= 247
+  if not known.any():
+    raise InputError(f"mask {path} marks no pixel as known (it is all black); "
+                     f"white = known pixel")
+  if known.all():
+    logging.warning("mask %s marks every pixel as known: nothing to inpaint",
+                    path)
   return known.astype(np.float32)[..., None]
 
 

@@ -15,9 +15,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dip_jax import budget
 from dip_jax import checkpoint
 from dip_jax import report
 from dip_jax import sharding
+from dip_jax import signals
 from dip_jax.priors import dip
 
 
@@ -45,22 +47,24 @@ class Fit:
   init_key: Any
   loop_key: Any
   num_devices: int = 0
+  executable: Any = None   # the chunk program compiled from shapes (budget)
+  estimate: Any = None     # its budget.Estimate
 
 
-def ensemble(outputs, spec):
-  """H x W x C answer from the output batch: with restarts (R x 1 x H x W x C)
-  their average, which the paper finds better than any single run."""
-  return outputs[:, 0].mean(axis=0) if spec.num_restarts > 1 else outputs[0]
+def ensemble(outputs):
+  """H x W x C answer from the output batch (R x 1 x H x W x C): the average
+  of the restarts, which the paper finds better than any single run (for
+  R = 1 that one run, exactly)."""
+  return outputs[:, 0].mean(axis=0)
 
 
 def all_stopped(state) -> bool:
   return bool(np.all(jax.device_get(state.stop.stopped)))
 
 
-def detected_steps(state):
-  """The detected step (one restart) or the list of them (restarts)."""
-  steps = np.asarray(jax.device_get(state.stop.best_step))
-  return int(steps) if steps.ndim == 0 else [int(s) for s in steps]
+def detected_steps(state) -> list:
+  """The detected step of each restart."""
+  return [int(s) for s in np.asarray(jax.device_get(state.stop.best_step))]
 
 
 def _crossed(step, n, every, total):
@@ -79,6 +83,36 @@ def _progress_psnr(spec, last):
       "psnr_ema" if spec.ema_decay > 0 else "psnr"))
 
 
+# The guard undoing half the steps of this many in a row means it cannot
+# recover: each restored state diverges again at the next step.
+DIVERGENCE_WINDOW = 100
+
+
+def _check_divergence(spec, recent, step):
+  if len(recent) < DIVERGENCE_WINDOW:
+    return
+  undone = int(recent.sum(axis=0).max())
+  if 2 * undone >= len(recent):
+    raise FloatingPointError(
+        f"the fit diverges: the guard undid {undone} of the last "
+        f"{len(recent)} steps (by step {step}) at optim.learning_rate="
+        f"{spec.learning_rate:g}; lower the learning rate")
+
+
+def _announce_long_fit(estimate, steps, hooks, say):
+  """Before a fit the estimate says will outlast eta_warning_minutes, one
+  line with its memory and time (the progress line corrects the time once
+  steps are measured)."""
+  backend = jax.default_backend()
+  if (estimate is None or not estimate.flops_per_step or
+      estimate.seconds_per_step(backend) * steps
+      <= 60 * hooks.eta_warning_minutes):
+    return
+  hint = (f"; for a quick look use --config={hooks.quick_hint}"
+          if hooks.quick_hint else "")
+  say(budget.describe(estimate, steps, backend) + hint)
+
+
 class Runner:
   """A compiled fit on its devices: `chunk(n)` runs n steps (one dispatch)
   and returns their metrics on the host. The benchmarks drive this directly;
@@ -91,11 +125,16 @@ class Runner:
     mesh = sharding.restart_mesh(spec.num_restarts, fit.num_devices)
     self.state, self.data = sharding.place(mesh, state, fit.data)
     self.loop_key = sharding.place_keys(mesh, fit.loop_key)
-    t_compile = time.perf_counter()
-    # Compiled ahead of time: no timed chunk includes compilation.
-    self.exe = chunk_fn.lower(self.state, self.data, self.loop_key,
-                              jnp.int32(1)).compile()
-    self.compile_seconds = time.perf_counter() - t_compile
+    if fit.executable is not None and mesh is None:
+      # Compiled from the shapes by the budget check: the same program.
+      self.exe = fit.executable
+      self.compile_seconds = fit.estimate.compile_seconds
+    else:
+      t_compile = time.perf_counter()
+      # Compiled ahead of time: no timed chunk includes compilation.
+      self.exe = chunk_fn.lower(self.state, self.data, self.loop_key,
+                                jnp.int32(1)).compile()
+      self.compile_seconds = time.perf_counter() - t_compile
 
   def chunk(self, n: int) -> dict:
     """Runs min(n, spec.chunk) steps; the state is donated and replaced."""
@@ -134,7 +173,9 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
   t_fit = time.perf_counter()
   if progress:
     progress.start(step)
+    _announce_long_fit(fit.estimate, num_steps - step, hooks, say)
   halt = spec.stopping is not None and spec.stopping.halt
+  recent = np.zeros((0, spec.num_restarts), bool)  # guard's last decisions
   while step < num_steps and not (halt and all_stopped(state)):
     # One compiled program for every chunk: stop short where a log line,
     # snapshot or checkpoint falls due (every cut replays exactly).
@@ -160,6 +201,10 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
       raise FloatingPointError(
           f"loss became non-finite by step {step}; lower "
           f"optim.learning_rate or enable guard")
+    if spec.guard:
+      restored = np.asarray(chunk_metrics["restored"])[:n]
+      recent = np.concatenate([recent, restored])[-DIVERGENCE_WINDOW:]
+      _check_divergence(spec, recent, step)
     logged = (not hooks.log_every or step % hooks.log_every == 0
               or step == num_steps or (halt and all_stopped(state)))
     if log and logged:
@@ -172,17 +217,27 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
       fields["psnr"] = _progress_psnr(spec, last)
       progress.update(step, fields)
     if hooks.snapshot and _crossed(step, n, hooks.snapshot_every, num_steps):
-      hooks.snapshot(step, ensemble(np.asarray(output_fn(state, data)), spec))
-    if ckpt and _crossed(step, n, hooks.checkpoint_every, num_steps):
+      hooks.snapshot(step, ensemble(np.asarray(output_fn(state, data))))
+    # A SIGINT/SIGTERM that arrived during the chunk (the CLI defers them,
+    # see signals.py) stops here, after a checkpoint of this very step.
+    interrupted = signals.pending()
+    if ckpt and (interrupted or
+                 _crossed(step, n, hooks.checkpoint_every, num_steps)):
       history = {k: [np.concatenate(v)] for k, v in history.items()}
       ckpt.save(step, state, {k: v[0] for k, v in history.items()},
                 {"seconds": seconds})
+    if interrupted:
+      if ckpt:
+        ckpt.close()
+      raise signals.Interrupted(interrupted, step,
+                                resumable=ckpt is not None)
   if ckpt:
     ckpt.close()
   if halt and all_stopped(state) and hooks.progress:
     say(f"early stop ({spec.stopping.kind}) at step {step}: the variance "
         f"had not decreased for {spec.stopping.patience} steps; answer = "
-        f"the iterate of step(s) {detected_steps(state)}")
+        f"the iterate of step(s) "
+        f"{', '.join(map(str, detected_steps(state)))}")
   history = {k: np.concatenate(v) for k, v in history.items()}
   timing = {"fit_seconds": previous_seconds + time.perf_counter() - t_fit,
             "compile_seconds": runner.compile_seconds}

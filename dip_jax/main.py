@@ -5,16 +5,17 @@ r"""Command line: one reconstruction from a config file.
 
 Kept thin on purpose: it parses flags and calls `run.reconstruct`, so the
 library is testable without it. Bad input ends with one line naming the
-problem and exit code 2.
+problem and exit code 2; SIGINT / SIGTERM with one line ("interrupted at
+step N; ...") and 128 + the signal's number, leaving a workdir that the same
+command resumes (see signals.py).
 """
-
-import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 
 from dip_jax import cli
+from dip_jax import signals
 from dip_jax.errors import InputError
 
 
@@ -26,15 +27,27 @@ def main(argv):
     # progress lines and errors unless asked otherwise.
     logging.set_verbosity(logging.WARNING)
   config = cli.load_config()
-  from dip_jax import run  # after flag parsing: imports JAX
   try:
-    summary = run.reconstruct(config, cli.WORKDIR.value)
+    with signals.handled():
+      from dip_jax import run  # after flag parsing: imports JAX
+      summary = run.reconstruct(config, cli.WORKDIR.value)
+  except signals.Interrupted as e:
+    cli.fail(str(e), e.exit_code)
   except InputError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    cli.fail(str(e), 2)
   except FloatingPointError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(3)
+    cli.fail(str(e), 3)
+  except OSError as e:
+    # A failed write the code above did not expect (a disk that filled up
+    # while an output was written): the files already there stay as they
+    # were, since every output is replaced atomically.
+    cli.fail(cli.os_error_line(e), 1)
+  except Exception as e:  # pylint: disable=broad-except
+    if flags.FLAGS["verbosity"].present:
+      raise  # asked for detail: the whole traceback
+    first = next((l for l in str(e).splitlines() if l.strip()), "")[:300]
+    cli.fail(f"unexpected {type(e).__name__}: {first} (run again with "
+             f"--verbosity=0 to see where)", 1)
   parts = [f"{k} {summary[k]:.2f}" for k in ("psnr", "psnr_corrupted")
            if k in summary]
   print(f"done: {cli.WORKDIR.value}/reconstruction.png  " + "  ".join(parts)

@@ -22,6 +22,7 @@ needs on top:
 import os
 
 from dip_jax import config_lib
+from dip_jax import hyper
 from dip_jax import sweep
 
 QUICK_CROP = 128
@@ -59,6 +60,7 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
       data_dir=os.path.join("..", "shared", "data", data_subdir),
       # The setting names the job folders: quick and full runs, and runs
       # with another restart count, each keep their own.
-      settings=(f"{'quick' if args.quick else 'paper'}_r{args.restarts}:",),
+      settings=(hyper.named(
+          f"{'quick' if args.quick else 'paper'}_r{args.restarts}"),),
       seeds=(0,))
   return c

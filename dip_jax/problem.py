@@ -49,6 +49,11 @@ class Problem:
       self.mask = self.operator.weights
     elif self.operator.weights is not self.mask:
       self.operator = dataclasses.replace(self.operator, weights=self.mask)
+    if self.mask is not None and not np.any(np.asarray(self.mask) > 0):
+      # The objective would be 0 for every x: a fit that "converges" to
+      # whatever the net starts with.
+      raise InputError("the mask observes no pixel (all weights are 0); "
+                       "nothing to reconstruct from")
 
   @property
   def image_measurement(self) -> bool:
@@ -75,6 +80,7 @@ def build_problem(config) -> Problem:
   full_hw = None  # the image's size before center_crop (file masks match it)
   if config.image:
     loaded, full_hw = _load(config.image, config)
+    notes.extend(loaded.notes)
     alpha, depth, source = loaded.alpha, loaded.bit_depth, os.path.abspath(
         config.image)
     given = loaded.pixels
@@ -184,7 +190,7 @@ def _guide_image(config, out_shape):
 
 def _load(path, config):
   """(image, its size before center_crop or None when not cropped)."""
-  loaded = images.load_image(path)
+  loaded = images.load_image(path, max_pixels=int(config.max_pixels))
   if not config.center_crop:
     return loaded, None
   return (_center_crop(loaded, int(config.center_crop)),

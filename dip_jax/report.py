@@ -13,14 +13,18 @@ from dip_jax import images
 
 
 def write_json(path: str, obj) -> None:
-  """Strict JSON (non-finite numbers become null, never NaN/Infinity
-  tokens that other JSON readers refuse), written atomically."""
+  """`json_text(obj)`, written atomically."""
   tmp = f"{path}.tmp-{os.getpid()}"
   with open(tmp, "w") as f:
-    json.dump(_finite(obj), f, indent=2, sort_keys=True, default=_jsonable,
-              allow_nan=False)
-    f.write("\n")
+    f.write(json_text(obj))
   os.replace(tmp, path)
+
+
+def json_text(obj) -> str:
+  """Strict JSON (non-finite numbers become null, never NaN/Infinity
+  tokens that other JSON readers refuse), indented, keys sorted."""
+  return json.dumps(_finite(obj), indent=2, sort_keys=True,
+                    default=_jsonable, allow_nan=False) + "\n"
 
 
 def _finite(x):

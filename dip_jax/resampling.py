@@ -72,28 +72,16 @@ def lanczos_taps(factor: int, support: int = 2) -> np.ndarray:
   return (taps / taps.sum()).astype(np.float32)
 
 
-def keys_cubic(t, a: float = -0.5) -> np.ndarray:
-  """Keys' cubic convolution kernel (zero for |t| >= 2); a = -0.5 is PIL's."""
-  t = np.abs(np.asarray(t, np.float64))
-  inner = ((a + 2) * t - (a + 3)) * t * t + 1
-  outer = ((t - 5) * t + 8) * t * a - 4 * a
-  return np.where(t <= 1, inner, np.where(t < 2, outer, 0.0))
-
-
-def bicubic_taps(factor: int) -> np.ndarray:
-  """1-D antialiased bicubic taps (Keys, a = -0.5) for downsampling."""
-  taps = keys_cubic(block_offsets(factor, 2))
-  return (taps / taps.sum()).astype(np.float32)
-
-
 def box_taps(factor: int) -> np.ndarray:
   """1-D box taps: the mean of each block of `factor` pixels."""
   factor = check_factor(factor)
   return np.full(factor, 1.0 / factor, np.float32)
 
 
-DOWNSAMPLE_TAPS = {"lanczos2": lanczos_taps, "bicubic": bicubic_taps,
-                   "box": box_taps}
+# Separable taps of the downsampling kernels; "bicubic" is jax.image.resize's
+# antialiased cubic (see operators.downsample), which matches PIL's.
+DOWNSAMPLE_TAPS = {"lanczos2": lanczos_taps, "box": box_taps}
+DOWNSAMPLE_KERNELS = ("lanczos2", "bicubic", "box")
 
 
 def lanczos_kernel_2d(factor: int, support: int = 2) -> np.ndarray:
@@ -171,7 +159,11 @@ def upsample_bicubic(x, factor: int, clip: bool = True) -> np.ndarray:
   float ("F") image, so nothing is quantised to 8 bits. PIL's geometry is
   pixel-centred (output pixel i samples input position (i + 0.5) / f - 0.5),
   the same convention as our downsamplers, and it shrinks the kernel at the
-  borders instead of padding.
+  borders instead of padding. `jax.image.resize(x, shape, "cubic",
+  antialias=True)` does the same (Keys a = -0.5, kernel renormalised at the
+  borders) and agrees to 5e-6 (measured at x2, x3, x4, x8); PIL stays
+  because it is the reference the papers' bicubic numbers come from, and
+  this is its exact output.
 
   Args:
     x: H x W or H x W x C (numpy or JAX) array.

@@ -19,6 +19,8 @@ from dip_jax import images
 from dip_jax import methods
 from dip_jax import problem as problem_lib
 from dip_jax import report
+from dip_jax import results
+from dip_jax import signals
 from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
 from dip_jax.methods import tv as tv_method
@@ -49,18 +51,36 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
   """Runs the configured reconstruction into `workdir`; returns the summary.
 
   Resumes from the latest checkpoint in `workdir` when there is one, and
-  does nothing when `workdir` already holds this finished run.
+  does nothing when `workdir` already holds this finished run. Holds the
+  workdir's lock throughout (another run there is refused), and under
+  `signals.handled()` stops between fit chunks on SIGINT / SIGTERM by
+  raising `signals.Interrupted`.
   """
   config_json = json.loads(config.to_json())
   solve = methods.get(config.prior)
+  # Validated (and the fit compiled, for its budget check) before the
+  # workdir is looked at: bad input is named as such, even in a workdir
+  # that holds a finished run, and leaves no half-made workdir behind.
   problem = problem_lib.build_problem(config)
   prepared = methods.prepare(config.prior, problem, config)
   finished = workdir_lib.check(workdir, config_json)
-  if finished is not None:
-    print(f"{workdir} already holds this finished run (PSNR "
-          f"{finished.get('psnr')}); nothing to do", file=stream, flush=True)
-    return finished
-  workdir_lib.prepare(workdir)
+  if finished is None:
+    # One process per workdir, from before the first write to the last.
+    with workdir_lib.locked(workdir):
+      # Checked again under the lock: the run that held it may have
+      # finished meanwhile.
+      finished = workdir_lib.check(workdir, config_json)
+      if finished is None:
+        return _write_run(config, workdir, stream, config_json, solve,
+                          problem, prepared)
+  print(f"{workdir} already holds this finished run (PSNR "
+        f"{finished.get('psnr')}); nothing to do", file=stream, flush=True)
+  return finished
+
+
+def _write_run(config, workdir, stream, config_json, solve, problem,
+               prepared) -> dict:
+  """The body of `reconstruct`, run holding the workdir's lock."""
   for note in problem.notes:
     print(f"note: {note}", file=stream, flush=True)
   report.write_json(os.path.join(workdir, "config.json"), config_json)
@@ -92,26 +112,28 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
                     "seconds": tv.info["seconds"]})
   else:
     hooks = hooks_for(config, workdir, problem, stream)
-    result = solve(problem, config, hooks, **prepared)
+    with signals.deferred():  # a signal stops the fit between chunks
+      result = solve(problem, config, hooks, **prepared)
     for name, img in result.images.items():
       save(f"{name}.png", img)
     summary.update(result.info)
+    if "warning" in result.info:
+      print(f"warning: {result.info['warning']}", file=stream, flush=True)
     if result.history:
       np.savez(os.path.join(workdir, "history.npz"), **result.history)
   recon = result.reconstruction
   summary.update(evaluate.score(problem, recon))
-  # The old key names, kept for scripts: PSNR of the corrupted input.
-  if "corrupted_psnr" in summary:
-    summary["psnr_corrupted"] = summary["corrupted_psnr"]
   save("reconstruction.png", recon)
   panels.append((_label("DIP" if config.prior == "dip" else "reconstruction",
                         summary.get("psnr")), recon))
   if problem.clean is not None:
     panels.append(("clean", problem.clean))
   report.comparison_panel(os.path.join(workdir, "comparison.png"), panels)
-  # summary.json last: its presence marks the run as finished.
-  report.write_json(os.path.join(workdir, SUMMARY), summary)
-  return summary
+  # summary.json last: its presence marks the run as finished. Written
+  # through the schema, which also keeps the old key psnr_corrupted.
+  typed = results.Summary.from_dict(summary)
+  typed.write(os.path.join(workdir, SUMMARY))
+  return typed.to_dict()
 
 
 def _tv_baseline(problem, config, summary, stream):

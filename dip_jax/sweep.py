@@ -7,40 +7,44 @@ A sweep config is a task config plus a `sweep` block (see `sweep_block`):
 
   sweep.images    tuple of glob patterns; relative ones are resolved against
                   sweep.data_dir when set, else against the current directory
-  sweep.data_dir  "" or a directory
+  sweep.data_dir  "" or a directory (taken literally: no glob characters)
   sweep.seeds     tuple of ints
-  sweep.settings  tuple of "name:key=value;key=value" strings: each a named
-                  set of config overrides, e.g. "wide:net.channels_down=
-                  (32,32,32);corruption.sigma=50" ("plain:" = no overrides).
-                  Values are Python literals (strings may be bare); ";" splits
-                  overrides so tuples keep their commas. From the command line:
-                  --config.sweep.settings="('a:corruption.sigma=25',)"
-  sweep.mode      "product": every setting x image x seed (the only mode)
+  sweep.settings  tuple of settings, each a dict of dotted config keys to
+                  values, built in Python with dip_jax.hyper, e.g.
+                  hyper.product([hyper.sweep("corruption.sigma", [25, 50]),
+                                 hyper.sweep("net.width", [32, 64])]).
+                  A setting's folder is its "name" key, else its overrides
+                  spelled out ("sigma=25,width=32"); {} is "default". From
+                  the command line, a Python literal:
+                  --config.sweep.settings="({'corruption.sigma': 25},)"
 
-Jobs are numbered in that nested order (images sorted within each pattern),
-and job k (1-based) writes DIR/<setting>/<image stem>/seed<seed>/ through
-`run.reconstruct`, so a finished job is skipped and an interrupted one resumes
-from its checkpoint: to resume a sweep, run the same command again. With
---distributed, process p of P runs the jobs whose 0-based index i has
-i % P == p; after a barrier process 0 writes DIR/results.csv and results.md.
-A job with bad input (unreadable image, ...) is recorded as failed and the
-sweep goes on; the exit code is then 1. Bad sweep input exits 2 at once.
-Image paths are recorded as the glob returned them: resume a sweep with a
-relative data_dir from the same directory.
+Jobs are numbered setting x image x seed in that nested order (images
+sorted within each pattern), and job k (1-based) writes
+DIR/<setting>/<image stem>/seed<seed>/ through `run.reconstruct`, so a
+finished job is skipped and an interrupted one resumes from its checkpoint:
+to resume a sweep, run the same command again. With --distributed, process
+p of P runs the jobs whose 0-based index i has i % P == p; after a barrier
+process 0 writes DIR/results.csv and results.md (`sweep_tables`).
+
+A job that fails, for any reason, leaves one line in its folder's error.txt
+(the error's type and message; a bug's traceback also goes to
+error_traceback.txt) and the sweep goes on; the tables list it with its
+error, the exit code is then 1, and a rerun tries it again. Bad sweep input
+(a glob that matches nothing, an unknown key in a setting, ...) exits 2 at
+once, in one line, before any job runs. Image paths are recorded as the glob
+returned them: resume a sweep with a relative data_dir from the same
+directory.
 """
 
-import ast
 import copy
-import csv
 import dataclasses
 import glob
 import io
-import json
-import math
 import os
 import sys
 import tempfile
 import time
+import traceback
 import zlib
 
 from absl import app
@@ -50,28 +54,33 @@ import ml_collections
 import numpy as np
 
 from dip_jax import cli  # the --config/--workdir flags and their errors
+from dip_jax import hyper
+from dip_jax import signals
+from dip_jax import sweep_tables
 from dip_jax.errors import InputError
 
 FLAGS = flags.FLAGS
-ERROR_FILE = "error.txt"  # in a job's directory while its last try failed
+ERROR_FILE = sweep_tables.ERROR_FILE
+TRACEBACK_FILE = "error_traceback.txt"  # beside error.txt, for a bug
 BARRIER = "dip_jax_sweep"
-COLUMNS = ("setting", "image", "seed", "psnr", "ssim", "corrupted_psnr",
-           "bicubic_psnr", "tv_psnr", "steps", "seconds", "device", "status",
-           "path", "error")
+_MAX_ERROR = 400  # characters of an error line
 
 
-def sweep_block(images=(), settings=("default:",), seeds=(0,),
+def sweep_block(images=(), settings=({},), seeds=(0,),
                 data_dir="") -> ml_collections.ConfigDict:
   """The `sweep` block of a sweep config, with every key it may hold."""
+  if isinstance(settings, dict):
+    settings = (settings,)
   return ml_collections.ConfigDict({
       "images": tuple(images), "data_dir": data_dir, "seeds": tuple(seeds),
-      "settings": tuple(settings), "mode": "product"})
+      "settings": tuple(dict(s) if isinstance(s, dict) else s
+                        for s in settings)})
 
 
 @dataclasses.dataclass(frozen=True)
 class Job:
   index: int        # 0-based position in the sweep's job order
-  setting: str
+  setting: str      # the setting's name: its folder
   image: str        # path, as the glob returned it
   seed: int
   overrides: tuple  # ((key, value), ...) of the setting
@@ -84,60 +93,6 @@ class Job:
     return os.path.join(workdir, self.setting, self.stem, f"seed{self.seed}")
 
 
-def parse_setting(text: str, config) -> tuple[str, tuple]:
-  """("name", ((key, value), ...)) from "name:k=v;k=v", each override tried
-  on a copy of `config` so a typo fails before any job runs."""
-  name, colon, body = str(text).partition(":")
-  name = name.strip()
-  if not colon or not name or name in (".", "..") or "/" in name:
-    raise InputError(f"sweep.settings entry {text!r} must look like "
-                     f"'name:key=value;key=value' (name: a directory name)")
-  trial, overrides = copy.deepcopy(config), []
-  for part in filter(None, (p.strip() for p in body.split(";"))):
-    key, eq, raw = (s.strip() for s in part.partition("="))
-    if not eq:
-      raise InputError(f"setting {name!r}: {part!r} is not key=value")
-    if key in ("image", "seed") or key.split(".")[0] == "sweep":
-      raise InputError(f"setting {name!r}: {key!r} is set by the sweep itself")
-    node, *path = trial, *key.split(".")
-    for field in path:
-      if not isinstance(node, ml_collections.ConfigDict) or field not in node:
-        raise InputError(f"setting {name!r}: unknown config key {key!r}")
-      node = node[field]
-    if isinstance(node, ml_collections.ConfigDict):
-      raise InputError(f"setting {name!r}: {key!r} is a group; set its fields")
-    value = _parse_value(raw, node)
-    try:
-      _set(trial, key, value)  # the ConfigDict checks the type
-    except (TypeError, ValueError):
-      value = None  # refused: same message as unparseable
-    if value is None:
-      raise InputError(f"setting {name!r}: cannot read {key}={raw!r} as a "
-                       f"{type(node).__name__}")
-    overrides.append((key, value))
-  return name, tuple(overrides)
-
-
-def _parse_value(raw: str, current):
-  """A value typed like the field it replaces: strings may go unquoted, bools
-  take true/false/1/0, everything else is a Python literal (None if not)."""
-  if isinstance(current, bool) and raw.lower() in ("true", "false", "1", "0"):
-    return raw.lower() in ("true", "1")
-  if isinstance(current, str):
-    quoted = len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""
-    return raw[1:-1] if quoted else raw
-  try:
-    value = ast.literal_eval(raw)
-  except (ValueError, SyntaxError):
-    return None
-  return tuple(value) if isinstance(value, list) else value
-
-
-def _set(config, key: str, value) -> None:
-  # ml_collections walks the dotted key and casts/checks the type.
-  config.update_from_flattened_dict({key: value})
-
-
 def find_images(sweep) -> list[str]:
   """Every image the patterns match, sorted within a pattern, no repeats."""
   if not sweep.images:
@@ -146,10 +101,13 @@ def find_images(sweep) -> list[str]:
   for pattern in sweep.images:
     full = os.path.expanduser(pattern)
     if sweep.data_dir and not os.path.isabs(full):
-      full = os.path.join(os.path.expanduser(sweep.data_dir), full)
+      # The folder is a path, not a pattern: "[x]" in it is literal.
+      full = os.path.join(glob.escape(os.path.expanduser(sweep.data_dir)),
+                          full)
     matches = sorted(p for p in glob.glob(full) if os.path.isfile(p))
     if not matches:
-      where = f" (looked for {full!r})" if full != pattern else ""
+      where = (f" in {sweep.data_dir!r}"
+               if sweep.data_dir and not os.path.isabs(pattern) else "")
       raise InputError(f"sweep.images pattern {pattern!r} matches no file"
                        + where)
     found.update(dict.fromkeys(matches))
@@ -161,12 +119,7 @@ def enumerate_jobs(config) -> list[Job]:
   if "sweep" not in config:
     raise InputError("the config has no `sweep` block; see dip_jax/sweep.py")
   sweep = config.sweep
-  if sweep.mode != "product":
-    raise InputError(f"sweep.mode must be 'product', got {sweep.mode!r}")
-  settings = [parse_setting(s, config) for s in sweep.settings]
-  names = [n for n, _ in settings]
-  if not settings or len(set(names)) != len(names):
-    raise InputError(f"sweep.settings needs distinct names, got {names}")
+  settings = hyper.check(sweep.settings, config)
   seeds = list(dict.fromkeys(sweep.seeds))
   if not seeds or not all(isinstance(s, int) for s in seeds):
     raise InputError(f"sweep.seeds must be a non-empty tuple of ints, "
@@ -191,7 +144,7 @@ def job_config(config, job: Job, single_device: bool = False):
     del c["sweep"]
   c.image, c.seed = job.image, job.seed
   for key, value in job.overrides:
-    _set(c, key, value)
+    hyper.set_key(c, key, value)
   if single_device and c.num_restarts > 1:
     # run.py's restart mesh takes jax.devices()[:n], which in a multi-process
     # run are process 0's devices: a job must stay on this process's device.
@@ -211,126 +164,61 @@ def prepare_workdir(workdir: str) -> None:
         from None
 
 
+def error_line(e: BaseException) -> str:
+  """One line for a job's failure: the error's type and message."""
+  lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+  text = f"{type(e).__name__}: {lines[0] if lines else '(no message)'}"
+  return text if len(text) <= _MAX_ERROR else text[:_MAX_ERROR - 3] + "..."
+
+
 def run_jobs(config, workdir, jobs, process, processes) -> int:
-  """This process's share of `jobs`; returns how many failed."""
+  """This process's share of `jobs`; returns how many failed. A job's
+  failure of any kind is recorded in its folder and the next job runs;
+  only an interrupt (signals.Interrupted, KeyboardInterrupt: both
+  BaseExceptions) ends the sweep."""
   from dip_jax import run  # imports JAX: after jax.distributed.initialize
   failed = 0
   for job in jobs[process::processes]:
     where = (f"[{process}/{processes}] job {job.index + 1}/{len(jobs)} "
              f"{job.setting} {job.stem} seed {job.seed}")
     job_dir = job.dir(workdir)
-    error_path = os.path.join(job_dir, ERROR_FILE)
+    records = [os.path.join(job_dir, n) for n in (ERROR_FILE, TRACEBACK_FILE)]
     was_finished = os.path.exists(os.path.join(job_dir, run.SUMMARY))
     start = time.perf_counter()
     try:
       summary = run.reconstruct(
           job_config(config, job, processes > 1), job_dir,
           stream=io.StringIO() if was_finished else None)
-    except (InputError, FloatingPointError) as e:
+    except Exception as e:  # pylint: disable=broad-except
       failed += 1
-      print(f"{where}: failed: {e}", flush=True)
-      try:
-        os.makedirs(job_dir, exist_ok=True)
-        _write_atomic(error_path, f"{e}\n")
-      except OSError:
-        pass  # the line above is the record then
+      line = error_line(e)
+      print(f"{where}: failed: {line}", flush=True)
+      _record_failure(job_dir, line,
+                      None if isinstance(e, InputError)
+                      else traceback.format_exc())
       continue
-    if os.path.exists(error_path):
-      os.remove(error_path)
+    for path in records:
+      if os.path.exists(path):
+        os.remove(path)
     if was_finished:
       print(f"{where}: already finished", flush=True)
     else:
       print(f"{where}: done in {time.perf_counter() - start:.2f} s, PSNR "
-            f"{_fmt(summary.get('psnr'))}", flush=True)
+            f"{sweep_tables.fmt(summary.get('psnr'))}", flush=True)
   return failed
 
 
-def collect(workdir: str, jobs) -> list[dict]:
-  """One results row per job, from the files the jobs left."""
-  rows = []
-  for job in jobs:
-    error_path, summary_path = (os.path.join(job.dir(workdir), name)
-                                for name in (ERROR_FILE, "summary.json"))
-    row = dict.fromkeys(COLUMNS, "") | dict(
-        setting=job.setting, image=job.stem, seed=job.seed, path=job.image,
-        status="missing")  # no trace: its process never got to it
-    try:
-      if os.path.exists(error_path):  # checked first: a summary.json beside
-        with open(error_path) as f:   # it is another config's (refused) run
-          row.update(status="failed", error=f.read().strip())
-      elif os.path.exists(summary_path):
-        with open(summary_path) as f:
-          s = json.load(f)
-        row.update({k: s.get(k, "") for k in COLUMNS[3:11]}, status="done",
-                   tv_psnr=s.get("tv", {}).get("psnr", ""))
-    except (OSError, ValueError) as e:
-      row.update(status="unreadable", error=str(e))
-    rows.append(row)
-  return rows
-
-
-def results_markdown(rows) -> str:
-  """Per setting: per-image means over seeds, then the mean over images."""
-  done = sum(r["status"] == "done" for r in rows)
-  out = [f"# Sweep results\n\n{done} of {len(rows)} jobs done.\n"]
-  for setting in dict.fromkeys(r["setting"] for r in rows):
-    mine = [r for r in rows if r["setting"] == setting]
-    base = "bicubic" if any(r["bicubic_psnr"] != "" for r in mine) \
-        else "corrupted"
-    cols = ("psnr", "ssim", "tv_psnr", f"{base}_psnr", "seconds")
-    digits = (2, 3, 2, 2, 1)
-    out += [f"## {setting}\n",
-            f"| image | PSNR | SSIM | TV PSNR | {base} PSNR | seconds | "
-            f"seeds done |", "|---" * 7 + "|"]
-    means = []
-    for image in dict.fromkeys(r["image"] for r in mine):
-      ok = [r for r in mine if r["image"] == image and r["status"] == "done"]
-      m = [_mean(r[c] for r in ok) for c in cols]
-      means.append(m)
-      total = sum(r["image"] == image for r in mine)
-      out.append(f"| {image} | " + " | ".join(map(_fmt, m, digits))
-                 + f" | {len(ok)}/{total} |")
-    mean = [_mean(m[i] for m in means) for i in range(len(cols))]
-    done = sum(r["status"] == "done" for r in mine)
-    out.append("| **mean** | " + " | ".join(map(_fmt, mean, digits))
-               + f" | {done}/{len(mine)} jobs |")
-    failed = [f"- failed: {r['image']} seed {r['seed']}: {r['error']}"
-              for r in mine if r["status"] == "failed"]
-    out += ([""] + failed if failed else []) + [""]
-  return "\n".join(out)
-
-
-def write_results(workdir: str, rows) -> None:
-  text = io.StringIO()
-  writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
-  writer.writeheader()
-  writer.writerows(rows)
-  _write_atomic(os.path.join(workdir, "results.csv"), text.getvalue())
-  _write_atomic(os.path.join(workdir, "results.md"), results_markdown(rows))
-
-
-def _write_atomic(path: str, text: str) -> None:
-  tmp = f"{path}.tmp-{os.getpid()}"
-  with open(tmp, "w") as f:
-    f.write(text)
-  os.replace(tmp, path)
-
-
-def _mean(values) -> float:
-  vals = [float(v) for v in values if v != "" and v is not None]
-  vals = [v for v in vals if math.isfinite(v)]
-  return sum(vals) / len(vals) if vals else math.nan
-
-
-def _fmt(v, digits: int = 2) -> str:
-  if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
-    return "n/a"
-  return f"{v:.{digits}f}"
-
-
-def _fail(message: str, code: int = 2):
-  print(f"error: {message}", file=sys.stderr, flush=True)
-  sys.exit(code)
+def _record_failure(job_dir: str, line: str, trace: str | None) -> None:
+  try:
+    os.makedirs(job_dir, exist_ok=True)
+    sweep_tables.write_atomic(os.path.join(job_dir, ERROR_FILE), line + "\n")
+    trace_path = os.path.join(job_dir, TRACEBACK_FILE)
+    if trace:
+      sweep_tables.write_atomic(trace_path, trace)
+    elif os.path.exists(trace_path):
+      os.remove(trace_path)
+  except OSError:
+    pass  # a full or read-only disk: the printed line is the record then
 
 
 def main(argv):
@@ -341,8 +229,8 @@ def main(argv):
   dist_args = {k: FLAGS[k].value for k in
                ("coordinator_address", "num_processes", "process_id")}
   if not FLAGS.distributed and any(v is not None for v in dist_args.values()):
-    _fail("--coordinator_address/--num_processes/--process_id need "
-          "--distributed")
+    cli.fail("--coordinator_address/--num_processes/--process_id need "
+             "--distributed")
   config = cli.load_config()
   workdir = cli.WORKDIR.value
   import jax  # after flag parsing, as in dip_jax.main
@@ -354,7 +242,8 @@ def main(argv):
       jax.distributed.initialize(
           **{k: v for k, v in dist_args.items() if v is not None})
     except (RuntimeError, ValueError) as e:  # incl. XlaRuntimeError
-      _fail(f"jax.distributed.initialize failed: {str(e).splitlines()[0]}")
+      cli.fail(f"jax.distributed.initialize failed: "
+               f"{str(e).splitlines()[0]}")
   process, processes = jax.process_index(), jax.process_count()
   try:
     jobs, error = enumerate_jobs(config), ""
@@ -372,16 +261,22 @@ def main(argv):
     elif not error and (everyone != everyone[0]).any():
       error = "processes see different job lists (is the data shared?)"
   if error:
-    _fail(error)
-  failed = run_jobs(config, workdir, jobs, process, processes)
+    cli.fail(error)
+  try:
+    with signals.handled():  # as dip_jax.main: one line, resumable
+      failed = run_jobs(config, workdir, jobs, process, processes)
+  except signals.Interrupted as e:  # no tables: the rerun writes them
+    cli.fail(f"sweep {e}", e.exit_code)
   if processes > 1:
     multihost_utils.sync_global_devices(BARRIER)
   if process == 0:
-    rows = collect(workdir, jobs)
-    write_results(workdir, rows)
+    rows = sweep_tables.collect(workdir, jobs)
+    sweep_tables.write_results(workdir, rows)
     bad = sum(r["status"] != "done" for r in rows)
     print(f"[0/{processes}] wrote {os.path.join(workdir, 'results.csv')} and "
-          f"results.md: {len(rows) - bad} of {len(rows)} jobs done", flush=True)
+          f"results.md: {len(rows) - bad} of {len(rows)} jobs done"
+          + (f", {bad} not (listed there with why)" if bad else ""),
+          flush=True)
     failed += bad
   if failed:
     sys.exit(1)

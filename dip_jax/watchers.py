@@ -15,6 +15,7 @@ outside the per-restart vmap (see `priors/dip.step_restarts`). A new watcher
 import dataclasses
 from typing import Any
 
+import flax
 import jax
 import jax.numpy as jnp
 
@@ -31,34 +32,41 @@ class GuardSpec:
   every: int         # steps between snapshots of a good state
 
 
-@dataclasses.dataclass
-class Guarded:
-  """What the guard decides for one step."""
+@flax.struct.dataclass
+class GuardState:
+  """The snapshot the guard goes back to."""
   params: Any
   opt_state: Any
-  good_params: Any
-  good_opt_state: Any
-  good_psnr: jax.Array
-  bad: jax.Array     # bool: this step was undone
+  psnr: jax.Array    # the snapshot's fit to y (PSNR to y), -inf at first
 
 
-def guard_update(spec: GuardSpec, step, loss, fit_db, old_params,
-                 old_opt_state, new_params, new_opt_state, good_params,
-                 good_opt_state, good_psnr) -> Guarded:
-  """A non-finite loss, or the fit to y (`fit_db`, PSNR to y) falling by more
-  than `psnr_drop` below the last good snapshot, sends the fit back to that
-  snapshot, optimizer moments included; every `every` steps a good state
-  becomes the snapshot."""
-  bad = ~jnp.isfinite(loss) | (fit_db < good_psnr - spec.psnr_drop)
-  snap = ~bad & (step % spec.every == 0)
+def guard_init(params, opt_state) -> GuardState:
+  return GuardState(params=params, opt_state=opt_state,
+                    psnr=jnp.array(-jnp.inf, jnp.float32))
+
+
+def guard_update(spec: GuardSpec, guard: GuardState, step, loss, fit_db,
+                 old, new):
+  """One step of the guard: `old` and `new` are the (params, opt_state)
+  before and after the optimizer step, `fit_db` the step's fit to y.
+
+  A non-finite loss, or a fit more than `psnr_drop` below the snapshot's,
+  sends the fit back to the snapshot (optimizer moments included). Every
+  `every` steps the state becomes the snapshot, but only if it fits at
+  least as well: a slow slide (a learning rate far too large) never turns
+  into the reference, so the snapshot holds the best fit seen at those
+  steps and the guard compares with it.
+
+  Returns ((params, opt_state) to continue from, new GuardState, bad).
+  """
+  bad = ~jnp.isfinite(loss) | (fit_db < guard.psnr - spec.psnr_drop)
+  snap = ~bad & (step % spec.every == 0) & (fit_db >= guard.psnr)
   # lax.cond, not jnp.where: the copies of the parameter and optimizer trees
   # then happen only on the rare snapshot/restore steps (a where over the
   # trees every step cost ~13 % of a 64 px step).
-  keep = lambda old, new, c: jax.lax.cond(c, lambda: new, lambda: old)
-  kept_params, kept_opt = keep((good_params, good_opt_state),
-                               (old_params, old_opt_state), snap)
-  params, opt_state = keep((new_params, new_opt_state),
-                           (good_params, good_opt_state), bad)
-  return Guarded(params=params, opt_state=opt_state, good_params=kept_params,
-                 good_opt_state=kept_opt,
-                 good_psnr=jnp.where(snap, fit_db, good_psnr), bad=bad)
+  pick = lambda c, yes, no: jax.lax.cond(c, lambda: yes, lambda: no)
+  snapshot = pick(snap, old, (guard.params, guard.opt_state))
+  keep = pick(bad, (guard.params, guard.opt_state), new)
+  guard = GuardState(params=snapshot[0], opt_state=snapshot[1],
+                     psnr=jnp.where(snap, fit_db, guard.psnr))
+  return keep, guard, bad

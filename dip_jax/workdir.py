@@ -1,18 +1,30 @@
-"""A run's workdir: refuse, resume or finish.
+"""A run's workdir: refuse, resume or finish; one process at a time.
 
 A workdir holds one run. `summary.json` (written last) marks it finished: the
 same command again does nothing, a different config is refused, and a run
 that has checkpoints but no summary is resumed by the driver.
+
+A run holds `locked(workdir)` from before its first write to its end: an
+advisory `flock` on `.lock`, which holds the owner's pid. A second run on
+the same workdir is refused at once, naming that pid. The kernel drops the
+lock when its process dies, however it dies, so a crash never leaves a
+stale lock behind.
 """
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
+import tempfile
+import time
 
 from dip_jax.errors import InputError
 
 SUMMARY = "summary.json"
 CHECKPOINTS = "checkpoints"
 SNAPSHOTS = "snapshots"
+LOCK = ".lock"
 
 
 def check(workdir: str, config_json: dict) -> dict | None:
@@ -24,9 +36,15 @@ def check(workdir: str, config_json: dict) -> dict | None:
   config_path = os.path.join(workdir, "config.json")
   summary_path = os.path.join(workdir, SUMMARY)
   finished = os.path.exists(summary_path)
-  started = os.path.isdir(os.path.join(workdir, CHECKPOINTS))
-  if not (finished or started) or not os.path.exists(config_path):
+  started = _has_checkpoints(os.path.join(workdir, CHECKPOINTS))
+  if not (finished or started):
     return None
+  if not os.path.exists(config_path):
+    # config.json is written before the first checkpoint, so its absence
+    # means someone removed it: resuming those checkpoints under this
+    # config could continue another run's fit.
+    raise InputError(f"workdir {workdir} holds a run but no config.json, so "
+                     f"its config is unknown; choose another --workdir")
   try:
     with open(config_path) as f:
       previous = json.load(f)
@@ -47,12 +65,74 @@ def check(workdir: str, config_json: dict) -> dict | None:
                      f"summary.json cannot be read") from None
 
 
+def _has_checkpoints(directory: str) -> bool:
+  """True when `directory` holds a saved step (a leftover temporary folder
+  of an interrupted save does not count)."""
+  try:
+    return any(name.isdigit() for name in os.listdir(directory))
+  except OSError:
+    return False
+
+
 def prepare(workdir: str) -> None:
   """Creates the workdir (and its snapshots folder); refuses an unwritable
   one with one line."""
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise InputError(f"workdir {workdir} exists and is not a directory")
+  existed = os.path.isdir(workdir)
   try:
     os.makedirs(os.path.join(workdir, SNAPSHOTS), exist_ok=True)
+    with tempfile.TemporaryFile(dir=workdir):
+      pass  # a real write: os.access says yes to root on a read-only mount
   except OSError as e:
-    raise InputError(f"cannot create workdir {workdir}: {e.strerror}") from None
-  if not os.access(workdir, os.W_OK):
-    raise InputError(f"workdir {workdir} is not writable")
+    if not existed:
+      raise InputError(f"cannot create workdir {workdir}: "
+                       f"{e.strerror}") from None
+    raise InputError(f"workdir {workdir} is not writable: {e.strerror}") \
+        from None
+
+
+@contextlib.contextmanager
+def locked(workdir: str):
+  """Creates `workdir` and holds its lock while inside.
+
+  Raises InputError (one line, with the owner's pid) when another process
+  holds it. Where the filesystem has no flock the run goes on unlocked,
+  with a warning: refusing would make such a workdir unusable.
+  """
+  prepare(workdir)
+  path = os.path.join(workdir, LOCK)
+  try:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  except OSError as e:
+    raise InputError(f"cannot create the lock file {path}: "
+                     f"{e.strerror}") from None
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+      if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+        print(f"warning: cannot lock workdir {workdir} ({e.strerror}); "
+              f"make sure no other run uses it", flush=True)
+      else:
+        raise InputError(f"workdir {workdir} is in use by another run (pid "
+                         f"{_owner(fd)}); wait for it to end or choose "
+                         f"another --workdir") from None
+    # The lock is the flock, not the file: it is never deleted (a process
+    # could be holding the old file open), only rewritten with our pid.
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    yield
+  finally:
+    os.close(fd)  # releases the flock
+
+
+def _owner(fd: int) -> str:
+  """The pid written by the lock's holder. It writes it just after taking
+  the lock, so a run that lost the race by microseconds waits a moment."""
+  for _ in range(20):
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    if text:
+      return text
+    time.sleep(0.025)
+  return "unknown"

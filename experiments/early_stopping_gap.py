@@ -114,7 +114,7 @@ def run_one(task, image, detector, args):
   log = io.StringIO()
   summary = run.reconstruct(config, workdir, stream=log)
   history = np.load(os.path.join(workdir, "history.npz"))
-  curve = history["psnr_ema" if config.ema_decay > 0 else "psnr"]
+  curve = history["psnr_ema" if config.ema_decay > 0 else "psnr"][:, 0]
   detected = summary["detected_step"]
   return {
       "task": task, "image": name, "detector": detector,

@@ -42,6 +42,7 @@ if ROOT not in sys.path:
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import metrics  # pylint: disable=wrong-import-position
+from dip_jax import results  # pylint: disable=wrong-import-position
 from dip_jax import sweep  # pylint: disable=wrong-import-position
 
 # The paper's numbers (means over the set unless per image), from its text
@@ -140,27 +141,35 @@ def row_of(table, config, job, workdir) -> dict:
   metric = TABLES[table][2]
   job_dir = job.dir(workdir)
   row = {"image": job.stem, "status": "missing"}
-  path = os.path.join(job_dir, "summary.json")
-  if not os.path.exists(path):
-    if os.path.exists(os.path.join(job_dir, sweep.ERROR_FILE)):
-      row["status"] = "failed"
+  if os.path.exists(os.path.join(job_dir, sweep.ERROR_FILE)):
+    row["status"] = "failed"  # checked first, as the sweep's own tables do
     return row
-  with open(path) as f:
-    s = json.load(f)
-  v = s.get("variants", {})
-  pick = lambda d: d.get(metric) if d else None
-  first = lambda key: pick((v.get(key) or [None])[0])
-  row.update(status="done", single=first("final_output"),
-             ema=first("output_average"), restarts=pick(v.get("restarts_average")),
-             tv=pick(s.get("tv")), seconds=s.get("seconds"),
-             device=s.get("device", ""), steps=s.get("steps"))
+  try:
+    s = results.read_dir(job_dir)
+  except FileNotFoundError:
+    return row
+  except (OSError, ValueError):
+    row["status"] = "unreadable"
+    return row
+  v = s.variants or results.Variants()
+  first = lambda scores: _finite(scores[0].get(metric)) if scores else None
+  pick = lambda scores: _finite(scores.get(metric)) if scores else None
+  row.update(status="done", single=first(v.final_output),
+             ema=first(v.output_average), restarts=pick(v.restarts_average),
+             tv=pick(s.tv), seconds=s.seconds, device=s.device or "",
+             steps=s.steps)
   if TABLES[table][3] == "bicubic":
-    row["classical"] = s.get(f"bicubic_{metric}")
+    row["classical"] = pick(s.baselines.get("bicubic"))
   else:
     c = classical(table, sweep.job_config(config, job), job_dir)
     row["classical"] = c.get("psnr")
     row["classical_error"] = c.get("error")
   return row
+
+
+def _finite(v):
+  """A score for the table: None (shown as a dash) unless finite."""
+  return v if v is not None and np.isfinite(v) else None
 
 
 def _f(v, digits=2):

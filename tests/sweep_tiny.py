@@ -7,6 +7,7 @@ two of them this is 2 settings x 2 images x 1 seed = 4 jobs of 4 steps.
 import importlib.util
 import os
 
+from dip_jax import hyper
 from dip_jax import sweep
 
 # Config files are loaded by path, not as modules of a package: load the
@@ -27,6 +28,6 @@ def get_config(arg=None):
   c.tv.max_iters = 20  # the TV baseline is a column, not the point here
   c.sweep = sweep.sweep_block(
       images=("*.png",),
-      settings=("sigma25:corruption.sigma=25", "sigma50:corruption.sigma=50"),
+      settings=hyper.sweep("corruption.sigma", [25, 50]),
       seeds=(0,))
   return c

@@ -1,5 +1,7 @@
-"""Checkpointer: a truncated latest checkpoint falls back to the previous
-one and says so; when none is readable the error says what to do."""
+"""Checkpointer: a truncated latest checkpoint is moved aside and the
+previous one restored, so the fit can save that step again; a leftover
+temporary folder of a killed save is harmless; another config's checkpoint
+and a directory with none readable are refused in one line."""
 
 import os
 
@@ -40,6 +42,10 @@ def _save_two(directory):
 def test_truncated_latest_falls_back_to_previous(tmp_path, capsys):
   _save_two(str(tmp_path))
   _truncate_arrays(str(tmp_path / "2"))
+  # What a save killed midway leaves (the concurrent-run crash of issue 16).
+  leftover = tmp_path / "3.orbax-checkpoint-tmp-1700000000"
+  (leftover / "state").mkdir(parents=True)
+  (leftover / "state" / "x").write_bytes(b"partial")
   ckpt = checkpoint.Checkpointer(str(tmp_path), keep=3)
   step, state, history, meta = ckpt.restore_latest(_state(0))
   assert step == 1 and int(state["step"]) == 1
@@ -47,6 +53,24 @@ def test_truncated_latest_falls_back_to_previous(tmp_path, capsys):
   assert meta["seconds"] == 1.0 and len(history["loss"]) == 1
   out = capsys.readouterr().out
   assert "checkpoint 2" in out and "unreadable" in out
+  assert (tmp_path / "damaged-2").is_dir() and ckpt.steps() == [1]
+  # The fit runs on past the damaged step: saving 2 and 3 again works.
+  for step in (2, 3):
+    ckpt.save(step, _state(step), {"loss": np.arange(step, dtype=np.float32)},
+              {"seconds": float(step)})
+  ckpt.close()
+  step, state, _, _ = checkpoint.Checkpointer(
+      str(tmp_path), keep=3).restore_latest(_state(0))
+  assert step == 3 and int(state["step"]) == 3
+
+
+def test_another_configs_checkpoint_is_refused(tmp_path):
+  _save_two(str(tmp_path))
+  other = {"w": jnp.zeros((16, 32), jnp.float32), "step": jnp.int32(0)}
+  with pytest.raises(InputError, match="another config") as e:
+    checkpoint.Checkpointer(str(tmp_path)).restore_latest(other)
+  assert "\n" not in str(e.value)
+  assert sorted(os.listdir(tmp_path)) == ["1", "2"]  # nothing moved aside
 
 
 def test_no_readable_checkpoint_is_one_clear_error(tmp_path):

@@ -99,8 +99,8 @@ def test_odd_sized_gray_image_keeps_its_size(tmp_path):
     ("--config.operator.name=warp", "unknown operator 'warp'"),
     ("--config.mask.kind=random --config.mask.kept_fraction=1.5",
      "kept_fraction"),
-    ("--config.operator.name=downsample --config.operator.factor=0",
-     "operator.factor"),
+    ("--config.operator.name=downsample "
+     "--config.operator.downsample.factor=0", "operator.downsample.factor"),
 ])
 def test_bad_config_values_give_one_line(tmp_path, override, needle):
   proc = run_cli(str(tmp_path / "w"), *override.split())

@@ -9,6 +9,7 @@ import numpy as np
 
 from conftest import smooth_image, tiny_config
 from dip_jax import corruptions, driver, metrics, problem as problem_lib
+from dip_jax import watchers
 from dip_jax.priors import dip
 from dip_jax.methods import dip as dip_method
 
@@ -23,7 +24,7 @@ def _problem(size=32, sigma=25.0, seed=0):
 def _fit(config, problem, steps):
   fit = dip_method.build_fit(config, problem)
   state, history, _ = driver.run_fit(fit, steps, driver.Hooks(progress=False))
-  return state, driver.outputs(fit, state)[0], history["loss"]
+  return state, driver.ensemble(driver.outputs(fit, state)), history["loss"]
 
 
 def test_same_seed_same_reconstruction():
@@ -73,12 +74,14 @@ def test_guard_restores_last_good_state_on_nan():
   cfg = tiny_config(**{"guard.every": 1})
   fit = dip_method.build_fit(cfg, _problem())
   spec, data, init_key, loop_key = fit.spec, fit.data, fit.init_key, fit.loop_key
-  state = dip.init_state(spec, init_key, data["z"])
-  step = jax.jit(lambda s: dip.fit_step(spec, s, data, loop_key))
+  # One restart's step, unbatched (the fit's keys and z carry the R axis).
+  data = {**data, "z": data["z"][0]}
+  state = dip.init_state(spec, init_key[0], data["z"])
+  step = jax.jit(lambda s: dip.fit_step(spec, s, data, loop_key[0]))
   for _ in range(3):
     state, m = step(state)
   assert not bool(m["restored"])
-  good = state.good_params
+  good = state.guard.params
   poisoned = state.replace(params=jax.tree.map(lambda p: p * jnp.nan, state.params))
   state, m = step(poisoned)
   assert bool(m["restored"]) and int(state.restores) == 1
@@ -86,3 +89,28 @@ def test_guard_restores_last_good_state_on_nan():
     np.testing.assert_array_equal(x, y)
   state, m = step(state)
   assert np.isfinite(float(m["loss"])) and not bool(m["restored"])
+
+
+def test_guard_snapshot_holds_the_best_fit_seen():
+  """A slow slide (each snapshot a little worse, as at a learning rate far
+  too large) must not become the reference: the guard only snapshots a state
+  that fits at least as well as the one it holds."""
+  spec = watchers.GuardSpec(psnr_drop=5.0, every=1)
+  guard = watchers.guard_init(jnp.float32(0.0), ())
+  ok = lambda p: (jnp.float32(p), ())
+  # Step 0 fits at 20 dB: snapshot.
+  keep, guard, bad = watchers.guard_update(spec, guard, 0, 1.0, 20.0, ok(1), ok(2))
+  assert float(guard.psnr) == 20.0 and float(guard.params) == 1.0 and not bad
+  # 18 dB: within the 5 dB drop, not undone, but not a new snapshot either.
+  keep, guard, bad = watchers.guard_update(spec, guard, 1, 1.0, 18.0, ok(2), ok(3))
+  assert not bad and float(keep[0]) == 3.0
+  assert float(guard.psnr) == 20.0 and float(guard.params) == 1.0
+  # 14 dB: more than 5 dB below the best: back to the 20 dB snapshot.
+  keep, guard, bad = watchers.guard_update(spec, guard, 2, 1.0, 14.0, ok(3), ok(4))
+  assert bad and float(keep[0]) == 1.0
+  # A non-finite loss is undone whatever the fit says.
+  keep, guard, bad = watchers.guard_update(spec, guard, 3, jnp.nan, 30.0, ok(1), ok(5))
+  assert bad and float(keep[0]) == 1.0
+  # 21 dB: better, so it becomes the snapshot.
+  keep, guard, bad = watchers.guard_update(spec, guard, 4, 1.0, 21.0, ok(6), ok(7))
+  assert float(guard.psnr) == 21.0 and float(guard.params) == 6.0

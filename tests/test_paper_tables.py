@@ -1,8 +1,9 @@
 """Paper-table configs load in every variant, and the tables are built from
-a sweep's files: per image, mean, the paper's row, missing jobs marked."""
+a sweep's files: summaries written by a real tiny run (through the results
+schema), per image, mean, the paper's row, failed and missing jobs marked."""
 
 import glob
-import importlib.util
+import io
 import json
 import os
 import sys
@@ -14,11 +15,42 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
 import paper_tables  # pylint: disable=g-import-not-at-top,wrong-import-position
+from dip_jax import results  # pylint: disable=wrong-import-position
 from dip_jax import sweep  # pylint: disable=wrong-import-position
+from tests.conftest import tiny_config  # pylint: disable=wrong-import-position
 
 TABLES = sorted(os.path.splitext(os.path.basename(p))[0]
                 for p in glob.glob(os.path.join(ROOT, "configs", "paper",
                                                 "*.py")))
+
+
+@pytest.fixture(scope="module")
+def real_summary(tmp_path_factory):
+  """summary.json of a real tiny denoising run (the sweep tests' program,
+  so the compilation cache has it), as text."""
+  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  config = tiny_config(num_steps=4, log_every=2, checkpoint_every=0)
+  config.tv.max_iters = 20
+  workdir = str(tmp_path_factory.mktemp("real_run"))
+  run.reconstruct(config, workdir, stream=io.StringIO())
+  with open(os.path.join(workdir, "summary.json")) as f:
+    return f.read()
+
+
+def test_the_schema_round_trips_a_real_summary(real_summary):
+  summary = results.Summary.from_json(real_summary)
+  assert summary.to_json() == real_summary  # same keys, same values
+  raw = json.loads(real_summary)
+  assert summary.baseline()[1].psnr == raw["corrupted_psnr"] \
+      == raw["psnr_corrupted"]
+  assert summary.variants.output_average[0].psnr == raw["psnr"]
+  # Unknown keys (a method's own numbers) survive; non-finite becomes null.
+  raw["my_method"] = {"k": [1, 2]}
+  raw["tv"]["psnr"] = None
+  again = results.Summary.from_dict(raw)
+  assert np.isnan(again.tv.psnr) and again.extra == {"my_method":
+                                                      {"k": [1, 2]}}
+  assert json.loads(again.to_json()) == raw
 
 
 def test_every_paper_config_is_a_table():
@@ -42,8 +74,9 @@ def test_paper_config_variants(table, tmp_path):
   assert full.sweep.settings != quick.sweep.settings
 
 
-def _fake_sweep(tmp_path, table, images, psnrs):
-  """A data folder with `images` and job folders holding summaries."""
+def _sweep_of(tmp_path, table, images, summaries):
+  """A data folder with `images` and job folders holding `summaries`
+  (None: the job never ran; "failed": it left an error.txt)."""
   data = tmp_path / "data"
   folder = data / paper_tables.TABLES[table][1]
   folder.mkdir(parents=True)
@@ -52,53 +85,93 @@ def _fake_sweep(tmp_path, table, images, psnrs):
   config, _ = paper_tables.load_table_config(table, "quick", str(data))
   workdir = str(tmp_path / "out")
   jobs = sweep.enumerate_jobs(config)
-  metric = paper_tables.TABLES[table][2]
-  for job, p in zip(jobs, psnrs):
-    if p is None:
+  for job, summary in zip(jobs, summaries):
+    if summary is None:
       continue
     os.makedirs(job.dir(workdir))
-    score = lambda d: {metric: p + d}
-    summary = {"seconds": 10.0, "device": "cpu", "steps": 5,
-               "tv": score(-1.0), f"bicubic_{metric}": p - 2.0,
-               "variants": {"final_output": [score(0.0), score(0.1)],
-                            "output_average": [score(0.5), score(0.4)],
-                            "restarts_average": score(0.8)}}
-    with open(os.path.join(job.dir(workdir), "summary.json"), "w") as f:
-      json.dump(summary, f)
+    if summary == "failed":
+      with open(os.path.join(job.dir(workdir), sweep.ERROR_FILE), "w") as f:
+        f.write("InputError: cannot read the image\n")
+      continue
+    summary.write(os.path.join(job.dir(workdir), "summary.json"))
     # A cached classical score (test_biharmonic_baseline_is_cached computes
     # one for real); the fake image files could not be read.
     with open(os.path.join(job.dir(workdir), paper_tables.CLASSICAL_FILE),
               "w") as f:
-      json.dump({"psnr": p - 0.3}, f)
+      json.dump({"psnr": 24.0}, f)
   return config, jobs, workdir
 
 
-def test_sr_table_from_sweep_files(tmp_path):
-  config, jobs, workdir = _fake_sweep(
-      tmp_path, "sr_x4_set5", ["a.png", "b.png", "c.png"], [30.0, 28.0, None])
+def _as_sr(text, p):
+  """The real run's summary with the SR numbers a table reads set to known
+  values through the schema: Y PSNR p for the single run, p + 0.5 for the
+  output average, p - 1 for TV, p - 2 for bicubic."""
+  s = results.Summary.from_json(text)
+  s.variants.final_output[0].psnr_y = p
+  s.variants.output_average[0].psnr_y = p + 0.5
+  s.tv.psnr_y = p - 1.0
+  s.baselines = {"bicubic": results.Scores(psnr=p - 3.0, psnr_y=p - 2.0)}
+  s.seconds = 10.0
+  return s
+
+
+def test_sr_table_from_sweep_files(tmp_path, real_summary):
+  config, jobs, workdir = _sweep_of(
+      tmp_path, "sr_x4_set5", ["a.png", "b.png", "c.png", "d.png"],
+      [_as_sr(real_summary, 30.0), _as_sr(real_summary, 28.0), None,
+       "failed"])
   rows = [paper_tables.row_of("sr_x4_set5", config, j, workdir) for j in jobs]
-  assert [r["status"] for r in rows] == ["done", "done", "missing"]
+  assert [r["status"] for r in rows] == ["done", "done", "missing", "failed"]
   assert rows[0]["single"] == 30.0 and rows[0]["ema"] == 30.5
   assert rows[1]["classical"] == 26.0 and rows[1]["tv"] == 27.0
+  assert rows[0]["restarts"] is None and rows[0]["device"].startswith("cpu")
   text = paper_tables.markdown("sr_x4_set5", rows, True, 1, "cmd")
   lines = text.splitlines()
   mean = next(l for l in lines if l.startswith("| **mean"))
   # Means over the 2 done images; restarts column empty (R = 1).
-  assert "(2/3)" in mean and "| 29.90 | 29.00 | 29.50 | — | 28.00 | 27.00 |" \
+  assert "(2/4)" in mean and "| 29.90 | 29.00 | 29.50 | — | 28.00 | 27.00 |" \
       in mean
   assert any(l.startswith("| c |") and "missing" in l for l in lines)
+  assert any(l.startswith("| d |") and "failed" in l for l in lines)
   paper_row = next(l for l in lines if l.startswith("| *paper*"))
   assert "29.90" in paper_row and "28.43" in paper_row
   assert "QUICK" in lines[0]
 
 
-def test_denoise_table_restarts_column(tmp_path):
-  config, jobs, workdir = _fake_sweep(
-      tmp_path, "denoise_cset9", ["x.png"], [25.0])
+def test_denoise_table_from_a_real_summary(tmp_path, real_summary):
+  """The real run's numbers, untouched, land in their columns (read here
+  from the raw JSON, not through the schema)."""
+  raw = json.loads(real_summary)
+  with_restarts = results.Summary.from_json(real_summary)
+  with_restarts.variants.restarts_average = results.Scores(psnr=25.8)
+  config, jobs, workdir = _sweep_of(
+      tmp_path, "denoise_cset9", ["x.png", "y.png"],
+      [results.Summary.from_json(real_summary), with_restarts])
+  rows = [paper_tables.row_of("denoise_cset9", config, j, workdir)
+          for j in jobs]
+  variants = raw["variants"]
+  assert rows[0]["single"] == variants["final_output"][0]["psnr"]
+  assert rows[0]["ema"] == variants["output_average"][0]["psnr"]
+  assert rows[0]["tv"] == raw["tv"]["psnr"]
+  assert rows[0]["seconds"] == raw["seconds"] and rows[0]["steps"] == 4
+  assert rows[0]["restarts"] is None and rows[1]["restarts"] == 25.8
+  assert rows[0]["classical"] == 24.0
+  text = paper_tables.markdown("denoise_cset9", rows, False, 2, "cmd")
+  assert "+ 2 restarts averaged" in text
+  x_row = next(l for l in text.splitlines() if l.startswith("| x |"))
+  assert x_row.startswith(
+      f"| x | — | {variants['final_output'][0]['psnr']:.2f} | "
+      f"{variants['output_average'][0]['psnr']:.2f} | — | "
+      f"{raw['tv']['psnr']:.2f} | 24.00 |")
+
+
+def test_a_non_finite_score_is_a_dash(tmp_path, real_summary):
+  s = results.Summary.from_json(real_summary)
+  s.variants.final_output[0].psnr = float("nan")  # written as null
+  config, jobs, workdir = _sweep_of(tmp_path, "denoise_cset9", ["x.png"],
+                                    [s])
   row = paper_tables.row_of("denoise_cset9", config, jobs[0], workdir)
-  assert row["restarts"] == 25.8 and row["classical"] == 24.7
-  text = paper_tables.markdown("denoise_cset9", [row], False, 2, "cmd")
-  assert "+ 2 restarts averaged" in text and "| 25.80 |" in text
+  assert row["status"] == "done" and row["single"] is None
 
 
 def test_biharmonic_baseline_is_cached(tmp_path):

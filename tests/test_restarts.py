@@ -73,7 +73,7 @@ def check_restart_0_is_the_single_run(workdir, four):
   20-step R = 4 fit would do: compared here without compiling one."""
   single = run.reconstruct(denoise_quick(1, SHORT), str(workdir))
   one = np.load(workdir / "history.npz")
-  loss_1, loss_4 = one["loss"], four["loss"][:SHORT, 0]
+  loss_1, loss_4 = one["loss"][:, 0], four["loss"][:SHORT, 0]
   # Same init, z and noise: the first forward pass agrees to float
   # precision (measured: bit-identical).
   np.testing.assert_allclose(loss_4[0], loss_1[0], rtol=1e-6)
@@ -89,7 +89,8 @@ def check_restart_0_is_the_single_run(workdir, four):
   # The answer after 20 steps, the EMA of the outputs (0.99 decay, so still
   # mostly the shared early outputs): measured 10.413 dB (R = 1) vs 10.438
   # dB (restart 0 of 4), a 0.026 dB gap.
-  assert single["psnr"] == pytest.approx(float(one["psnr_ema"][-1]), abs=1e-4)
+  assert single["psnr"] == pytest.approx(float(one["psnr_ema"][-1, 0]),
+                                         abs=1e-4)
   assert float(four["psnr_ema"][SHORT - 1, 0]) == pytest.approx(
       single["psnr"], abs=0.1)
 
@@ -122,7 +123,9 @@ def test_restart_groups_compute_the_same_fit(tmp_path):
   sys.path.insert(0, os.path.join(ROOT, "tests"))
   from tiny_config import tiny_base  # pylint: disable=g-import-not-at-top
   runs = {}
-  for group in (4, 2, 1):
+  # All vmapped, and one at a time (a lax.map over single restarts); a
+  # group of 2 is the same code path as 4 (vmap inside the map).
+  for group in (4, 1):
     c = tiny_base()
     c.num_restarts, c.restart_group = 4, group
     c.num_steps, c.log_every = 6, 3
@@ -140,7 +143,7 @@ def test_restart_groups_compute_the_same_fit(tmp_path):
                                                         abs=1e-6)
   assert [x["psnr"] for x in v["output_average"]] == pytest.approx(
       runs[4][0]["psnr_restarts"], abs=1e-6)
-  for group in (2, 1):
+  for group in (1,):
     # Step 1 agrees to float rounding; then Adam's early, sign-like updates
     # amplify that rounding (measured 0.2 % apart by step 6), as between
     # device counts in test_devices.py.

@@ -240,7 +240,7 @@ def test_kind_none_allocates_no_detector_state():
   fit = dip_method.build_fit(cfg, problem_lib.build_problem(cfg))
   spec, data, init_key, _ = fit.spec, fit.data, fit.init_key, fit.loop_key
   assert spec.stopping is None
-  state = jax.eval_shape(lambda k, z: dip.init_state(spec, k, z), init_key,
+  state = jax.eval_shape(lambda k, z: dip.init_states(spec, k, z), init_key,
                          data["z"])
   assert state.stop is None
 

@@ -1,5 +1,8 @@
-"""`python -m dip_jax.sweep`: every job of a tiny sweep done once, resumable,
-split over two processes, and bad sweep input refused before any job runs."""
+"""`python -m dip_jax.sweep`: a tiny sweep with one bad image among good
+ones (the good jobs finish, the tables name the bad one, a rerun skips the
+finished and retries the rest), any exception in a job recorded, the jobs
+split over two processes, bad sweep input refused before any job runs, and
+the settings built in Python (dip_jax.hyper)."""
 
 import csv
 import importlib.util
@@ -14,12 +17,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dip_jax import hyper
+from dip_jax import results
 from dip_jax import sweep
+from dip_jax import sweep_tables
 from dip_jax.errors import InputError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "sweep_tiny.py")
-JOB_LINE = re.compile(r"^\[(\d+)/(\d+)\] job (\d+)/(\d+) (\S+) (\S+) seed "
+# "[process/processes] job k/n SETTING IMAGE STEM seed K: what happened";
+# an image stem may hold spaces.
+JOB_LINE = re.compile(r"^\[(\d+)/(\d+)\] job (\d+)/(\d+) (\S+) (.+?) seed "
                       r"(\d+): (.*)$", re.M)
 
 
@@ -27,7 +35,7 @@ def run_sweep(workdir, data_dir, *flags):
   cmd = [sys.executable, "-m", "dip_jax.sweep", f"--config={TINY}",
          f"--workdir={workdir}", f"--config.sweep.data_dir={data_dir}", *flags]
   return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, cwd=ROOT,
+                          text=True, encoding="utf-8", cwd=ROOT,
                           env={**os.environ, "JAX_PLATFORMS": "cpu"})
 
 
@@ -42,14 +50,18 @@ def finish(proc, timeout=240):
   return proc.returncode, out, err
 
 
+def _save_images(folder, names):
+  folder.mkdir(parents=True, exist_ok=True)
+  rng = np.random.default_rng(0)
+  for name in names:
+    img = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
+    Image.fromarray(img).save(folder / f"{name}.png")
+  return str(folder)
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-  d = tmp_path_factory.mktemp("images")
-  rng = np.random.default_rng(0)
-  for name in ("cat", "dog"):
-    img = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
-    Image.fromarray(img).save(d / f"{name}.png")
-  return str(d)
+  return _save_images(tmp_path_factory.mktemp("images"), ("cat", "dog"))
 
 
 def _jobs(stdout):
@@ -57,39 +69,109 @@ def _jobs(stdout):
 
 
 def _results(workdir):
-  with open(os.path.join(workdir, "results.csv")) as f:
+  with open(os.path.join(workdir, "results.csv"), encoding="utf-8") as f:
     return list(csv.DictReader(f))
 
 
-def test_one_process_then_rerun(tmp_path, data_dir):
-  workdir = str(tmp_path / "sweep")
+def test_sweep_with_a_bad_image_then_rerun(tmp_path):
+  """Two good images and a text file named .png, in folders whose names
+  hold spaces and non-ASCII letters: the good jobs finish, the bad ones are
+  recorded, the tables name them, exit 1; the rerun skips what finished,
+  redoes a job whose run was cut short and retries the failed ones."""
+  data_dir = _save_images(tmp_path / "my images ü", ("cat", "dog"))
+  with open(os.path.join(data_dir, "bad é.png"), "w") as f:
+    f.write("not an image\n")
+  workdir = str(tmp_path / "sweep out é")
   code, out, err = finish(run_sweep(workdir, data_dir))
-  assert code == 0, err
+  assert code == 1 and "Traceback" not in err, out + err
   jobs = _jobs(out)
-  assert sorted(jobs) == [1, 2, 3, 4], out
-  assert all(v.startswith("done in") for v in jobs.values()), out
+  # Images sorted: "bad é" first, in each of the two settings.
+  assert sorted(jobs) == [1, 2, 3, 4, 5, 6], out
+  assert all(jobs[k].startswith("failed: InputError: ") for k in (1, 4)), out
+  assert all(jobs[k].startswith("done in") for k in (2, 3, 5, 6)), out
   rows = _results(workdir)
-  assert [(r["setting"], r["image"], r["seed"]) for r in rows] == [
-      ("sigma25", "cat", "0"), ("sigma25", "dog", "0"),
-      ("sigma50", "cat", "0"), ("sigma50", "dog", "0")]
-  assert all(r["status"] == "done" and float(r["psnr"]) > 0
-             and float(r["tv_psnr"]) > 0 and r["steps"] == "4" for r in rows)
+  assert [(r["setting"], r["image"], r["status"]) for r in rows] == [
+      (s, i, "failed" if i == "bad é" else "done")
+      for s in ("sigma=25", "sigma=50") for i in ("bad é", "cat", "dog")]
+  bad_dir = os.path.join(workdir, "sigma=25", "bad é", "seed0")
+  with open(os.path.join(bad_dir, sweep.ERROR_FILE), encoding="utf-8") as f:
+    error = f.read()
+  assert error.startswith("InputError: ") and error.count("\n") == 1
+  assert rows[0]["error"] == error.strip() and rows[0]["psnr"] == ""
+  done = [r for r in rows if r["status"] == "done"]
+  assert all(float(r["psnr"]) > 0 and float(r["tv_psnr"]) > 0
+             and r["steps"] == "4" for r in done)
   # The setting's override reached the job: sigma 50 makes a noisier input.
-  assert float(rows[2]["corrupted_psnr"]) < float(rows[0]["corrupted_psnr"])
-  config = json.load(open(os.path.join(workdir, "sigma50", "dog", "seed0",
+  assert float(done[2]["corrupted_psnr"]) < float(done[0]["corrupted_psnr"])
+  config = json.load(open(os.path.join(workdir, "sigma=50", "dog", "seed0",
                                        "config.json")))
   assert config["corruption"]["sigma"] == 50 and "sweep" not in config
-  md = open(os.path.join(workdir, "results.md")).read()
-  assert "## sigma25" in md and "## sigma50" in md and "**mean**" in md
+  with open(os.path.join(workdir, "results.md"), encoding="utf-8") as f:
+    md = f.read()
+  assert "## sigma=25" in md and "## sigma=50" in md and "**mean**" in md
+  assert f"- failed: bad é seed 0: {error.strip()}" in md
+  assert "| bad é | n/a |" in md and "| 2/3 jobs |" in md
 
-  summaries = [os.path.join(workdir, s, i, "seed0", "summary.json")
-               for s in ("sigma25", "sigma50") for i in ("cat", "dog")]
-  before = {p: (os.path.getmtime(p), open(p).read()) for p in summaries}
+  # A job cut short (no summary.json yet) is redone; finished ones stay.
+  cut = os.path.join(workdir, "sigma=50", "cat", "seed0", "summary.json")
+  os.remove(cut)
+  kept = [os.path.join(workdir, s, i, "seed0", "summary.json")
+          for s, i in (("sigma=25", "cat"), ("sigma=25", "dog"),
+                       ("sigma=50", "dog"))]
+  before = {p: (os.path.getmtime(p), open(p).read()) for p in kept}
   code, out, err = finish(run_sweep(workdir, data_dir))
-  assert code == 0, err
-  assert _jobs(out) == {i: "already finished" for i in (1, 2, 3, 4)}, out
-  assert {p: (os.path.getmtime(p), open(p).read()) for p in summaries} == before
-  assert len(_results(workdir)) == 4
+  assert code == 1, out + err
+  jobs = _jobs(out)
+  assert [jobs[k].split(" ")[0] for k in range(1, 7)] == [
+      "failed:", "already", "already", "failed:", "done", "already"], out
+  assert {p: (os.path.getmtime(p), open(p).read()) for p in kept} == before
+  assert results.Summary.read(cut).steps == 4
+  assert [r["status"] for r in _results(workdir)] == [
+      "failed", "done", "done"] * 2
+
+
+def test_any_exception_in_a_job_is_recorded(tmp_path, monkeypatch):
+  """Not only InputError: a bug's exception too is one line in error.txt
+  (its traceback beside it), the next job runs, and a retry that works
+  clears the record."""
+  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  data = _save_images(tmp_path / "data", ("a", "b"))
+  config = _tiny_module().get_config()
+  config.sweep.data_dir = data
+  config.sweep.settings = ({},)
+  jobs = sweep.enumerate_jobs(config)
+  workdir = str(tmp_path / "w")
+
+  broken = {"a.png"}
+
+  def fake(job_config, job_dir, stream=None):
+    del stream
+    if os.path.basename(job_config.image) in broken:
+      raise ZeroDivisionError("float division by zero\nmore detail")
+    os.makedirs(job_dir, exist_ok=True)
+    summary = results.Summary(psnr=30.0, steps=4, device="cpu")
+    summary.write(os.path.join(job_dir, "summary.json"))
+    return summary.to_dict()
+
+  monkeypatch.setattr(run, "reconstruct", fake)
+  assert sweep.run_jobs(config, workdir, jobs, 0, 1) == 1
+  a_dir = jobs[0].dir(workdir)
+  with open(os.path.join(a_dir, sweep.ERROR_FILE)) as f:
+    assert f.read() == "ZeroDivisionError: float division by zero\n"
+  with open(os.path.join(a_dir, sweep.TRACEBACK_FILE)) as f:
+    assert "Traceback" in f.read()
+  rows = sweep_tables.collect(workdir, jobs)
+  assert [(r["status"], r["psnr"]) for r in rows] == [("failed", ""),
+                                                        ("done", 30.0)]
+  md = sweep_tables.results_markdown(rows)
+  assert "- failed: a seed 0: ZeroDivisionError: float division by zero" \
+      in md and "| **mean** | 30.00 |" in md
+
+  broken.clear()  # the retry works: the record of the failure goes
+  assert sweep.run_jobs(config, workdir, jobs, 0, 1) == 0
+  assert sorted(os.listdir(a_dir)) == ["summary.json"]
+  assert [r["status"] for r in sweep_tables.collect(workdir, jobs)] == [
+      "done", "done"]
 
 
 def test_two_processes_split_the_jobs(tmp_path, data_dir):
@@ -114,31 +196,77 @@ def test_two_processes_split_the_jobs(tmp_path, data_dir):
 
 @pytest.mark.parametrize("flags,needle", [
     (["--config.sweep.images=('*.jpg',)"],
-     "sweep.images pattern '*.jpg' matches no file"),
-    (["--config.sweep.settings=('wide:net.channels_dwn=(4,4,4)',)"],
+     "sweep.images pattern '*.jpg' matches no file in"),
+    (["--config.sweep.settings=({'net.channels_dwn': (4, 4, 4)},)"],
      "unknown config key 'net.channels_dwn'"),
+    (["--config.sweep.settings=('wide:net.width=4',)"],
+     "sweep.settings entries are dicts of dotted config keys"),
 ])
 def test_bad_sweep_input_exits_2(tmp_path, data_dir, flags, needle):
   workdir = tmp_path / "sweep"
   code, _, err = finish(run_sweep(str(workdir), data_dir, *flags))
   lines = [l for l in err.splitlines() if l.strip()]
-  assert code == 2 and "Traceback" not in err, err
+  assert code == 2 and "Traceback" not in err and len(lines) == 1, err
   assert needle in lines[-1], err
   assert not list(workdir.glob("*/*"))  # no job started
 
 
-def test_settings_are_checked_against_the_config():
+def _tiny_module():
   spec = importlib.util.spec_from_file_location("sweep_tiny", TINY)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)  # tests/ is not a package
-  config = module.get_config()
-  name, overrides = sweep.parse_setting(
-      "wide:net.channels_down=(4, 4, 4);net.upsample=nearest;"
-      "tv.enabled=false;corruption.sigma=50", config)
-  assert name == "wide" and dict(overrides) == {
-      "net.channels_down": (4, 4, 4), "net.upsample": "nearest",
-      "tv.enabled": False, "corruption.sigma": 50}
-  for bad in ("nocolon", "x:num_steps=many", "x:seed=3", "x:net=1",
-              "x:tv.lam", "a/b:num_steps=2"):
-    with pytest.raises(InputError):
-      sweep.parse_setting(bad, config)
+  return module
+
+
+def test_settings_in_python():
+  config = _tiny_module().get_config()
+  settings = hyper.product([
+      hyper.sweep("corruption.sigma", [25, 50]),
+      hyper.zipit([hyper.sweep("net.channels_down", [[4, 4, 4], (8, 8, 8)]),
+                   hyper.sweep("net.upsample", ["nearest", "bilinear"])]),
+      hyper.fixed("tv.enabled", False)])
+  checked = hyper.check(settings + (hyper.named("plain"),), config)
+  assert [name for name, _ in checked] == [
+      "sigma=25,channels_down=4-4-4,upsample=nearest,enabled=false",
+      "sigma=25,channels_down=8-8-8,upsample=bilinear,enabled=false",
+      "sigma=50,channels_down=4-4-4,upsample=nearest,enabled=false",
+      "sigma=50,channels_down=8-8-8,upsample=bilinear,enabled=false",
+      "plain"]
+  assert dict(checked[0][1]) == {  # lists become the config's tuples
+      "corruption.sigma": 25, "net.channels_down": (4, 4, 4),
+      "net.upsample": "nearest", "tv.enabled": False}
+  assert checked[-1][1] == ()
+  assert hyper.spell({}) == "default"
+  assert hyper.spell({"a.x": 1, "b.x": 2}) == "a.x=1,b.x=2"  # tails clash
+  assert len(hyper.spell({"mask.text": "w" * 200})) == 80
+  with pytest.raises(ValueError, match="set by two parts"):
+    hyper.product([hyper.sweep("seed", [1]), hyper.sweep("seed", [2])])
+  with pytest.raises(ValueError, match="one length"):
+    hyper.zipit([hyper.sweep("a", [1, 2]), hyper.sweep("b", [1])])
+  for bad, needle in [
+      ("x:num_steps=2", "dicts of dotted config keys"),
+      ({"num_steps": "many"}, "cannot set num_steps='many'"),
+      ({"seed": 3}, "set by the sweep itself"),
+      ({"net": 1}, "is a group"), ({"tv.lamb": 1.0}, "unknown config key"),
+      ({"name": "a/b"}, "not a folder name"),
+      ((), "is empty")]:
+    with pytest.raises(InputError, match=re.escape(needle)):
+      hyper.check(bad if isinstance(bad, tuple) else (bad,), config)
+  with pytest.raises(InputError, match="names repeat"):
+    hyper.check(({}, {}), config)
+  # The job's config gets the overrides; the sweep block is gone.
+  job = sweep.Job(0, checked[0][0], "x.png", 7, checked[0][1])
+  c = sweep.job_config(config, job)
+  assert c.net.channels_down == (4, 4, 4) and c.corruption.sigma == 25.0
+  assert c.seed == 7 and "sweep" not in c
+
+
+def test_readme_sweep_snippet_runs():
+  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+    section = f.read().split("**Sweeps.**", 1)[1]
+  code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+  config = _tiny_module().get_config()
+  exec(code, {"c": config, "sweep": sweep})  # pylint: disable=exec-used
+  assert [name for name, _ in hyper.check(config.sweep.settings, config)] \
+      == ["sigma=25,width=16", "sigma=25,width=32", "sigma=50,width=16",
+          "sigma=50,width=32"]

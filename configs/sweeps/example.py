@@ -26,15 +26,21 @@ skipped ("already finished"), unfinished ones continue from their last
 checkpoint, and the results files are rewritten. Growing the sweep (more
 seeds, images or settings) reuses every job already done.
 
-Other settings, from the command line (";" separates overrides):
-  --config.sweep.settings="('s25:corruption.sigma=25', \
-      's25_wide:corruption.sigma=25;net.channels_down=(64,64,64,64,64)')"
+The settings are Python (dip_jax/hyper.py): here one per noise level,
+named "sigma=25" and "sigma=50" after their override. More axes multiply:
+  hyper.product([hyper.sweep("corruption.sigma", [25, 50]),
+                 hyper.sweep("net.width", [16, 32])])     # 4 settings
+Other settings and seeds from the command line (Python literals; the key
+"name" names a setting's folder):
+  --config.sweep.settings="({'corruption.sigma': 25}, \
+      {'name': 'wide', 'net.channels_down': (64, 64, 64, 64, 64)})"
   --config.sweep.seeds="(0, 1, 2)"
 """
 
 import os
 
 from dip_jax import config_lib
+from dip_jax import hyper
 from dip_jax import sweep
 
 _DENOISE = os.path.join(os.path.dirname(os.path.dirname(
@@ -50,6 +56,6 @@ def get_config(arg=None):
   c.sweep = sweep.sweep_block(
       images=("*.png",),
       data_dir="../shared/data/set5",
-      settings=("sigma25:corruption.sigma=25", "sigma50:corruption.sigma=50"),
+      settings=hyper.sweep("corruption.sigma", [25, 50]),
       seeds=(0,))
   return c

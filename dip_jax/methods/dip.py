@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dip_jax import budget
 from dip_jax import driver
 from dip_jax import images
 from dip_jax import methods
@@ -76,33 +77,46 @@ def build_fit(config, problem) -> driver.Fit:
       stopping=stop_spec,
       image_measurement=problem.image_measurement,
       optimizer_name=optimizer)
-  init_key, input_key, loop_key = jax.random.split(
-      jax.random.key(config.seed), 3)
+  init_key, input_key, loop_key = (
+      dip.restart_keys(spec, k)
+      for k in jax.random.split(jax.random.key(config.seed), 3))
   make_z = lambda k: dip.make_input(k, config.input.kind, config.input.channels,
                                     canvas_h, canvas_w, config.input.scale)
   if problem.net_input is not None:
-    # A fixed image as input (the flash photo), on the padded canvas.
-    z = jnp.asarray(images.pad_canvas(problem.net_input, pad))[None]
-    if restarts > 1:
-      z = jnp.broadcast_to(z, (restarts, *z.shape))
+    # A fixed image as input (the flash photo), on the padded canvas, the
+    # same for every restart.
+    image = jnp.asarray(images.pad_canvas(problem.net_input, pad))[None]
+    make_inputs = lambda: jnp.broadcast_to(image, (restarts, *image.shape))
   else:
-    try:
-      z = jax.vmap(make_z)(dip.restart_keys(spec, input_key)) if restarts > 1 \
-          else make_z(dip.restart_keys(spec, input_key))
-    except ValueError as e:
-      raise InputError(str(e)) from None
-  data = {"z": z}
+    make_inputs = lambda: jax.vmap(make_z)(input_key)
+  try:
+    z_shape = jax.eval_shape(make_inputs)
+  except ValueError as e:
+    raise InputError(str(e)) from None
+  # numpy views first (no copies): the budget check needs shapes only.
+  data = {}
   if problem.observed is not None:
-    data["observed"] = jax.tree.map(lambda a: jnp.asarray(a)[None],
+    data["observed"] = jax.tree.map(lambda a: np.asarray(a)[None],
                                     problem.observed)
   if problem.mask is not None:
-    data["mask"] = jnp.asarray(problem.mask)[None]
+    data["mask"] = np.asarray(problem.mask)[None]
   if problem.clean is not None:
-    data["clean"] = jnp.asarray(problem.clean)[None]
-  return driver.Fit(spec=spec, data=data,
-                    init_key=dip.restart_keys(spec, init_key),
-                    loop_key=dip.restart_keys(spec, loop_key),
-                    num_devices=int(config.num_devices))
+    data["clean"] = np.asarray(problem.clean)[None]
+  executable = estimate = None
+  if not split:
+    # Compiled from shapes, so a fit too large for the machine is refused
+    # before z or any state is allocated; the driver runs this executable.
+    init_fn, chunk_fn, _ = dip.compile_fit(spec)
+    executable, estimate = budget.compile_chunk(
+        chunk_fn, init_fn, init_key, loop_key, z_shape, data)
+    budget.check(estimate, float(config.memory_limit_gb),
+                 f"{h}x{w} px on a {canvas_h}x{canvas_w} canvas, "
+                 f"{restarts} restart(s)")
+  data = jax.tree.map(jnp.asarray, data)
+  data["z"] = make_inputs()
+  return driver.Fit(spec=spec, data=data, init_key=init_key,
+                    loop_key=loop_key, num_devices=int(config.num_devices),
+                    executable=executable, estimate=estimate)
 
 
 def _check_numbers(config) -> None:
@@ -120,6 +134,14 @@ def _check_numbers(config) -> None:
          "a number >= 0")
   number("input.scale", config.input.scale, lambda v: v > 0,
          "a positive number")
+  if config.guard.enabled:
+    number("guard.every", config.guard.every,
+           lambda v: v >= 1 and v == int(v), "an integer >= 1")
+    number("guard.psnr_drop", config.guard.psnr_drop, lambda v: v > 0,
+           "a positive number of dB")
+  for key in ("snapshot_every", "checkpoint_every"):
+    number(key, config[key], lambda v: v >= 0 and v == int(v),
+           "an integer >= 0 (0 = off)")
   if config.input.kind not in ("image", "meshgrid"):
     number("input.channels", config.input.channels, lambda v: v >= 1,
            "an integer >= 1")
@@ -150,16 +172,21 @@ def solve(problem, config, hooks=None, fit=None) -> methods.Result:
   state, history, timing = driver.run_fit(fit, int(config.num_steps), hooks)
   answers = driver.outputs(fit, state)
   outputs = dip_summary.detected(spec, state, answers)
-  recon = driver.ensemble(outputs, spec)
-  per_restart = outputs[:, 0] if spec.num_restarts > 1 else outputs
-  info = dip_summary.summarize_fit(problem, per_restart, history, state,
-                                   config, timing)
+  recon = driver.ensemble(outputs)
+  if not np.all(np.isfinite(recon)):
+    # Written as a result it would be a black image with a NaN score.
+    raise FloatingPointError("the reconstruction is not finite (the fit "
+                             "diverged); lower optim.learning_rate")
+  per_restart = outputs[:, 0]
+  info = dip_summary.summarize_fit(problem, spec, per_restart, history,
+                                   state, config, timing)
   if problem.clean is not None:
     info["variants"] = dip_summary.score_variants(problem, fit, state,
                                                   answers)
   if spec.stopping is not None:
     info.update(dip_summary.summarize_detection(problem, recon, history,
                                                 state, spec, info))
+  # Each restart's own image beside their average (one run: the answer).
   restart_images = ({f"restart_{r}": img for r, img in enumerate(per_restart)}
                     if spec.num_restarts > 1 else {})
   return methods.Result(reconstruction=np.asarray(recon), history=history,

@@ -10,6 +10,14 @@ from dip_jax import metrics
 from dip_jax.priors import dip
 
 
+# A final fit to y this far below the run's best is reported as a slide.
+FIT_DROP_WARNING_DB = 3.0
+
+
+def one_or_list(values: list):
+  return values[0] if len(values) == 1 else values
+
+
 def detected(spec, state, outputs):
   """Per restart, the detector's answer: the iterate kept at the minimum
   of its variance, or `outputs` (the fit's own answer) for a restart that
@@ -22,7 +30,15 @@ def detected(spec, state, outputs):
   return np.where(found, best, outputs)
 
 
-def summarize_fit(problem, per_restart, history, state, config,
+def answer_curve(spec, history) -> np.ndarray:
+  """Per step, the PSNR of the image the fit stands for: the restarts'
+  average, or with one restart its EMA (or output)."""
+  if spec.num_restarts > 1:
+    return history["psnr_ensemble"]
+  return history["psnr_ema" if spec.ema_decay > 0 else "psnr"][:, 0]
+
+
+def summarize_fit(problem, spec, per_restart, history, state, config,
                   timing) -> dict:
   """The DIP fit's own numbers: steps, time, restores, oracle peak."""
   steps = int(np.max(state.step))
@@ -36,13 +52,19 @@ def summarize_fit(problem, per_restart, history, state, config,
        "reconstruction": ("ema" if config.ema_decay > 0 else "final output")
                          + (" averaged over restarts"
                             if config.num_restarts > 1 else "")}
+  if "psnr_observed" in history:
+    fit = np.nanmean(history["psnr_observed"], axis=1)
+    best = int(np.nanargmax(fit))
+    if fit[-1] < fit[best] - FIT_DROP_WARNING_DB:
+      s["warning"] = (f"the final fit to y ({fit[-1]:.2f} dB) is "
+                      f"{fit[best] - fit[-1]:.1f} dB below its best "
+                      f"({fit[best]:.2f} dB at step {best + 1}): the fit "
+                      f"slid; try a lower optim.learning_rate")
   if problem.clean is not None:
     if config.num_restarts > 1:
       s["psnr_restarts"] = [metrics.psnr(x, problem.clean) for x in per_restart]
       s["psnr_single_mean"] = float(np.mean(s["psnr_restarts"]))
-    name = "psnr_ensemble" if config.num_restarts > 1 else (
-        "psnr_ema" if config.ema_decay > 0 else "psnr")
-    curve = history[name]
+    curve = answer_curve(spec, history)
     peak = int(np.nanargmax(curve))
     # The oracle peak needs the clean image: a bound, not a result.
     s["oracle_peak_step"] = peak + 1
@@ -58,14 +80,12 @@ def score_variants(problem, fit, state, answers) -> dict:
   `answers` = the fit's output program's result: the EMA images, or f(z)
   itself when ema_decay = 0 (then no second program is compiled)."""
   spec = fit.spec
-  per_restart = lambda a: a[:, 0] if spec.num_restarts > 1 else a  # R x image
-  answers = per_restart(answers)
+  answers = answers[:, 0]  # R x image
   scored = [evaluate.score(problem, x) for x in answers]
   s = {"ema_decay": spec.ema_decay, "final_output": scored,
        "output_average": scored}
   if spec.ema_decay > 0:
-    plain = per_restart(np.asarray(
-        dip.compile_net_outputs(spec)(state, fit.data)))
+    plain = np.asarray(dip.compile_net_outputs(spec)(state, fit.data))[:, 0]
     s["final_output"] = [evaluate.score(problem, x) for x in plain]
   if spec.num_restarts > 1:
     s["restarts_average"] = evaluate.score(problem, answers.mean(axis=0))
@@ -87,14 +107,12 @@ def summarize_detection(problem, recon, history, state, spec,
                          + (" averaged over restarts"
                             if spec.num_restarts > 1 else ""),
        "stopped_early": bool(np.all(stop.stopped)),
-       "detected_step": driver.detected_steps(state),
-       "detected_variance": (float(stop.best) if np.ndim(stop.best) == 0
-                             else [float(v) for v in stop.best])}
+       # One number for one run, a list for restarts.
+       "detected_step": one_or_list(driver.detected_steps(state)),
+       "detected_variance": one_or_list([float(v) for v in stop.best])}
   if problem.clean is not None:
     s["detected_psnr"] = metrics.psnr(recon, problem.clean)
     if "oracle_peak_psnr" in summary:
       s["gap_db"] = summary["oracle_peak_psnr"] - s["detected_psnr"]
-    name = "psnr_ensemble" if spec.num_restarts > 1 else (
-        "psnr_ema" if spec.ema_decay > 0 else "psnr")
-    s["final_step_psnr"] = float(np.mean(history[name][-1]))
+    s["final_step_psnr"] = float(answer_curve(spec, history)[-1])
   return s

@@ -43,8 +43,10 @@ def _grad_adjoint(p):
   """
   py = p[0][..., :-1, :, :]
   px = p[1][..., :, :-1, :]
-  zy = jnp.zeros_like(py[..., :1, :, :])
-  zx = jnp.zeros_like(px[..., :, :1, :])
+  # Built from shapes, not by slicing py/px: with one row (or column) those
+  # are empty and a slice of them would be empty too.
+  zy = jnp.zeros((*py.shape[:-3], 1, *py.shape[-2:]), p[0].dtype)
+  zx = jnp.zeros((*px.shape[:-2], 1, px.shape[-1]), p[1].dtype)
   return (jnp.concatenate([zy, py], -3) - jnp.concatenate([py, zy], -3)
           + jnp.concatenate([zx, px], -2) - jnp.concatenate([px, zx], -2))
 

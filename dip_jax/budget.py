@@ -1,0 +1,125 @@
+"""The budget check: what a DIP fit will need, known before it allocates.
+
+The fit's chunk program is compiled from shapes alone (`jax.ShapeDtypeStruct`,
+nothing allocated), so XLA's own memory analysis of that program gives its
+peak (arguments + outputs + temporaries, less what the donated state
+aliases) and its cost analysis the FLOPs of a step. A fit whose peak exceeds
+what the backend has (or `config.memory_limit_gb`) is refused with one line
+before the input z or any state exists; a long one is announced with the
+estimate. The compiled program is the one the driver then runs, so the check
+costs no second compilation.
+
+Measured against the RSS growth of the first chunk on CPU
+(benchmarks/memory_budget.py, denoise :quick net at 128/256/512 px and the
+tiny test net at 256/512 px): measured / estimate = 0.95-1.54 on an idle
+machine, the larger ratios on fits under 70 MiB, and up to 52 MiB over the
+estimate under load (the runtime's thread stacks and buffers, the host
+copies of the metrics). A fit is refused when 1.1 x the estimate + 128 MiB
+exceeds the free memory.
+"""
+
+import dataclasses
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+
+from dip_jax.errors import InputError
+
+# What the runtime adds to XLA's count (see the module docstring).
+OVERHEAD = 1.1
+OVERHEAD_BYTES = 128 * 2 ** 20
+# Assumed sustained rates for the time estimate, FLOP/s: the skip net's step
+# reached ~75 GFLOP/s per core here (issue "Speed to the hardware limit");
+# for accelerators a deliberately modest fraction of their peak.
+CPU_FLOPS_PER_CORE = 75e9
+ACCELERATOR_FLOPS = 20e12
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+  peak_bytes: int            # XLA's peak of the chunk program
+  flops_per_step: float      # 0 when the backend does not say
+  compile_seconds: float
+
+  @property
+  def gib(self) -> float:
+    """The memory the fit is expected to need, GiB."""
+    return (OVERHEAD * self.peak_bytes + OVERHEAD_BYTES) / 2 ** 30
+
+  def seconds_per_step(self, backend: str) -> float:
+    rate = (CPU_FLOPS_PER_CORE * (os.cpu_count() or 1) if backend == "cpu"
+            else ACCELERATOR_FLOPS)
+    return self.flops_per_step / rate
+
+
+def _struct(a):
+  # The dtype the array will have on the device (float64 numpy -> float32);
+  # PRNG keys (an extended dtype) stay as they are.
+  dtype = a.dtype
+  if not jax.dtypes.issubdtype(dtype, jax.dtypes.extended):
+    dtype = jax.dtypes.canonicalize_dtype(dtype)
+  return jax.ShapeDtypeStruct(a.shape, dtype)
+
+
+def compile_chunk(chunk_fn, init_fn, init_keys, loop_keys, z_struct, data):
+  """(executable, Estimate) of the chunk program for these shapes."""
+  state = jax.eval_shape(init_fn, init_keys, z_struct)
+  data = jax.tree.map(_struct, {**data, "z": z_struct})
+  t = time.perf_counter()
+  exe = chunk_fn.lower(state, data, _struct(loop_keys),
+                       jax.ShapeDtypeStruct((), jnp.int32)).compile()
+  seconds = time.perf_counter() - t
+  mem = exe.memory_analysis()
+  peak = 0 if mem is None else (
+      mem.argument_size_in_bytes + mem.output_size_in_bytes
+      - mem.alias_size_in_bytes + mem.temp_size_in_bytes)
+  cost = exe.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else (cost or {})
+  # The scan's body is counted once: that is one step (plus a little).
+  flops = float(cost.get("flops", 0.0)) if cost else 0.0
+  return exe, Estimate(peak_bytes=int(peak), flops_per_step=flops,
+                       compile_seconds=seconds)
+
+
+def available_gib() -> float | None:
+  """Memory the fit may use: the accelerator's free memory, or on CPU the
+  host's MemAvailable; None when unknown."""
+  device = jax.local_devices()[0]
+  if device.platform != "cpu":
+    stats = device.memory_stats() or {}
+    if "bytes_limit" in stats:
+      return (stats["bytes_limit"] - stats.get("bytes_in_use", 0)) / 2 ** 30
+    return None
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) / 2 ** 20
+  except OSError:
+    pass
+  return None
+
+
+def check(estimate: Estimate, limit_gib: float, what: str) -> None:
+  """Refuses, in one line, a fit that will not fit in memory."""
+  limit = limit_gib if limit_gib > 0 else available_gib()
+  source = ("memory_limit_gb" if limit_gib > 0 else
+            "available on this machine")
+  if limit is not None and estimate.gib > limit:
+    raise InputError(
+        f"this fit needs about {estimate.gib:.1f} GiB ({what}) but "
+        f"{limit:.1f} GiB are {source}; use a smaller image "
+        f"(--config.center_crop), fewer restarts or a narrower net, or set "
+        f"--config.memory_limit_gb")
+
+
+def describe(estimate: Estimate, num_steps: int, backend: str) -> str:
+  per_step = estimate.seconds_per_step(backend)
+  total = per_step * num_steps
+  span = (f"{total / 3600:.1f} h" if total >= 3600 else
+          f"{total / 60:.0f} min" if total >= 60 else f"{total:.0f} s")
+  return (f"estimate before the fit: about {estimate.gib:.2f} GiB, "
+          f"~{per_step:.3g} s/step, ~{span} for {num_steps} steps on "
+          f"{backend} (from the program's FLOPs at an assumed rate)")
