@@ -59,6 +59,22 @@ def _as_measurement(y):
   return y
 
 
+def _check_measurement(y, op, shape):
+  """y as A gives it for an x of `shape`, or one line when it is not (a
+  stack of the wrong size, a tuple where an array is due). An H x W image
+  given a channel axis above, where A gives H x W, gets it removed."""
+  expected = jax.tree.map(lambda s: tuple(s.shape[1:]), op.out_spec(shape))
+  if (isinstance(y, np.ndarray) and isinstance(expected, tuple)
+      and y.shape == (*expected, 1)):
+    y = y[..., 0]
+  got = jax.tree.map(np.shape, y)
+  if (jax.tree.structure(expected) != jax.tree.structure(got)
+      or jax.tree.leaves(expected) != jax.tree.leaves(got)):
+    raise InputError(f"the observation has shape {got} but operator "
+                     f"{op.name!r} gives {expected} for x of shape {shape}")
+  return y
+
+
 def reconstruct(y=None, operator=None, method: str = "dip", *,
                 objective="mse", weights=None, clean=None, in_shape=None,
                 config=None, progress: bool = False, stream=None,
@@ -92,6 +108,8 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
                      f"operators.Operator(apply=fn, in_shape=...))")
   y = _as_measurement(y)
   shape = tuple(in_shape) if in_shape is not None else op.input_shape(y)
+  if y is not None:
+    y = _check_measurement(y, op, shape)
   if clean is not None:
     clean = np.asarray(clean, np.float32)
     clean = clean[..., None] if clean.ndim == 2 else clean

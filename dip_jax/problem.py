@@ -58,8 +58,14 @@ class Problem:
   @property
   def image_measurement(self) -> bool:
     """True when y is one real image the shape of A x (PSNR to y exists)."""
-    return (isinstance(self.observed, np.ndarray) and self.observed.ndim == 3
-            and not np.iscomplexobj(self.observed))
+    if not (isinstance(self.observed, np.ndarray) and self.observed.ndim == 3
+            and not np.iscomplexobj(self.observed)):
+      return False
+    # y may be image-shaped while A x is not comparable with it (intensities
+    # of complex fields): ask the operator what it gives.
+    ax = self.operator.out_spec(self.out_shape)
+    return (hasattr(ax, "shape") and tuple(ax.shape[1:]) == self.observed.shape
+            and not jnp.issubdtype(ax.dtype, jnp.complexfloating))
 
   def observed_for_display(self):
     """The observation as the method sees it (missing pixels neutral), or
