@@ -115,6 +115,13 @@ def base_config() -> ml_collections.ConfigDict:
                                   # adam | adamw | sgd | rmsprop | lion
   c.optim.learning_rate = 0.01
 
+  # prior=tv_gradient: x itself by projected Adam with a smoothed TV
+  # (methods/tv_gradient.py; any operator and objective, no adjoint).
+  c.tv_gradient = ml_collections.ConfigDict()
+  c.tv_gradient.lam = 0.01
+  c.tv_gradient.learning_rate = 0.01
+  c.tv_gradient.num_steps = 500
+  c.tv_gradient.eps = 1e-3
   c.tv = ml_collections.ConfigDict()
   c.tv.enabled = True             # also solve the TV-regularised problem
                                   # (the hand-crafted baseline; seconds)

@@ -117,3 +117,23 @@ def test_tiny_images(shape):
   y = np.random.default_rng(0).random(shape).astype(np.float32)
   x, _ = tv_lib.solve_tv(y, lam=0.1, max_iters=20)
   assert np.asarray(x).shape == shape and np.all(np.isfinite(x))
+
+
+def test_tv_gradient_reaches_the_chambolle_pock_solution():
+  """The gradient method solves mean((x - y)^2) + lam TV_eps(x) / |x|, which
+  is (2 / |x|) (0.5 ||x - y||^2 + (lam / 2) TV): with lam = 2 x the TV
+  method's lambda both find the same image (up to eps and the step count)."""
+  import dip_jax  # pylint: disable=g-import-not-at-top
+  clean = smooth_image(32, 32, 3)
+  noisy = np.clip(clean + 0.1 * np.random.default_rng(0).standard_normal(
+      clean.shape), 0, 1).astype(np.float32)
+  cp = dip_jax.reconstruct(noisy, method="tv", clean=clean,
+                           **{"tv.lam": 0.1}).reconstruction
+  gd = dip_jax.reconstruct(noisy, method="tv_gradient", clean=clean,
+                           **{"tv_gradient.lam": 0.2,
+                              "tv_gradient.num_steps": 1500,
+                              "tv_gradient.learning_rate": 0.005})
+  assert gd.history["loss"][-1] < gd.history["loss"][0]
+  assert np.abs(gd.reconstruction - cp).mean() < 5e-3
+  assert metrics.psnr(gd.reconstruction, clean) == pytest.approx(
+      metrics.psnr(cp, clean), abs=0.1)

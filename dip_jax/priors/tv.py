@@ -51,6 +51,14 @@ def _grad_adjoint(p):
           + jnp.concatenate([zx, px], -2) - jnp.concatenate([px, zx], -2))
 
 
+def smooth_tv(x, eps: float) -> jnp.ndarray:
+  """`tv` with sqrt(dy² + dx² + eps²) - eps per pixel: differentiable where
+  neighbours are equal (gradient-based methods need that), and within
+  eps per pixel of `tv`."""
+  g = _grad(x)
+  return jnp.sum(jnp.sqrt(jnp.sum(jnp.square(g), axis=0) + eps * eps) - eps)
+
+
 def tv(x) -> jnp.ndarray:
   """Isotropic total variation, per channel, summed (Neumann boundary).
 
