@@ -78,7 +78,7 @@ def compile_chunk(chunk_fn, init_fn, init_keys, loop_keys, z_struct, data):
   cost = exe.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else (cost or {})
   # The scan's body is counted once: that is one step (plus a little).
-  flops = float(cost.get("flops", 0.0)) if cost else 0.0
+  flops = float(cost.get("flops", 0.0))
   return exe, Estimate(peak_bytes=int(peak), flops_per_step=flops,
                        compile_seconds=seconds)
 

@@ -8,6 +8,7 @@ the same task runs on a user's real corrupted photo with `corrupted=True`.
 """
 
 import dataclasses
+import functools
 import os
 from typing import Any
 
@@ -55,7 +56,7 @@ class Problem:
       raise InputError("the mask observes no pixel (all weights are 0); "
                        "nothing to reconstruct from")
 
-  @property
+  @functools.cached_property
   def image_measurement(self) -> bool:
     """True when y is one real image the shape of A x (PSNR to y exists)."""
     if not (isinstance(self.observed, np.ndarray) and self.observed.ndim == 3

@@ -42,7 +42,6 @@ import glob
 import io
 import os
 import sys
-import tempfile
 import time
 import traceback
 import zlib
@@ -57,6 +56,7 @@ from dip_jax import cli  # the --config/--workdir flags and their errors
 from dip_jax import hyper
 from dip_jax import signals
 from dip_jax import sweep_tables
+from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
 
 FLAGS = flags.FLAGS
@@ -152,18 +152,6 @@ def job_config(config, job: Job, single_device: bool = False):
   return c
 
 
-def prepare_workdir(workdir: str) -> None:
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise InputError(f"workdir {workdir} exists and is not a directory")
-  try:
-    os.makedirs(workdir, exist_ok=True)
-    with tempfile.TemporaryFile(dir=workdir):
-      pass  # a real write: os.access says yes to root on a read-only mount
-  except OSError as e:
-    raise InputError(f"workdir {workdir} is not writable: {e.strerror}") \
-        from None
-
-
 def error_line(e: BaseException) -> str:
   """One line for a job's failure: the error's type and message."""
   lines = [l.strip() for l in str(e).splitlines() if l.strip()]
@@ -247,7 +235,7 @@ def main(argv):
   process, processes = jax.process_index(), jax.process_count()
   try:
     jobs, error = enumerate_jobs(config), ""
-    prepare_workdir(workdir)
+    workdir_lib.prepare(workdir, subdirs=())
   except InputError as e:
     jobs, error = [], str(e)
   if processes > 1:

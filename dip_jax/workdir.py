@@ -74,14 +74,16 @@ def _has_checkpoints(directory: str) -> bool:
     return False
 
 
-def prepare(workdir: str) -> None:
-  """Creates the workdir (and its snapshots folder); refuses an unwritable
-  one with one line."""
+def prepare(workdir: str, subdirs=(SNAPSHOTS,)) -> None:
+  """Creates the workdir (and `subdirs` in it: a run's snapshots folder);
+  refuses an unwritable one with one line."""
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise InputError(f"workdir {workdir} exists and is not a directory")
   existed = os.path.isdir(workdir)
   try:
-    os.makedirs(os.path.join(workdir, SNAPSHOTS), exist_ok=True)
+    os.makedirs(workdir, exist_ok=True)
+    for sub in subdirs:
+      os.makedirs(os.path.join(workdir, sub), exist_ok=True)
     with tempfile.TemporaryFile(dir=workdir):
       pass  # a real write: os.access says yes to root on a read-only mount
   except OSError as e:
