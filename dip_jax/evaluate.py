@@ -4,8 +4,10 @@ result is shown beside.
 Conventions: PSNR on all channels by default and SSIM; with a mask also PSNR
 over the missing pixels only; for operators with a `score_border` (super-
 resolution) also the paper's PSNR on the Y channel (BT.601, 16-235) with
-that border cropped. The baseline is the operator's own (`baseline(y)`): the
-observation itself, or bicubic upscaling for SR; none for Fourier data.
+that border cropped; an operator's own `score_fn` replaces them all (Fourier
+ptychography: amplitude, and phase up to its offset). The baseline is the
+operator's own (`baseline(y)`): the observation itself, bicubic upscaling for
+SR, alternating projection for ptychography.
 """
 
 import numpy as np
@@ -18,6 +20,10 @@ def score(problem, x: np.ndarray, prefix: str = "") -> dict:
   if problem.clean is None:
     return {}
   clean = problem.clean
+  if problem.operator.score_fn is not None:
+    # The operator knows what its measurement cannot tell (a global phase).
+    return {prefix + k: v for k, v in
+            problem.operator.score_fn(x, clean).items()}
   out = {"psnr": metrics.psnr(x, clean), "ssim": metrics.ssim(x, clean)}
   if problem.mask is not None:
     missing = np.broadcast_to(problem.mask < 0.5, clean.shape)
@@ -33,8 +39,9 @@ def score(problem, x: np.ndarray, prefix: str = "") -> dict:
 
 def corrupted_baseline(problem) -> tuple[str, np.ndarray] | None:
   """What the reconstruction must beat: (name, image) from the operator's
-  baseline (the observation as the method sees it, or bicubic for SR), or
-  None when the measurement has no image-space estimate."""
-  if not problem.image_measurement:
+  baseline (the observation as the method sees it, bicubic for SR,
+  alternating projection for ptychography), or None when the operator has
+  none or there is no observation."""
+  if problem.observed is None:
     return None
   return problem.operator.baseline(problem.observed)

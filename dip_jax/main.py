@@ -10,6 +10,8 @@ step N; ...") and 128 + the signal's number, leaving a workdir that the same
 command resumes (see signals.py).
 """
 
+import os
+
 from absl import app
 from absl import flags
 from absl import logging
@@ -48,10 +50,13 @@ def main(argv):
     first = next((l for l in str(e).splitlines() if l.strip()), "")[:300]
     cli.fail(f"unexpected {type(e).__name__}: {first} (run again with "
              f"--verbosity=0 to see where)", 1)
-  parts = [f"{k} {summary[k]:.2f}" for k in ("psnr", "psnr_corrupted")
+  parts = [f"{k} {summary[k]:.2f}" for k in ("psnr", "psnr_phase",
+                                              "psnr_corrupted")
            if k in summary]
-  print(f"done: {cli.WORKDIR.value}/reconstruction.png  " + "  ".join(parts)
-        + f"  {summary['seconds']:.1f} s")
+  written = sorted(f for f in os.listdir(cli.WORKDIR.value)
+                   if f.startswith("reconstruction") and f.endswith(".png"))
+  print(f"done: {os.path.join(cli.WORKDIR.value, ' '.join(written))}  "
+        + "  ".join(parts) + f"  {summary['seconds']:.1f} s")
 
 
 def run_main():

@@ -18,6 +18,7 @@ import numpy as np
 from dip_jax import corruptions
 from dip_jax import images
 from dip_jax import operators
+from dip_jax import tasks
 from dip_jax.errors import InputError
 
 @dataclasses.dataclass
@@ -69,34 +70,26 @@ class Problem:
             and not jnp.issubdtype(ax.dtype, jnp.complexfloating))
 
   def observed_for_display(self):
-    """The observation as the method sees it (missing pixels neutral), or
-    None when the measurement is no image."""
-    if not self.image_measurement:
+    """The observation as a picture (an image with its missing pixels
+    neutral, a ptychography stack's bright-field image), or None when the
+    operator has no picture of it."""
+    if self.observed is None:
       return None
     return self.operator.display(self.observed)
 
 
 def build_problem(config) -> Problem:
-  """Loads or synthesises the observation named by `config`."""
-  notes = []
+  """Loads or synthesises the observation named by `config`: the task's own
+  builder (`tasks.builder`) when it has one, else the image pipeline."""
+  build = tasks.builder(config.task)
+  if build is not None:
+    return build(config)
   # Built once here and carried by the Problem; validates its config block.
   op = operators.from_config(config.operator)
   factor = getattr(op, "factor", 1)
-
-  alpha, depth, source = None, 8, "built-in sample"
-  full_hw = None  # the image's size before center_crop (file masks match it)
-  if config.image:
-    loaded, full_hw = _load(config.image, config)
-    notes.extend(loaded.notes)
-    alpha, depth, source = loaded.alpha, loaded.bit_depth, os.path.abspath(
-        config.image)
-    given = loaded.pixels
-  else:
-    if config.corrupted or config.clean_image:
-      raise InputError("corrupted/clean_image need config.image to be set")
-    if config.sample_size < 1:
-      raise InputError(f"sample_size must be >= 1, got {config.sample_size}")
-    given = images.sample_image(int(config.sample_size))
+  src = load_source(config)
+  given, alpha, depth, source = src.pixels, src.alpha, src.bit_depth, src.source
+  notes, full_hw = list(src.notes), src.full_hw
 
   if config.image and config.corrupted:
     # Real-world input: the file is the observation.
@@ -130,6 +123,30 @@ def build_problem(config) -> Problem:
                  out_shape=out_shape, operator=op, objective=config.loss,
                  alpha=alpha if factor == 1 else None, bit_depth=depth,
                  source=source, net_input=net_input, notes=tuple(notes))
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """The image a task starts from (`config.image` or the built-in sample)."""
+  pixels: np.ndarray
+  alpha: np.ndarray | None = None
+  bit_depth: int = 8
+  source: str = "built-in sample"
+  notes: tuple = ()
+  full_hw: tuple | None = None  # its size before center_crop (masks match it)
+
+
+def load_source(config) -> Source:
+  """`config.image` (cropped by `center_crop`) or the built-in sample."""
+  if config.image:
+    loaded, full_hw = _load(config.image, config)
+    return Source(loaded.pixels, loaded.alpha, loaded.bit_depth,
+                  os.path.abspath(config.image), tuple(loaded.notes), full_hw)
+  if config.corrupted or config.clean_image:
+    raise InputError("corrupted/clean_image need config.image to be set")
+  if config.sample_size < 1:
+    raise InputError(f"sample_size must be >= 1, got {config.sample_size}")
+  return Source(images.sample_image(int(config.sample_size)))
 
 
 def _make_mask(config, shape_hw, full_hw):

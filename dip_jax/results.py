@@ -33,7 +33,7 @@ from dip_jax import workdir as workdir_lib
 
 # The baselines a run scores beside its reconstruction, by the name the
 # operator gives them; their scores are the flat keys "<name>_psnr", ...
-BASELINES = ("corrupted", "bicubic")
+BASELINES = ("corrupted", "bicubic", "ap")  # ap: alternating projection
 # The old name of corrupted_psnr, still written for scripts that read it.
 LEGACY_CORRUPTED = "psnr_corrupted"
 
@@ -93,6 +93,7 @@ class Scores(_Record):
   ssim: float | None = _field(_num)
   psnr_missing: float | None = _field(_num)  # over the masked-out pixels
   psnr_y: float | None = _field(_num)        # Y channel, border cropped (SR)
+  psnr_phase: float | None = _field(_num)    # ptychography, offset removed
   extra: dict = _extra()
 
   def get(self, metric: str):
@@ -157,6 +158,7 @@ class Summary(_Record):
   ssim: float | None = _field(_num)
   psnr_missing: float | None = _field(_num)
   psnr_y: float | None = _field(_num)
+  psnr_phase: float | None = _field(_num)
   # The TV solution beside every run (tv.enabled).
   tv: TVBaseline | None = _field(TVBaseline.from_dict, _to_dict)
   # The fit.

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from dip_jax import curves
 from dip_jax import driver
 from dip_jax import evaluate
 from dip_jax import images
@@ -33,9 +34,8 @@ def hooks_for(config, workdir: str, problem, stream) -> driver.Hooks:
   """The driver's hooks of a CLI run: progress, metrics.jsonl, snapshots
   and checkpoints in `workdir`."""
   def snapshot(step, img):
-    images.save_image(os.path.join(workdir, workdir_lib.SNAPSHOTS,
-                                   f"step_{step:06d}.png"),
-                      img, problem.alpha, problem.bit_depth)
+    save_x(os.path.join(workdir, workdir_lib.SNAPSHOTS, f"step_{step:06d}"),
+           img, problem)
   return driver.Hooks(
       stream=stream, log_every=int(config.log_every),
       metrics_path=os.path.join(workdir, "metrics.jsonl"),
@@ -45,6 +45,33 @@ def hooks_for(config, workdir: str, problem, stream) -> driver.Hooks:
       snapshot_every=int(config.snapshot_every),
       eta_warning_minutes=float(config.eta_warning_minutes),
       quick_hint=config.quick_hint)
+
+
+def save_x(stem: str, x, problem) -> None:
+  """x as `stem`.png, or as one PNG per view (`stem`_amplitude.png, ...)
+  when its channels are no single picture (then also `stem`.npy, the values
+  themselves)."""
+  named = problem.operator.views(x)
+  for name, img in named.items():
+    images.save_image(f"{stem}_{name}.png" if name else f"{stem}.png", img,
+                      problem.alpha, problem.bit_depth)
+  if "" not in named:
+    tmp = f"{stem}.tmp-{os.getpid()}.npy"
+    np.save(tmp, np.asarray(x, np.float32))
+    os.replace(tmp, f"{stem}.npy")
+
+
+def _panels(name: str, x, problem, scores=None) -> list:
+  """Comparison tiles of x, one per view, each labelled with its PSNR
+  (`psnr_<view>` where the scores have one, else `psnr`)."""
+  scores = scores or {}
+  tiles = []
+  for view, img in problem.operator.views(x).items():
+    psnr = scores.get(f"psnr_{view}", scores.get("psnr"))
+    label = " ".join(p for p in (name, view) if p)
+    tiles.append((f"{label} {psnr:.2f} dB" if psnr is not None else label,
+                  img))
+  return tiles
 
 
 def reconstruct(config, workdir: str, stream=None) -> dict:
@@ -84,11 +111,11 @@ def _write_run(config, workdir, stream, config_json, solve, problem,
   for note in problem.notes:
     print(f"note: {note}", file=stream, flush=True)
   report.write_json(os.path.join(workdir, "config.json"), config_json)
-  save = lambda name, img: images.save_image(
-      os.path.join(workdir, name), img, problem.alpha, problem.bit_depth)
+  save = lambda stem, img: save_x(os.path.join(workdir, stem), img, problem)
   shown = problem.observed_for_display()
   if shown is not None:
-    save("corrupted.png", shown)
+    images.save_image(os.path.join(workdir, "corrupted.png"), shown,
+                      problem.alpha, problem.bit_depth)
 
   summary = {"task": config.task, "image": problem.source,
              "prior": config.prior, "device": report.jax_device()}
@@ -99,13 +126,15 @@ def _write_run(config, workdir, stream, config_json, solve, problem,
     summary.update(evaluate.score(problem, base_img, f"{base_name}_"))
     if base_name == "corrupted":
       summary.pop("corrupted_ssim", None)
-    panels.append((_label(base_name, summary.get(f"{base_name}_psnr")),
-                   base_img))
+    if base_name != "corrupted":  # corrupted.png is written above
+      save(base_name, base_img)
+    panels += _panels(base_name, base_img, problem, {
+        k[len(base_name) + 1:]: v for k, v in summary.items()
+        if k.startswith(f"{base_name}_")})
   tv = _tv_baseline(problem, config, summary, stream)
   if tv is not None:
-    panels.append((_label("TV", summary["tv"].get("psnr")),
-                   tv.reconstruction))
-    save("tv.png", tv.reconstruction)
+    panels += _panels("TV", tv.reconstruction, problem, summary["tv"])
+    save("tv", tv.reconstruction)
   if config.prior == "tv":
     result = tv
     summary.update({"steps": tv.info["iterations"],
@@ -115,19 +144,21 @@ def _write_run(config, workdir, stream, config_json, solve, problem,
     with signals.deferred():  # a signal stops the fit between chunks
       result = solve(problem, config, hooks, **prepared)
     for name, img in result.images.items():
-      save(f"{name}.png", img)
+      save(name, img)
     summary.update(result.info)
     if "warning" in result.info:
       print(f"warning: {result.info['warning']}", file=stream, flush=True)
     if result.history:
       np.savez(os.path.join(workdir, "history.npz"), **result.history)
+      curves.write_curves(os.path.join(workdir, "curves.png"),
+                          result.history, summary)
   recon = result.reconstruction
   summary.update(evaluate.score(problem, recon))
-  save("reconstruction.png", recon)
-  panels.append((_label("DIP" if config.prior == "dip" else "reconstruction",
-                        summary.get("psnr")), recon))
+  save("reconstruction", recon)
+  panels += _panels("DIP" if config.prior == "dip" else "reconstruction",
+                    recon, problem, summary)
   if problem.clean is not None:
-    panels.append(("clean", problem.clean))
+    panels += _panels("clean", problem.clean, problem)
   report.comparison_panel(os.path.join(workdir, "comparison.png"), panels)
   # summary.json last: its presence marks the run as finished. Written
   # through the schema, which also keeps the old key psnr_corrupted.
@@ -150,7 +181,3 @@ def _tv_baseline(problem, config, summary, stream):
   tv = tv_method.solve(problem, config)
   summary["tv"] = {**tv.info, **evaluate.score(problem, tv.reconstruction)}
   return tv
-
-
-def _label(name, psnr):
-  return f"{name} {psnr:.2f} dB" if psnr is not None else name

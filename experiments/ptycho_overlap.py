@@ -40,25 +40,29 @@ import numpy as np  # pylint: disable=wrong-import-position,g-bad-import-order
 
 import dip_jax  # pylint: disable=wrong-import-position
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import metrics  # pylint: disable=wrong-import-position
+from dip_jax import images  # pylint: disable=wrong-import-position
 from dip_jax import problem as problem_lib  # pylint: disable=wrong-import-position
 from dip_jax.operators import ptycho  # pylint: disable=wrong-import-position
+from dip_jax.tasks import ptycho as ptycho_task  # pylint: disable=wrong-import-position
 
 
-def test_object(size: int):
+def test_object(size: int, amplitude_image: str = "", phase_image: str = ""):
+  """(amplitude in [0.2, 1], phase in [0, 1]) of size x size: the images'
+  luminance centre-cropped and resized (the CLI task's recipe); defaults:
+  the built-in photo and a smooth synthetic phase."""
   c = config_lib.base_config()
-  c.sample_size = size
-  amplitude = 0.2 + 0.8 * problem_lib.build_problem(c).clean.mean(-1)
-  yy, xx = np.mgrid[0:size, 0:size] / (size - 1.0)
-  phase = 0.5 + 0.4 * np.sin(2 * np.pi * (xx + 0.5 * yy)) * np.cos(3 * yy)
+  c.sample_size, c.image = size, amplitude_image
+  amplitude = 0.2 + 0.8 * ptycho_task.square(
+      problem_lib.load_source(c).pixels, size)
+  phase = (ptycho_task.square(images.load_image(phase_image).pixels, size)
+           if phase_image else ptycho_task.synthetic_phase(size))
   return amplitude.astype(np.float32), phase.astype(np.float32)
 
 
 def scores(amplitude, phase, true_amplitude, true_phase):
-  amp = metrics.psnr(np.clip(amplitude, 0, 1)[..., None],
-                     true_amplitude[..., None])
-  phase = phase - np.mean(phase - true_phase)
-  return amp, metrics.psnr(phase[..., None], true_phase[..., None])
+  s = ptycho.score(np.stack([amplitude, phase], -1),
+                   np.stack([true_amplitude, true_phase], -1))
+  return s["psnr"], s["psnr_phase"]
 
 
 def reconstruct(geometry, intensity, args):
@@ -99,16 +103,30 @@ def main():
   p.add_argument("--steps", type=int, default=0, help="DIP steps")
   p.add_argument("--tv_steps", type=int, default=1000)
   p.add_argument("--tv_lam", type=float, default=0.01)
+  p.add_argument("--lowres", type=int, default=0,
+                 help="low-resolution image side (default: by --quick)")
+  p.add_argument("--leds", type=int, default=0, help="K of the K x K array")
+  p.add_argument("--width", type=int, default=0, help="DIP channels")
+  p.add_argument("--depth", type=int, default=0, help="DIP levels")
+  p.add_argument("--amplitude_image", default="",
+                 help="image for the amplitude (default: the built-in photo)")
+  p.add_argument("--phase_image", default="",
+                 help="image for the phase (default: a smooth pattern)")
   args = p.parse_args()
   if args.quick:
-    geometry = ptycho.Geometry(leds=5, lowres=16)
+    geometry = ptycho.Geometry(leds=args.leds or 5, lowres=args.lowres or 16)
     pitches = args.pitches or "3,5,8,13"
-    args.steps, args.width, args.depth = args.steps or 800, 16, 3
+    defaults = (800, 16, 3)
   else:
-    geometry = ptycho.Geometry()
+    geometry = ptycho.Geometry(leds=args.leds or 15,
+                               lowres=args.lowres or 64)
     pitches = args.pitches or "2,4,6,8"
-    args.steps, args.width, args.depth = args.steps or 3000, 64, 5
-  amplitude, phase = test_object(geometry.size)
+    defaults = (3000, 64, 5)
+  args.steps = args.steps or defaults[0]
+  args.width = args.width or defaults[1]
+  args.depth = args.depth or defaults[2]
+  amplitude, phase = test_object(geometry.size, args.amplitude_image,
+                                 args.phase_image)
   rows, panels = [], []
   for pitch in [float(v) for v in pitches.split(",")]:
     g = dataclasses.replace(geometry, led_pitch_mm=pitch)
@@ -136,7 +154,10 @@ def main():
             "TV amp / phase dB", "DIP amp / phase dB"]
   common.write_summary(args.out, (
       f"Fourier ptychography, {geometry.size} px object, {geometry.leds} x "
-      f"{geometry.leds} LEDs ({'quick' if args.quick else 'full'}); "
+      f"{geometry.leds} LEDs of {geometry.lowres} px; amplitude "
+      f"{args.amplitude_image or 'built-in photo'}, phase "
+      f"{args.phase_image or 'synthetic'}; DIP {args.depth} levels of "
+      f"{args.width} ch, {args.steps} steps; "
       f"{common.device_line()}\n\n" + common.markdown_table(header, rows)
       + "\n"))
 

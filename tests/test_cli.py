@@ -39,7 +39,7 @@ def finished(tmp_path_factory):
 def test_outputs_of_a_finished_run(finished):
   for name in ("config.json", "corrupted.png", "reconstruction.png",
                "comparison.png", "metrics.jsonl", "summary.json",
-               "history.npz", "snapshots/step_000002.png"):
+               "history.npz", "curves.png", "snapshots/step_000002.png"):
     assert os.path.exists(os.path.join(finished, name)), name
   summary = json.load(open(os.path.join(finished, "summary.json")))
   for key in ("psnr", "psnr_corrupted", "steps", "seconds", "ssim"):
@@ -121,3 +121,15 @@ def test_mask_file_problems(tmp_path):
                           f"--config.mask.path={small}"), "but the image is")
   _one_error_line(run_cli(str(tmp_path / "b"), *base,
                           f"--config.mask.path={gray}"), "not binary")
+
+
+def test_curves_mark_the_oracle_peak_and_each_detected_stop(tmp_path):
+  from dip_jax import curves  # pylint: disable=g-import-not-at-top
+  marks = curves._marks({"oracle_peak_step": 30, "oracle_peak_psnr": 25.0,
+                         "detected_step": [12, 0, 40]})
+  assert [(m[0], m[2]) for m in marks] == [(30, "--"), (12, ":"), (40, ":")]
+  history = {"loss": -np.linspace(1, 2, 50)[:, None],  # a maximization
+             "psnr": np.linspace(10, 20, 100).reshape(50, 2)}
+  assert curves.write_curves(str(tmp_path / "c.png"), history, {})
+  assert Image.open(tmp_path / "c.png").size[0] > 500
+  assert not curves.write_curves(str(tmp_path / "d.png"), {}, {})

@@ -4,6 +4,10 @@ reports and its refusals; alternating projection and DIP on a small object
 (one tiny fit)."""
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,10 +15,14 @@ import pytest
 import dip_jax
 from conftest import tiny_config
 from dip_jax import config_lib
+from dip_jax import evaluate
 from dip_jax import metrics
 from dip_jax import problem as problem_lib
 from dip_jax.errors import InputError
 from dip_jax.operators import ptycho
+from dip_jax.tasks import ptycho as ptycho_task
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A 64 px object, 16 px images, 5 x 5 LEDs: Zheng's optics, smaller grids.
 SMALL = ptycho.Geometry(leds=5, lowres=16)
@@ -149,8 +157,7 @@ def test_alternating_projection_and_dip_recover_a_small_object():
   c = config_lib.base_config()
   c.sample_size = g.size
   amplitude = 0.2 + 0.8 * problem_lib.build_problem(c).clean.mean(-1)
-  yy, xx = np.mgrid[0:g.size, 0:g.size] / (g.size - 1.0)
-  phase = 0.5 + 0.4 * np.sin(2 * np.pi * (xx + 0.5 * yy)) * np.cos(3 * yy)
+  phase = ptycho_task.synthetic_phase(g.size)
   _, intensity = ptycho.simulate(g, amplitude, phase)
   start = np.kron(np.sqrt(intensity[g.leds ** 2 // 2]),
                   np.ones((g.upsampling, g.upsampling)))
@@ -173,3 +180,65 @@ def test_alternating_projection_and_dip_recover_a_small_object():
   dip_amp = metrics.psnr(rec[..., :1], amplitude[..., None])
   assert dip_amp > 20.0 and dip_amp > start_db + 4.0, (dip_amp, start_db)
   assert _phase_psnr(rec[..., 1], phase) > 28.0
+
+
+def _ptycho_config(**overrides):
+  c = config_lib.task_config("ptycho.py", "quick")
+  c.update_from_flattened_dict({
+      "operator.fourier_ptychography.lowres": 16,
+      "operator.fourier_ptychography.leds": 5, "sample_size": 64,
+      **overrides})
+  return c
+
+
+def test_task_builds_the_simulated_stack_from_the_config():
+  p = problem_lib.build_problem(_ptycho_config())
+  assert p.observed.shape == (25, 16, 16) and p.out_shape == (64, 64, 2)
+  assert p.clean[..., 0].min() >= 0.2 - 1e-6  # the amplitude floor
+  assert any("65 % pupil overlap" in n for n in p.notes)
+  # Poisson at 1000 photons: the stack is not the noiseless one.
+  quiet = problem_lib.build_problem(_ptycho_config(**{"ptycho.photons": 0.0}))
+  assert 0 < np.abs(p.observed - quiet.observed).max() < 0.2
+  name, ap = evaluate.corrupted_baseline(p)
+  scores = evaluate.score(p, ap)
+  assert name == "ap" and set(scores) == {"psnr", "ssim", "psnr_phase"}
+  # A phase offset costs nothing: intensities cannot see it.
+  shifted = p.clean + np.array([0.0, 0.05], np.float32)
+  assert evaluate.score(p, shifted)["psnr_phase"] > 100
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"operator.name": "identity"}, "needs operator.name"),
+    ({"ptycho.amplitude_floor": 1.0}, "amplitude_floor"),
+    ({"ptycho.photons": -1.0}, "photons must be >= 0"),
+    ({"operator.fourier_ptychography.na": 0.0}, "NA must be > 0"),
+    ({"operator.fourier_ptychography.led_pitch_mm": 20.0}, "reach"),
+])
+def test_task_refuses_bad_settings_in_one_line(overrides, words):
+  with pytest.raises(InputError, match=words):
+    problem_lib.build_problem(_ptycho_config(**overrides))
+
+
+def test_cli_run_writes_amplitude_phase_and_the_ap_baseline(tmp_path):
+  cmd = [sys.executable, "-m", "dip_jax.main",
+         f"--config={os.path.join(ROOT, 'configs', 'ptycho.py')}:quick",
+         f"--workdir={tmp_path}",
+         "--config.operator.fourier_ptychography.lowres=16",
+         "--config.operator.fourier_ptychography.leds=5",
+         "--config.sample_size=64", "--config.num_steps=200",
+         "--config.net.channels_down=(16,16,16)",
+         "--config.net.channels_up=(16,16,16)",
+         "--config.net.channels_skip=(4,4,4)", "--config.input.channels=16",
+         "--config.checkpoint_every=0", "--config.snapshot_every=0"]
+  proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                        timeout=600)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  for name in ("reconstruction_amplitude.png", "reconstruction_phase.png",
+               "reconstruction.npy", "ap_amplitude.png", "corrupted.png",
+               "comparison.png", "summary.json"):
+    assert (tmp_path / name).exists(), name
+  summary = json.loads((tmp_path / "summary.json").read_text())
+  assert np.load(tmp_path / "reconstruction.npy").shape == (64, 64, 2)
+  for key in ("psnr", "psnr_phase", "ap_psnr", "ap_psnr_phase"):
+    assert np.isfinite(summary[key]), key
+  assert "reconstruction_amplitude.png" in proc.stdout

@@ -52,6 +52,10 @@ class Operator:
     display_fn: y -> image for corrupted.png, or None when y is no image.
     score_border: pixels cropped per side by border-aware scores (SR: the
       factor, as the paper's Y-PSNR).
+    views_fn: x -> {name: H x W x {1,3} image} when x's channels are not
+      one picture (ptychography: amplitude and phase); None = x itself.
+    score_fn: (x, clean) -> {score: value} replacing the image scores where
+      they would mislead (a phase only known up to a global offset).
   """
   apply: Callable
   in_shape: tuple | None = None
@@ -61,6 +65,8 @@ class Operator:
   baseline_fn: Callable | None = None
   display_fn: Callable | None = None
   score_border: int = 0
+  views_fn: Callable | None = None
+  score_fn: Callable | None = None
 
   def __call__(self, x):
     return self.apply(x)
@@ -93,6 +99,10 @@ class Operator:
   def baseline(self, y):
     """(name, image) of the classical estimate to beat, or None."""
     return None if self.baseline_fn is None else self.baseline_fn(self, y)
+
+  def views(self, x) -> dict:
+    """x (H x W x C) as the named pictures to save and show."""
+    return {"": x} if self.views_fn is None else self.views_fn(x)
 
   def display(self, y):
     """The measurement as a picture for corrupted.png, or None."""
@@ -271,3 +281,20 @@ def _blur_from_config(block) -> Operator:
   if block.get("size") == 0:
     block = {**block, "size": None}
   return blur(**block)
+
+
+@register_operator("fourier_ptychography")
+def _ptycho_from_config(block) -> Operator:
+  """config.operator.fourier_ptychography: the `ptycho.Geometry` fields and
+  phase_range (a pair of radians)."""
+  from dip_jax.operators import ptycho  # pylint: disable=g-import-not-at-top
+  block = dict(block)
+  phase_range = tuple(block.pop("phase_range", ptycho.DEFAULT_PHASE_RANGE))
+  known = {f.name for f in dataclasses.fields(ptycho.Geometry)}
+  unknown = sorted(set(block) - known)
+  if unknown:
+    raise InputError(f"unknown key operator.fourier_ptychography."
+                     f"{unknown[0]}; known: {sorted(known)}, phase_range")
+  return ptycho.fourier_ptychography(ptycho.Geometry(**block),
+                                     phase_range=phase_range)
+

@@ -133,7 +133,11 @@ def lowres_fields(geometry: Geometry, obj) -> jax.Array:
   return _fields_fn(geometry)(jnp.asarray(obj, jnp.complex64))
 
 
-def as_object(x, phase_range=(-math.pi / 2, math.pi / 2)) -> jax.Array:
+DEFAULT_PHASE_RANGE = (-math.pi / 2, math.pi / 2)
+AP_LOOPS = 20  # alternating projection's sweeps over the LEDs as a baseline
+
+
+def as_object(x, phase_range=DEFAULT_PHASE_RANGE) -> jax.Array:
   """B x N x N x 2 real (amplitude, phase in [0, 1]) -> B x N x N complex,
   the phase channel mapped linearly onto `phase_range` (so a net's sigmoid
   output, or a box-constrained x, covers exactly the phases allowed)."""
@@ -142,20 +146,61 @@ def as_object(x, phase_range=(-math.pi / 2, math.pi / 2)) -> jax.Array:
   return (x[..., 0] * jnp.exp(1j * phase)).astype(jnp.complex64)
 
 
+def as_channels(obj, phase_range=DEFAULT_PHASE_RANGE) -> np.ndarray:
+  """N x N complex -> N x N x 2 (amplitude, phase in units of the range),
+  the inverse of `as_object` for phases inside the range."""
+  lo, hi = phase_range
+  obj = np.asarray(obj)
+  return np.stack([np.abs(obj), (np.angle(obj) - lo) / (hi - lo)],
+                  -1).astype(np.float32)
+
+
+def score(x, clean) -> dict:
+  """Amplitude PSNR and SSIM ("psnr", "ssim": the amplitude is the image
+  one looks at) and phase PSNR up to the global offset that intensities
+  cannot see ("psnr_phase", phase in units of its range)."""
+  from dip_jax import metrics  # pylint: disable=import-outside-toplevel
+  x, clean = np.asarray(x, np.float64), np.asarray(clean, np.float64)
+  amp = np.clip(x[..., :1], 0, 1)
+  phase = x[..., 1:] - np.mean(x[..., 1:] - clean[..., 1:])
+  return {"psnr": metrics.psnr(amp, clean[..., :1]),
+          "ssim": metrics.ssim(amp.astype(np.float32),
+                               clean[..., :1].astype(np.float32)),
+          "psnr_phase": metrics.psnr(phase, clean[..., 1:])}
+
+
+def views(x) -> dict:
+  """The two pictures of x: amplitude and phase (in units of its range)."""
+  x = np.asarray(x)
+  return {"amplitude": x[..., :1], "phase": x[..., 1:2]}
+
+
 def fourier_ptychography(geometry: Geometry | None = None,
-                         phase_range=(-math.pi / 2, math.pi / 2), **settings):
+                         phase_range=DEFAULT_PHASE_RANGE, **settings):
   """The operator x = (amplitude, phase in [0, 1]) channels -> the K^2
   complex low-resolution fields (nonlinear in x; the data are their
-  intensities: use the "amplitude" objective)."""
+  intensities: use the "amplitude" objective). Its baseline is alternating
+  projection; its scores are `score`'s."""
   from dip_jax import operators  # pylint: disable=import-outside-toplevel
   g = (geometry or Geometry(**settings)).check()
-  fields = _fields_fn(g)
   phase_range = tuple(float(v) for v in phase_range)
+  if not phase_range[1] > phase_range[0]:
+    raise InputError(f"phase_range must be (low, high) with low < high, got "
+                     f"{phase_range}")
   return operators.Operator(
-      apply=lambda x: fields(as_object(x, phase_range)),
-      in_shape=(g.size, g.size, 2), linear=False,
-      name=f"fourier ptychography {g.leds}x{g.leds}",
-      display_fn=lambda op, y: _centre_image(g, y))
+      apply=_apply_fn(g, phase_range), in_shape=(g.size, g.size, 2),
+      linear=False, name=f"fourier ptychography {g.leds}x{g.leds}",
+      display_fn=lambda op, y: _centre_image(g, y),
+      baseline_fn=lambda op, y: ("ap", as_channels(alternating_projection(
+          g, y, loops=AP_LOOPS), phase_range)),
+      views_fn=views, score_fn=score)
+
+
+@functools.lru_cache(maxsize=16)
+def _apply_fn(geometry: Geometry, phase_range):
+  # One function object per setting: compiled fits are keyed on it.
+  fields = _fields_fn(geometry)
+  return lambda x: fields(as_object(x, phase_range))
 
 
 def _centre_image(geometry: Geometry, intensities):
@@ -164,9 +209,9 @@ def _centre_image(geometry: Geometry, intensities):
   return (centre / max(float(centre.max()), 1e-12))[..., None]
 
 
-def simulate(geometry: Geometry, amplitude, phase, *, phase_range=(
-    -math.pi / 2, math.pi / 2), photons: float = 0.0, sigma: float = 0.0,
-             seed: int = 0):
+def simulate(geometry: Geometry, amplitude, phase, *,
+             phase_range=DEFAULT_PHASE_RANGE, photons: float = 0.0,
+             sigma: float = 0.0, seed: int = 0):
   """(x: N x N x 2 (amplitude, phase in [0, 1]), intensities: K^2 x n x n).
 
   `amplitude` and `phase` are N x N images in [0, 1]; the phase is mapped

@@ -1,0 +1,101 @@
+"""curves.png: a fit's loss and PSNR curves, with the oracle peak and the
+early-stopping detector's step marked, written beside every CLI run.
+
+history.npz holds per-step arrays, T or T x R (restarts): `loss`,
+`psnr_observed` (PSNR of A f(z) to y, when y is an image), `psnr` /
+`psnr_ema` / `psnr_ensemble` (to the clean image, when known). One line per
+restart for the per-restart curves, thin; the answer's curve (EMA or the
+restarts' average) thick.
+"""
+
+import os
+
+import numpy as np
+
+# label, history key, drawn thick (the answer the run stands for)
+_PSNR_CURVES = (("output", "psnr", False), ("EMA of outputs", "psnr_ema", True),
+                ("restarts' average", "psnr_ensemble", True))
+
+
+def _steps(a):
+  return np.arange(1, len(a) + 1)
+
+
+def _per_restart(a):
+  a = np.asarray(a, np.float64)
+  return a.reshape(len(a), -1)
+
+
+def write_curves(path: str, history: dict, summary: dict) -> bool:
+  """Draws the curves of `history` to `path` atomically; False (nothing
+  written) when there is no per-step history or no matplotlib."""
+  if not history or "loss" not in history:
+    return False
+  try:
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    return False
+  has_psnr = any(k in history for _, k, _ in _PSNR_CURVES) or (
+      "psnr_observed" in history)
+  fig, axes = plt.subplots(1, 2 if has_psnr else 1, squeeze=False,
+                           figsize=(11 if has_psnr else 5.5, 3.6))
+  loss_ax = axes[0, 0]
+  for r, curve in enumerate(_per_restart(history["loss"]).T):
+    loss_ax.plot(_steps(curve), curve, lw=0.8,
+                 label="loss" if r == 0 else None, color="tab:blue")
+  if np.all(np.asarray(history["loss"]) > 0):  # maximizing gives < 0
+    loss_ax.set_yscale("log")
+  loss_ax.set_xlabel("step")
+  loss_ax.set_title("objective")
+  marks = _marks(summary)
+  if has_psnr:
+    ax = axes[0, 1]
+    if "psnr_observed" in history:
+      for r, curve in enumerate(_per_restart(history["psnr_observed"]).T):
+        ax.plot(_steps(curve), curve, lw=0.8, color="tab:gray",
+                label="A f(z) to y" if r == 0 else None)
+    for (label, key, thick), color in zip(_PSNR_CURVES,
+                                          ("tab:orange", "tab:red",
+                                           "tab:purple")):
+      if key in history:
+        for r, curve in enumerate(_per_restart(history[key]).T):
+          ax.plot(_steps(curve), curve, lw=1.6 if thick else 0.7,
+                  color=color, label=f"{label} to clean" if r == 0 else None)
+    ax.set_xlabel("step")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title("PSNR")
+    _draw_marks(ax, marks)
+    ax.legend(fontsize=7, loc="lower right")
+  _draw_marks(loss_ax, marks)
+  loss_ax.legend(fontsize=7, loc="upper right")
+  fig.suptitle(f"{summary.get('task', '')} {summary.get('prior', '')}: "
+               f"{summary.get('steps', len(history['loss']))} steps",
+               fontsize=9)
+  fig.tight_layout()
+  tmp = f"{path}.tmp-{os.getpid()}.png"
+  fig.savefig(tmp, dpi=90)
+  plt.close(fig)
+  os.replace(tmp, path)
+  return True
+
+
+def _marks(summary: dict) -> list:
+  """(step, label, style) of the oracle peak and the detected stop(s)."""
+  out = []
+  if summary.get("oracle_peak_step"):
+    out.append((summary["oracle_peak_step"],
+                f"oracle peak {summary.get('oracle_peak_psnr', 0):.2f} dB",
+                "--"))
+  detected = summary.get("detected_step")
+  for i, step in enumerate(np.atleast_1d(detected) if detected is not None
+                           else ()):
+    if step and step > 0:
+      out.append((int(step), "detected stop" if i == 0 else None, ":"))
+  return out
+
+
+def _draw_marks(ax, marks):
+  for step, label, style in marks:
+    ax.axvline(step, color="black", ls=style, lw=0.9, label=label)
