@@ -115,6 +115,13 @@ def base_config() -> ml_collections.ConfigDict:
                                   # adam | adamw | sgd | rmsprop | lion
   c.optim.learning_rate = 0.01
 
+  # Weights on x itself added to the objective of a fit (dip, tv_gradient):
+  # tv > 0 with prior=dip is DIP-TV (Liu et al., 2019): data term +
+  # tv * TV_eps(f(z)) per pixel (objectives.regularized).
+  c.regularizer = ml_collections.ConfigDict()
+  c.regularizer.tv = 0.0
+  c.regularizer.l2 = 0.0          # l2 * mean((x - 0.5)^2)
+
   # prior=tv_gradient: x itself by projected Adam with a smoothed TV
   # (methods/tv_gradient.py; any operator and objective, no adjoint).
   c.tv_gradient = ml_collections.ConfigDict()

@@ -137,3 +137,22 @@ def test_tv_gradient_reaches_the_chambolle_pock_solution():
   assert np.abs(gd.reconstruction - cp).mean() < 5e-3
   assert metrics.psnr(gd.reconstruction, clean) == pytest.approx(
       metrics.psnr(cp, clean), abs=0.1)
+
+
+def test_regularizer_adds_tv_of_x_to_the_objective_dip_tv():
+  """config.regularizer.tv > 0 (DIP-TV) adds tv * TV_eps(x) per pixel to
+  the data term; 0 leaves the objective itself (the same compiled fit)."""
+  from dip_jax import config_lib, objectives, problem as problem_lib  # pylint: disable=g-import-not-at-top
+  from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
+  from dip_jax.priors import tv as tv_prior  # pylint: disable=g-import-not-at-top
+  c = config_lib.base_config()
+  x = np.random.default_rng(0).uniform(size=(1, 8, 8, 3)).astype(np.float32)
+  p = problem_lib.Problem(observed=x[0] * 0.5, clean=None, mask=None,
+                          out_shape=(8, 8, 3))
+  assert dip_method.regularized_objective(p, c) is objectives.mse
+  c.regularizer.tv = 0.5
+  fn = dip_method.regularized_objective(p, c)
+  assert fn is dip_method.regularized_objective(p, c)  # cached
+  y = jnp.asarray(x * 0.5)
+  want = objectives.mse(x, x, y) + 0.5 * tv_prior.smooth_tv(x, 1e-3) / x.size
+  np.testing.assert_allclose(fn(x, x, y), want, rtol=1e-6)

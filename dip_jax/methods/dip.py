@@ -60,7 +60,7 @@ def build_fit(config, problem) -> driver.Fit:
   spec = dip.FitSpec(
       net=net,
       operator=problem.operator.apply,
-      objective=objectives.get(problem.objective),
+      objective=regularized_objective(problem, config),
       learning_rate=float(config.optim.learning_rate),
       reg_noise_std=float(config.input.reg_noise_std),
       ema_decay=float(config.ema_decay),
@@ -117,6 +117,14 @@ def build_fit(config, problem) -> driver.Fit:
   return driver.Fit(spec=spec, data=data, init_key=init_key,
                     loop_key=loop_key, num_devices=int(config.num_devices),
                     executable=executable, estimate=estimate)
+
+
+def regularized_objective(problem, config):
+  """The problem's objective plus `config.regularizer`'s weights on x (the
+  objective itself when they are 0: the same compiled program)."""
+  reg = config.get("regularizer") or {}
+  return objectives.regularized(problem.objective, l2=float(reg.get("l2", 0)),
+                                tv=float(reg.get("tv", 0)))
 
 
 def _check_numbers(config) -> None:

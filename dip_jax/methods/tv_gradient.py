@@ -20,7 +20,7 @@ import numpy as np
 import optax
 
 from dip_jax import methods
-from dip_jax import objectives
+from dip_jax.methods import dip as dip_method
 from dip_jax.errors import InputError
 from dip_jax.priors import tv as tv_prior
 
@@ -51,7 +51,7 @@ def solve(problem, config, hooks=None) -> methods.Result:
   """Projected Adam on x for `config.tv_gradient.num_steps` steps."""
   del hooks
   lam, lr, eps, steps = _settings(config)
-  objective = objectives.get(problem.objective)
+  objective = dip_method.regularized_objective(problem, config)
   apply = problem.operator.apply
   y = (None if problem.observed is None else
        jax.tree.map(lambda a: jnp.asarray(a)[None], problem.observed))
