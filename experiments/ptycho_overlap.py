@@ -70,8 +70,8 @@ def reconstruct(geometry, intensity, args):
   out = {}
   t = time.perf_counter()
   obj = ptycho.alternating_projection(geometry, intensity, loops=20)
-  out["AP"] = (np.abs(obj), (np.angle(obj) + np.pi / 2) / np.pi,
-               time.perf_counter() - t)
+  ap = ptycho.as_channels(obj)
+  out["AP"] = (ap[..., 0], ap[..., 1], time.perf_counter() - t)
   op = ptycho.fourier_ptychography(geometry)
   t = time.perf_counter()
   tv = dip_jax.reconstruct(intensity, op, method="tv_gradient",

@@ -288,13 +288,4 @@ def _ptycho_from_config(block) -> Operator:
   """config.operator.fourier_ptychography: the `ptycho.Geometry` fields and
   phase_range (a pair of radians)."""
   from dip_jax.operators import ptycho  # pylint: disable=g-import-not-at-top
-  block = dict(block)
-  phase_range = tuple(block.pop("phase_range", ptycho.DEFAULT_PHASE_RANGE))
-  known = {f.name for f in dataclasses.fields(ptycho.Geometry)}
-  unknown = sorted(set(block) - known)
-  if unknown:
-    raise InputError(f"unknown key operator.fourier_ptychography."
-                     f"{unknown[0]}; known: {sorted(known)}, phase_range")
-  return ptycho.fourier_ptychography(ptycho.Geometry(**block),
-                                     phase_range=phase_range)
-
+  return ptycho.fourier_ptychography(*ptycho.settings_from_block(block))

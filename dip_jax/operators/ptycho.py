@@ -196,6 +196,19 @@ def fourier_ptychography(geometry: Geometry | None = None,
       views_fn=views, score_fn=score)
 
 
+def settings_from_block(block) -> tuple:
+  """(Geometry, phase_range) from a config block of Geometry's fields and
+  phase_range; an unknown key is one line."""
+  block = dict(block or {})
+  phase_range = tuple(block.pop("phase_range", DEFAULT_PHASE_RANGE))
+  known = {f.name for f in dataclasses.fields(Geometry)}
+  unknown = sorted(set(block) - known)
+  if unknown:
+    raise InputError(f"unknown key operator.fourier_ptychography."
+                     f"{unknown[0]}; known: {sorted(known)}, phase_range")
+  return Geometry(**block), phase_range
+
+
 @functools.lru_cache(maxsize=16)
 def _apply_fn(geometry: Geometry, phase_range):
   # One function object per setting: compiled fits are keyed on it.

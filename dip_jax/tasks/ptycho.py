@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from dip_jax import images
-from dip_jax import operators
 from dip_jax import problem as problem_lib
 from dip_jax import tasks
 from dip_jax.errors import InputError
@@ -49,7 +48,9 @@ def build(config) -> problem_lib.Problem:
   if config.operator.name != "fourier_ptychography":
     raise InputError(f"task 'ptycho' needs operator.name "
                      f"'fourier_ptychography', got {config.operator.name!r}")
-  op = operators.from_config(config.operator)
+  geometry, phase_range = ptycho.settings_from_block(
+      config.operator.get("fourier_ptychography"))
+  op = ptycho.fourier_ptychography(geometry, phase_range)
   settings = config.ptycho
   floor = float(settings.amplitude_floor)
   if not 0 <= floor < 1:
@@ -71,9 +72,8 @@ def build(config) -> problem_lib.Problem:
     phase = square(phase_src.pixels, size)
   else:
     phase = synthetic_phase(size)
-  geometry = _geometry(config)
   clean, intensity = ptycho.simulate(
-      geometry, amplitude, phase, phase_range=_phase_range(config),
+      geometry, amplitude, phase, phase_range=phase_range,
       photons=float(settings.photons), sigma=float(settings.sigma),
       seed=int(config.seed))
   notes.append(f"{geometry.leds} x {geometry.leds} LEDs at "
@@ -83,17 +83,3 @@ def build(config) -> problem_lib.Problem:
       observed=intensity, clean=clean, mask=None, out_shape=(size, size, 2),
       operator=op, objective=config.loss, source=src.source,
       notes=tuple(notes))
-
-
-def _block(config) -> dict:
-  return dict(config.operator.get("fourier_ptychography") or {})
-
-
-def _geometry(config) -> ptycho.Geometry:
-  block = _block(config)
-  block.pop("phase_range", None)
-  return ptycho.Geometry(**block)
-
-
-def _phase_range(config):
-  return tuple(_block(config).get("phase_range", ptycho.DEFAULT_PHASE_RANGE))
