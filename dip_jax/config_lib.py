@@ -47,7 +47,8 @@ def base_config() -> ml_collections.ConfigDict:
                               # memory this machine or device has free)
   c.corrupted = False         # True: `image` is the observation as is
   c.seed = 0
-  c.prior = "dip"             # dip (fit a net) | tv (hand-crafted prior only)
+  c.prior = "dip"             # dip (fit a net) | tv (hand-crafted prior
+                              # only) | tv_gradient | sgld | deepred
 
   c.corruption = ml_collections.ConfigDict()
   c.corruption.kind = "gaussian"  # none | gaussian | jpeg | pil_lanczos (SR)
@@ -129,6 +130,22 @@ def base_config() -> ml_collections.ConfigDict:
   c.tv_gradient.learning_rate = 0.01
   c.tv_gradient.num_steps = 500
   c.tv_gradient.eps = 1e-3
+  # prior=sgld: Bayesian DIP by stochastic gradient Langevin dynamics
+  # (Cheng et al., CVPR 2019; methods/sgld.py): Gaussian noise of std
+  # noise_scale x learning_rate on every conv kernel after each step; the
+  # answer is the mean of the outputs sampled every `sample_every` steps
+  # after `burn_in`, their per-pixel std the uncertainty map.
+  c.sgld = ml_collections.ConfigDict()
+  c.sgld.noise_scale = 2.0        # their code: 2 x lr
+  c.sgld.burn_in = 7000           # their 20000-step runs: 7000
+  c.sgld.sample_every = 50
+  # prior=deepred: DIP + RED by ADMM (Mataev et al., 2019; dip_jax/red.py):
+  # net loss data + mu * |f - x + u|^2, x from a non-local-means step.
+  c.deepred = ml_collections.ConfigDict()
+  c.deepred.mu = 0.5
+  c.deepred.beta = 0.5
+  c.deepred.sigma_f = 3.0         # the denoiser's noise level (0-255 scale)
+  c.deepred.every = 10            # steps between denoiser calls
   c.tv = ml_collections.ConfigDict()
   c.tv.enabled = True             # also solve the TV-regularised problem
                                   # (the hand-crafted baseline; seconds)

@@ -79,8 +79,8 @@ def _due(step, every):
 
 
 def _progress_psnr(spec, last):
-  return last.get("psnr_ensemble", last.get(
-      "psnr_ema" if spec.ema_decay > 0 else "psnr"))
+  return last.get("psnr_ensemble", last.get("psnr_answer", last.get(
+      "psnr_ema" if spec.ema_decay > 0 else "psnr")))
 
 
 # The guard undoing half the steps of this many in a row means it cannot

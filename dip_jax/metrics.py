@@ -1,4 +1,5 @@
-"""Image quality numbers: PSNR (RGB, and Y with a border crop) and SSIM.
+"""Image quality numbers: PSNR (RGB, and Y with a border crop), SSIM, and
+a roughness statistic for images without a reference.
 
 Images are float arrays in [0, 1]. `psnr_jax` and `ssim_jax` are jittable;
 the rest return Python floats, used on the host at logging points and for
@@ -71,3 +72,13 @@ def ssim(x, ref, data_range: float = 1.0) -> float:
   if min(x.shape[:2]) < _WINDOW:
     return float("nan")
   return float(_ssim_jit(x, ref, data_range))
+
+
+def roughness(x) -> float:
+  """Mean |difference of neighbours| (down and right) over the std of x, a
+  scale-free measure of how noisy an image looks: 0.19 for the built-in
+  photo at 128 px (0.40 at 32 px), 1.16 for uniform pixel noise."""
+  x = np.asarray(x, np.float64)
+  diff = (np.abs(np.diff(x, axis=0)).mean()
+          + np.abs(np.diff(x, axis=1)).mean()) / 2
+  return float(diff / max(x.std(), 1e-8))

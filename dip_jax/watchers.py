@@ -70,3 +70,64 @@ def guard_update(spec: GuardSpec, guard: GuardState, step, loss, fit_db,
   guard = GuardState(params=snapshot[0], opt_state=snapshot[1],
                      psnr=jnp.where(snap, fit_db, guard.psnr))
   return keep, guard, bad
+
+
+# --- SGLD (Cheng et al., CVPR 2019): parameter noise and the posterior mean.
+
+@dataclasses.dataclass(frozen=True)
+class SgldSpec:
+  noise_std: float   # std of the Gaussian noise added to every conv kernel
+                     # after each optimizer step (Cheng et al.: 2 x lr)
+  burn_in: int       # steps before the first posterior sample
+  sample_every: int  # steps between samples after the burn-in
+
+
+@flax.struct.dataclass
+class PosteriorState:
+  """Running sums of the sampled outputs: their mean is the answer, their
+  spread a per-pixel uncertainty."""
+  total: jax.Array
+  total_sq: jax.Array
+  count: jax.Array   # int32: samples taken
+
+
+def posterior_init(out) -> PosteriorState:
+  zeros = jnp.zeros_like(out)
+  return PosteriorState(total=zeros, total_sq=zeros,
+                        count=jnp.zeros((), jnp.int32))
+
+
+def posterior_update(spec: SgldSpec, post: PosteriorState, out,
+                     step) -> PosteriorState:
+  """Adds `out` (the output of 0-based step `step`) as a sample when the
+  burn-in is over and the step falls on the sampling grid."""
+  take = (step >= spec.burn_in) & ((step - spec.burn_in)
+                                   % spec.sample_every == 0)
+  w = take.astype(out.dtype)
+  return PosteriorState(total=post.total + w * out,
+                        total_sq=post.total_sq + w * out * out,
+                        count=post.count + take.astype(jnp.int32))
+
+
+def posterior_mean(post: PosteriorState, fallback):
+  """The mean of the samples, or `fallback` before the first one."""
+  n = jnp.maximum(post.count, 1).astype(post.total.dtype)
+  return jnp.where(post.count > 0, post.total / n, fallback)
+
+
+def posterior_std(post: PosteriorState):
+  """Per-pixel standard deviation of the samples (0 before two)."""
+  n = jnp.maximum(post.count, 1).astype(post.total.dtype)
+  mean = post.total / n
+  return jnp.sqrt(jnp.maximum(post.total_sq / n - mean * mean, 0.0))
+
+
+def perturb_kernels(params, key, std: float):
+  """params with N(0, std^2) noise added to every conv kernel (4-D leaf),
+  the Langevin part of the SGLD step; biases and norms stay as they are,
+  as in Cheng et al.'s code."""
+  leaves, treedef = jax.tree.flatten(params)
+  keys = jax.random.split(key, len(leaves))
+  return jax.tree.unflatten(treedef, [
+      p + std * jax.random.normal(k, p.shape, p.dtype) if p.ndim == 4 else p
+      for p, k in zip(leaves, keys)])

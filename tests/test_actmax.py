@@ -2,10 +2,10 @@
 (operators/classifier.py, objectives "maximize" / "normalized_mse" /
 `regularized`, tasks/classifier.py, configs/actmax.py and invert.py).
 
-No downloaded weights: a tiny CNN (two 3x3 conv + ReLU + 2x2 max-pool
-stages, global average, 4 logits) is trained here, once per module, on
-32 px synthetic classes: horizontal gratings, vertical gratings, blobs,
-speckle. Two DIP fits in all (one per objective, sharing the net's init
+No downloaded weights: the tiny CNN of dip_jax.classifiers.tiny (two 3x3
+conv + ReLU + 2x2 max-pool stages, global average, 4 logits) is trained
+here, once per module, on 32 px synthetic classes: horizontal gratings,
+vertical gratings, blobs, speckle. Two DIP fits in all (one per objective, sharing the net's init
 program); the pixels-with-TV runs are the `tv_gradient` method on the same
 problem.
 
@@ -26,7 +26,6 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 import dip_jax
@@ -34,112 +33,30 @@ from conftest import tiny_config
 from dip_jax import classifiers
 from dip_jax import config_lib
 from dip_jax import images
+from dip_jax import metrics
 from dip_jax import objectives
 from dip_jax import problem as problem_lib
+from dip_jax.classifiers import tiny
 from dip_jax.classifiers.base import Classifier
 from dip_jax.errors import InputError
 from dip_jax.methods import dip as dip_method
 from dip_jax.operators import classifier as ops
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-S = 32
+S = tiny.SIZE
 VERTICAL = 1  # the class maximized: vertical gratings
-
-
-def _images(n, seed):
-  """n images in turn of the 4 classes (gratings horizontal and vertical,
-  blobs, speckle), random colour, contrast and noise."""
-  rng = np.random.default_rng(seed)
-  yy, xx = np.mgrid[0:S, 0:S] / S
-  xs = []
-  for i in range(n):
-    if i % 4 < 2:
-      angle = (i % 4) * np.pi / 2 + rng.uniform(-0.3, 0.3)
-      wave = (np.cos(angle) * yy + np.sin(angle) * xx) * rng.uniform(3, 6)
-      g = 0.5 + 0.5 * np.sin(2 * np.pi * wave + rng.uniform(0, 2 * np.pi))
-    elif i % 4 == 3:
-      # Speckle: sparse bright or dark pixels, so that isolated dots (what
-      # pixel ascent on a max-pooling net makes first) are no blobs.
-      g = 0.5 + 0.5 * np.sign(rng.normal(size=(S, S))) * (
-          rng.uniform(size=(S, S)) < rng.uniform(0.05, 0.5))
-    else:
-      g = np.zeros((S, S))
-      for _ in range(rng.integers(1, 4)):
-        cy, cx = rng.uniform(0.2, 0.8, 2)
-        r = rng.uniform(0.08, 0.2)
-        g = np.maximum(g, np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2)
-                                 / (2 * r * r)))
-    colour = rng.uniform(0.2, 1.0, 3) * rng.uniform(0.3, 1.0)
-    img = 0.5 + (g[..., None] - 0.5) * colour + rng.normal(0, 0.05, (S, S, 3))
-    xs.append(np.clip(img, 0, 1))
-  return np.asarray(xs, np.float32), np.arange(n) % 4
-
-
-def _conv(x, w, b):
-  return jax.lax.conv_general_dilated(
-      x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")) + b
-
-
-def _max_pool(x):
-  # A reshape, not reduce_window: its gradient is ~3x cheaper on XLA:CPU.
-  n, h, w, c = x.shape
-  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
-
-
-def _tiny_apply(params, x):
-  out = {}
-  h = 4.0 * (x - 0.5)
-  h = out["conv1"] = jax.nn.relu(_conv(h, *params["conv1"]))
-  h = out["pool1"] = _max_pool(h)
-  h = out["conv2"] = jax.nn.relu(_conv(h, *params["conv2"]))
-  h = out["pool2"] = _max_pool(h)
-  out["logits"] = jnp.mean(h, axis=(1, 2)) @ params["fc"][0] + params["fc"][1]
-  return out
 
 
 @pytest.fixture(scope="module")
 def clf():
-  keys = jax.random.split(jax.random.key(0), 3)
-  he = lambda k, s: (jax.random.normal(k, s) * np.sqrt(2 / np.prod(s[:-1])),
-                     jnp.zeros(s[-1]))
-  params = {"conv1": he(keys[0], (3, 3, 3, 8)),
-            "conv2": he(keys[1], (3, 3, 8, 16)), "fc": he(keys[2], (16, 4))}
-  x, y = (jnp.asarray(a) for a in _images(600, 0))
-  opt = optax.adam(1e-2)
-
-  @jax.jit
-  def step(params, state, idx):
-    loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(
-        _tiny_apply(p, x[idx])["logits"], y[idx]).mean()
-    updates, state = opt.update(jax.grad(loss)(params), state, params)
-    return optax.apply_updates(params, updates), state
-
-  # A Python loop of one jitted step: the same steps inside a lax.scan ran
-  # ~9x slower on XLA:CPU.
-  state, rng = opt.init(params), np.random.default_rng(0)
-  for _ in range(150):
-    params, state = step(params, state, rng.integers(0, 600, 32))
-  test_x, test_y = _images(100, 1)
-  logits = jax.jit(_tiny_apply)(params, test_x)["logits"]
-  assert np.mean(np.argmax(np.asarray(logits), 1) == test_y) >= 0.95
-  return Classifier(name="tiny cnn", apply=_tiny_apply, params=params,
-                    input_size=(S, S), layers=("conv1", "pool1", "conv2",
-                                               "pool2", "logits"))
+  net = tiny.train()
+  assert tiny.accuracy(net) >= 0.95
+  return net
 
 
 def _probability(clf, x, unit):
-  logits = jax.jit(_tiny_apply)(clf.params, jnp.asarray(x)[None])["logits"]
+  logits = jax.jit(tiny.apply)(clf.params, jnp.asarray(x)[None])["logits"]
   return float(jax.nn.softmax(logits)[0, unit])
-
-
-def roughness(x):
-  """Mean |difference of neighbours| (down and right) over the std of x:
-  0.19 for the built-in photo at 128 px (0.40 at 32 px), 1.16 for uniform
-  pixel noise."""
-  x = np.asarray(x, np.float64)
-  diff = (np.abs(np.diff(x, axis=0)).mean()
-          + np.abs(np.diff(x, axis=1)).mean()) / 2
-  return diff / max(x.std(), 1e-8)
 
 
 # The DIP settings of both fits (tiny_config's net: one init program).
@@ -171,7 +88,7 @@ def test_actmax_makes_the_target_the_winner_under_both_priors(clf, actmax):
 def test_dip_answer_is_smoother_than_tv_pixels(actmax):
   """Through the net the answer is the class's pattern (clean vertical
   bars); over the pixels, bars under texture-like colour noise."""
-  dip, tv = (roughness(actmax[k].reconstruction) for k in ("dip", "tv"))
+  dip, tv = (metrics.roughness(actmax[k].reconstruction) for k in ("dip", "tv"))
   assert dip <= 0.65 * tv, (dip, tv)
 
 
@@ -238,6 +155,12 @@ def test_equal_settings_share_one_program():
   assert a.apply is b.apply and not a.linear
   assert (ops.classifier_features(PROBE, "map").apply
           is ops.classifier_features(PROBE, "map").apply)
+  # Another unit is another params value, not another function: the fits
+  # of every class of a layer share one compiled program.
+  c = ops.classifier_unit(PROBE, "map", unit=2, window=2)
+  assert c.apply is a.apply and int(c.params["unit"]) == 2
+  x = jnp.arange(8 * 8 * 3, dtype=jnp.float32).reshape(1, 8, 8, 3)
+  np.testing.assert_allclose(c(x), x[:, 3:5, 3:5, 2].sum(axis=(1, 2)))
   assert (objectives.regularized("maximize", l2=0.1, tv=0.2)
           is objectives.regularized(objectives.maximize, l2=0.1, tv=0.2))
   assert objectives.regularized("maximize") is objectives.maximize

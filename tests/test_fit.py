@@ -72,7 +72,7 @@ def test_tiny_denoising_fit_beats_the_noisy_input():
 
 def test_guard_restores_last_good_state_on_nan():
   cfg = tiny_config(**{"guard.every": 1})
-  fit = dip_method.build_fit(cfg, _problem())
+  fit = dip_method.build_fit(cfg, _problem(), compile_chunk=False)
   spec, data, init_key, loop_key = fit.spec, fit.data, fit.init_key, fit.loop_key
   # One restart's step, unbatched (the fit's keys and z carry the R axis).
   data = {**data, "z": data["z"][0]}

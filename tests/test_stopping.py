@@ -237,7 +237,8 @@ def _tiny_es(**overrides):
 
 def test_kind_none_allocates_no_detector_state():
   cfg = tiny_config()
-  fit = dip_method.build_fit(cfg, problem_lib.build_problem(cfg))
+  fit = dip_method.build_fit(cfg, problem_lib.build_problem(cfg),
+                             compile_chunk=False)
   spec, data, init_key, _ = fit.spec, fit.data, fit.init_key, fit.loop_key
   assert spec.stopping is None
   state = jax.eval_shape(lambda k, z: dip.init_states(spec, k, z), init_key,

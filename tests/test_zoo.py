@@ -143,7 +143,8 @@ def test_preset_output_has_the_image_size_through_the_engine(name):
   img = smooth_image(37, 53)
   problem = problem_lib.Problem(observed=img, clean=img, mask=None,
                                 out_shape=img.shape)
-  fit = dip_method.build_fit(cfg, problem)
+  # No chunk program: only init and the output run here.
+  fit = dip_method.build_fit(cfg, problem, compile_chunk=False)
   spec, data, init_key, _ = fit.spec, fit.data, fit.init_key, fit.loop_key
   t, l, h, w = spec.crop
   canvas = data["z"].shape[2:4]  # R x 1 x H x W x C

@@ -31,8 +31,16 @@ def _positive_int(config, key: str) -> int:
   return int(value)
 
 
-def build_fit(config, problem) -> driver.Fit:
-  """The fit of `problem` that `config` describes (validated first)."""
+def build_fit(config, problem, compile_chunk: bool = True,
+              **spec_fields) -> driver.Fit:
+  """The fit of `problem` that `config` describes (validated first);
+  `spec_fields` set further `FitSpec` fields (a method's watcher: sgld=,
+  red=).
+
+  With compile_chunk (the default) the chunk program is compiled here, from
+  shapes, and the fit refused in one line if it will not fit in memory;
+  without, nothing is compiled or checked until the driver runs it (for
+  callers that only inspect the spec or run single steps of their own)."""
   _positive_int(config, "num_steps")
   _positive_int(config, "log_every")
   dispatch = _positive_int(config, "steps_per_dispatch")
@@ -76,7 +84,8 @@ def build_fit(config, problem) -> driver.Fit:
                      _restart_group(config, restarts, canvas_h * canvas_w)),
       stopping=stop_spec,
       image_measurement=problem.image_measurement,
-      optimizer_name=optimizer)
+      optimizer_name=optimizer,
+      **spec_fields)
   init_key, input_key, loop_key = (
       dip.restart_keys(spec, k)
       for k in jax.random.split(jax.random.key(config.seed), 3))
@@ -102,8 +111,10 @@ def build_fit(config, problem) -> driver.Fit:
     data["mask"] = np.asarray(problem.mask)[None]
   if problem.clean is not None:
     data["clean"] = np.asarray(problem.clean)[None]
+  if problem.operator.params is not None:
+    data["operator_params"] = problem.operator.params
   executable = estimate = None
-  if not split:
+  if compile_chunk and not split:
     # Compiled from shapes, so a fit too large for the machine is refused
     # before z or any state is allocated; the driver runs this executable.
     init_fn, chunk_fn, _ = dip.compile_fit(spec)

@@ -35,6 +35,8 @@ def answer_curve(spec, history) -> np.ndarray:
   average, or with one restart its EMA (or output)."""
   if spec.num_restarts > 1:
     return history["psnr_ensemble"]
+  if "psnr_answer" in history:  # SGLD's posterior mean, DeepRED's x
+    return history["psnr_answer"][:, 0]
   return history["psnr_ema" if spec.ema_decay > 0 else "psnr"][:, 0]
 
 

@@ -30,6 +30,12 @@ def check(problem) -> None:
                      f"{problem.objective!r} is not supported")
 
 
+def _forward(op):
+  """A as a function of x alone: `op.apply`, the key the solver's compiled
+  programs are cached on, or the operator bound to its params."""
+  return op.apply if op.params is None else op
+
+
 @methods.register("tv", prepare=lambda problem, config: check(problem))
 def solve(problem, config, hooks=None) -> methods.Result:
   """TV reconstruction with `config.tv.lam` and `config.tv.max_iters`."""
@@ -42,7 +48,7 @@ def solve(problem, config, hooks=None) -> methods.Result:
   mask = None if problem.mask is None else jnp.asarray(problem.mask)[None]
   t0 = time.perf_counter()
   x, info = tv_prior.solve_tv(
-      observed, problem.operator.apply, lam=lam, mask=mask,
+      observed, _forward(problem.operator), lam=lam, mask=mask,
       x_shape=(1, *problem.out_shape), max_iters=int(config.tv.max_iters))
   x = np.asarray(x)[0]
   info = {"seconds": round(time.perf_counter() - t0, 3),

@@ -12,6 +12,8 @@ It starts from the operator's baseline when that is an image of x's shape,
 else from 0.5 everywhere.
 """
 
+import functools
+import sys
 import time
 
 import jax
@@ -46,43 +48,58 @@ def _settings(config):
   return lam, lr, eps, steps
 
 
-@methods.register("tv_gradient")
-def solve(problem, config, hooks=None) -> methods.Result:
-  """Projected Adam on x for `config.tv_gradient.num_steps` steps."""
-  del hooks
-  lam, lr, eps, steps = _settings(config)
-  objective = dip_method.regularized_objective(problem, config)
-  apply = problem.operator.apply
-  y = (None if problem.observed is None else
-       jax.tree.map(lambda a: jnp.asarray(a)[None], problem.observed))
-  w = None if problem.mask is None else jnp.asarray(problem.mask)[None]
-  x0 = jnp.asarray(_start(problem))[None]
-  size = x0.size
-
-  def loss(x):
-    return (objective(x, apply(x), y, w)
-            + lam * tv_prior.smooth_tv(x, eps) / size)
-
+@functools.lru_cache(maxsize=16)
+def _program(apply, objective, lam: float, lr: float, eps: float, steps: int):
+  """The jitted run (x0, y, w, op_params) -> (x, losses), one per operator
+  function and settings: the data and the operator's params (a
+  classifier's weights) are arguments, so fits that differ only in them
+  (another image, another unit) reuse the compiled program."""
   opt = optax.adam(lr)
 
+  def loss(x, y, w, op_params):
+    ax = apply(x) if op_params is None else apply(x, op_params)
+    return (objective(x, ax, y, w)
+            + lam * tv_prior.smooth_tv(x, eps) / x.size)
+
   @jax.jit
-  def run(x):
+  def run(x, y, w, op_params):
     def step(carry, _):
       x, state = carry
-      value, grad = jax.value_and_grad(loss)(x)
+      value, grad = jax.value_and_grad(loss)(x, y, w, op_params)
       updates, state = opt.update(grad, state, x)
       x = jnp.clip(optax.apply_updates(x, updates), 0.0, 1.0)
       return (x, state), value
     (x, _), losses = jax.lax.scan(step, (x, opt.init(x)), None, length=steps)
     return x, losses
 
+  return run
+
+
+@methods.register("tv_gradient")
+def solve(problem, config, hooks=None) -> methods.Result:
+  """Projected Adam on x for `config.tv_gradient.num_steps` steps."""
+  lam, lr, eps, steps = _settings(config)
+  objective = dip_method.regularized_objective(problem, config)
+  y = (None if problem.observed is None else
+       jax.tree.map(lambda a: jnp.asarray(a)[None], problem.observed))
+  w = None if problem.mask is None else jnp.asarray(problem.mask)[None]
+  x0 = jnp.asarray(_start(problem))[None]
+  run = _program(problem.operator.apply, objective, lam, lr, eps, steps)
+  if hooks is not None and hooks.progress:
+    print(f"tv_gradient: {steps} steps of projected Adam on x "
+          f"(one program, no progress lines until it ends)",
+          file=hooks.stream or sys.stdout, flush=True)
   t0 = time.perf_counter()
-  x, losses = run(x0)
+  x, losses = run(x0, y, w, problem.operator.params)
   x, losses = np.asarray(x)[0], np.asarray(losses)
   if not np.all(np.isfinite(x)):
     raise FloatingPointError("tv_gradient diverged (non-finite x); lower "
                              "tv_gradient.learning_rate")
   info = {"seconds": round(time.perf_counter() - t0, 3), "steps": steps,
           "lam": lam, "final_loss": float(losses[-1])}
+  if hooks is not None and hooks.progress:
+    print(f"tv_gradient: done in {info['seconds']:.1f} s, final loss "
+          f"{info['final_loss']:.6g}", file=hooks.stream or sys.stdout,
+          flush=True)
   return methods.Result(reconstruction=x, history={"loss": losses},
                         info=info)

@@ -11,8 +11,9 @@ linear (then `adjoint` comes from `jax.linear_transpose`), a classical
 Public constructors: `identity()`, `inpainting(mask)`, `downsample(factor)`,
 `blur(kind, ...)`; `Operator(apply=..., in_shape=...)` for a new one, and
 `from_config(config.operator)` for the CLI's config block. The compiled fits
-and the TV solver key their programs on `op.apply`, so the built-in
-constructors return the same function object for equal settings.
+and the TV solver key their programs on `op.apply` (taking `op.params`, if
+any, as an argument), so the built-in constructors return the same function
+object for equal settings.
 """
 
 import dataclasses
@@ -56,6 +57,12 @@ class Operator:
       one picture (ptychography: amplitude and phase); None = x itself.
     score_fn: (x, clean) -> {score: value} replacing the image scores where
       they would mislead (a phase only known up to a global offset).
+    params: None, or a pytree of arrays `apply` takes as its second
+      argument, apply(x, params). The compiled fits pass it in as an
+      argument rather than baking it into the program: a classifier's
+      weights stay out of the program's constants, and operators that
+      differ only in params (another unit of the same layer) share one
+      compiled program.
   """
   apply: Callable
   in_shape: tuple | None = None
@@ -67,9 +74,11 @@ class Operator:
   score_border: int = 0
   views_fn: Callable | None = None
   score_fn: Callable | None = None
+  params: Any = None
 
   def __call__(self, x):
-    return self.apply(x)
+    return self.apply(x) if self.params is None else self.apply(x,
+                                                                self.params)
 
   def input_shape(self, y=None) -> tuple:
     """(H, W, C) of x: `in_shape`, or for a size-keeping operator y's shape."""
@@ -83,7 +92,7 @@ class Operator:
   def out_spec(self, in_shape=None):
     """The measurement's shapes and dtypes (batched, leading axis 1)."""
     shape = tuple(in_shape or self.input_shape())
-    return jax.eval_shape(self.apply,
+    return jax.eval_shape(self.__call__,
                           jax.ShapeDtypeStruct((1, *shape), jnp.float32))
 
   def adjoint(self, y, in_shape=None):
@@ -92,7 +101,7 @@ class Operator:
       raise InputError(f"operator {self.name!r} is nonlinear: it has no "
                        f"adjoint")
     shape = (1, *(in_shape or self.input_shape()))
-    transpose = jax.linear_transpose(self.apply,
+    transpose = jax.linear_transpose(self.__call__,
                                      jax.ShapeDtypeStruct(shape, jnp.float32))
     return transpose(y)[0]
 

@@ -18,9 +18,12 @@ observation to invert.
 Both are nonlinear operators without a baseline or a picture of the
 measurement (`observed_for_display` is None). The features come as a
 one-key dict, a pytree that is not an image, so the engine reports no PSNR
-to the observation (the features are not in [0, 1]). The compiled fits key
-their programs on `op.apply`: equal settings give the same function object
-(the cache holds the classifier, which is compared by identity).
+to the observation (the features are not in [0, 1]). The classifier's
+weights (and the unit's index) are the operator's `params`, arguments of
+the compiled fits rather than constants in them; the compiled fits key
+their programs on `op.apply`, which is the same function object for the
+same classifier function, input size, layer and window: maximizing
+another class reuses the program.
 """
 
 import functools
@@ -32,7 +35,8 @@ import numpy as np
 from dip_jax.errors import InputError
 from dip_jax.operators import Operator
 
-__all__ = ["classifier_unit", "classifier_features", "layer_shapes"]
+__all__ = ["classifier_unit", "classifier_features", "classifier_input",
+           "layer_shapes"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -52,6 +56,10 @@ def _check_layer(clf, layer) -> tuple:
   return shapes[layer]
 
 
+def _size(clf) -> tuple:
+  return tuple(int(d) for d in clf.input_size)
+
+
 def _in_shape(clf, in_shape) -> tuple:
   if in_shape is None:
     return (*(int(d) for d in clf.input_size), 3)
@@ -62,11 +70,11 @@ def _in_shape(clf, in_shape) -> tuple:
   return in_shape
 
 
-def _to_classifier(clf, x):
-  """x as the classifier takes it: 3 channels, at its input size."""
+def _resize_for(size, x):
+  """x as a classifier of input `size` (H, W) takes it: 3 channels, at its
+  input size."""
   if x.shape[-1] == 1:
     x = jnp.repeat(x, 3, axis=-1)
-  size = tuple(int(d) for d in clf.input_size)
   if x.shape[1:3] != size:
     # Bilinear, antialiased when shrinking: the classifier sees the image,
     # not its aliased samples.
@@ -74,26 +82,37 @@ def _to_classifier(clf, x):
   return x
 
 
+def classifier_input(clf, x):
+  """x (N x H x W x {1, 3}) as `clf` takes it: 3 channels, at its input
+  size."""
+  return _resize_for(tuple(int(d) for d in clf.input_size), x)
+
+
 def _single_or_batch(fn):
   """N x H x W x C -> batched measurement; one H x W x C image -> the
   measurement without the batch axis (the observation a Problem holds)."""
-  def apply(x):
+  def apply(x, params):
     if x.ndim == 3:
-      return jax.tree.map(lambda a: a[0], fn(x[None]))
+      return jax.tree.map(lambda a: a[0], fn(x[None], params))
     if x.ndim != 4:
       raise InputError(f"operators take N x H x W x C arrays, got shape "
                        f"{x.shape}")
-    return fn(x)
+    return fn(x, params)
   return apply
 
 
+# The functions are cached on the classifier's apply function and input
+# size, not on the Classifier record: its weights and the unit index come in
+# as the operator's params, so a new unit, or the same net loaded again,
+# reuses the compiled fits.
 @functools.lru_cache(maxsize=32)
-def _unit_fn(clf, layer: str, unit, window: int):
+def _unit_fn(clf_apply, size: tuple, layer: str, one_unit: bool,
+             window: int):
   @_single_or_batch
-  def apply(x):
-    a = clf.apply(clf.params, _to_classifier(clf, x))[layer]
-    if unit is not None:
-      a = a[..., unit]
+  def apply(x, params):
+    a = clf_apply(params["classifier"], _resize_for(size, x))[layer]
+    if one_unit:
+      a = jnp.take(a, params["unit"], axis=-1)
     if a.ndim >= 3 and window:
       # Starts at h // 2 - window // 2, as the notebook's slice
       # [h // 2 - ws : h // 2 + ws] for window = 2 ws.
@@ -137,15 +156,20 @@ def classifier_unit(clf, layer: str, unit=None, window: int = 0,
                      f"({shape[0]} x {shape[1]} px)")
   name = (f"{clf.name} {layer}" + ("" if unit is None else f"[{unit}]")
           + (f" window {window}" if window else ""))
-  return Operator(apply=_unit_fn(clf, layer, unit, window),
-                  in_shape=_in_shape(clf, in_shape), linear=False, name=name)
+  params = {"classifier": clf.params}
+  if unit is not None:
+    params["unit"] = np.asarray(unit, np.int32)
+  return Operator(apply=_unit_fn(clf.apply, _size(clf), layer,
+                                 unit is not None, window),
+                  in_shape=_in_shape(clf, in_shape), linear=False, name=name,
+                  params=params)
 
 
 @functools.lru_cache(maxsize=32)
-def _features_fn(clf, layer: str):
+def _features_fn(clf_apply, size: tuple, layer: str):
   @_single_or_batch
-  def apply(x):
-    return {layer: clf.apply(clf.params, _to_classifier(clf, x))[layer]}
+  def apply(x, params):
+    return {layer: clf_apply(params, _resize_for(size, x))[layer]}
   return apply
 
 
@@ -154,6 +178,6 @@ def classifier_features(clf, layer: str, in_shape=None) -> Operator:
   inversion with objective "normalized_mse":
   y = op(reference) (one H x W x 3 image -> the unbatched features)."""
   _check_layer(clf, layer)
-  return Operator(apply=_features_fn(clf, layer),
+  return Operator(apply=_features_fn(clf.apply, _size(clf), layer),
                   in_shape=_in_shape(clf, in_shape), linear=False,
-                  name=f"{clf.name} {layer} features")
+                  name=f"{clf.name} {layer} features", params=clf.params)

@@ -22,6 +22,7 @@ import optax
 
 from dip_jax import metrics
 from dip_jax import objectives
+from dip_jax import red as red_lib
 from dip_jax import stopping
 from dip_jax import watchers
 
@@ -36,6 +37,8 @@ class FitState:
   restores: jax.Array        # int32: how often the guard restored
   guard: Any = None          # watchers.GuardState; None without the guard
   stop: Any = None           # stopping.StopState; None without a detector
+  posterior: Any = None      # watchers.PosteriorState; None without SGLD
+  red: Any = None            # red.RedState; None without DeepRED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +62,9 @@ class FitSpec:
   image_measurement: bool = True  # y is one image like A x: PSNR to y is
                               # reported and watched by the guard
   optimizer_name: str = "adam"  # an optax optimizer taking learning_rate
+  sgld: Any = None            # watchers.SgldSpec: parameter noise and the
+                              # posterior mean as the answer (None = off)
+  red: Any = None             # red.RedSpec: DeepRED's ADMM (None = off)
 
   def optimizer(self) -> optax.GradientTransformation:
     return OPTIMIZERS[self.optimizer_name](self.learning_rate)
@@ -90,8 +96,16 @@ def crop_output(spec: FitSpec, y):
   return y[:, t:t + h, l:l + w, :]
 
 
-def init_state(spec: FitSpec, key, z) -> FitState:
-  params = spec.net.init(key, z)["params"]
+def init_params(net, key, z):
+  """The net's initial parameters for input z (flax's initializers)."""
+  return net.init(key, z)["params"]
+
+
+def init_state(spec: FitSpec, key, z, params=None) -> FitState:
+  """The state before step 1; `params` (default: drawn from `key`) lets
+  the parameters come from a program of their own (`compile_fit`)."""
+  if params is None:
+    params = init_params(spec.net, key, z)
   opt_state = spec.optimizer().init(params)
   out = crop_output(spec, spec.net.apply({"params": params}, z))
   return FitState(
@@ -102,29 +116,45 @@ def init_state(spec: FitSpec, key, z) -> FitState:
       guard=watchers.guard_init(params, opt_state) if spec.guard else None,
       # No detector, no window memory: the field stays an empty subtree.
       stop=(stopping.init(spec.stopping, out) if spec.stopping is not None
-            else None))
+            else None),
+      posterior=(watchers.posterior_init(out) if spec.sgld is not None
+                 else None),
+      red=red_lib.init(out) if spec.red is not None else None)
 
 
 def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
   """One optimizer step, then the watchers (EMA, guard). `data` holds z and
-  optional observed / mask / clean."""
+  optional observed / mask / clean / operator_params."""
   z = data["z"]
   observed = data.get("observed")
   if spec.reg_noise_std > 0:
     noise_key = jax.random.fold_in(loop_key, state.step)
     z = z + spec.reg_noise_std * jax.random.normal(noise_key, z.shape, z.dtype)
   mask = data.get("mask")
+  # An operator's own arrays (a classifier's weights) come in as data, not
+  # as constants of the program.
+  op_params = data.get("operator_params")
 
   def loss_fn(params):
     out = crop_output(spec, spec.net.apply({"params": params}, z))
-    pred = spec.operator(out)
-    return spec.objective(out, pred, observed, mask), (out, pred)
+    pred = (spec.operator(out) if op_params is None
+            else spec.operator(out, op_params))
+    value = spec.objective(out, pred, observed, mask)
+    if spec.red is not None:
+      value = value + red_lib.coupling(spec.red, state.red, out)
+    return value, (out, pred)
 
   (loss, (out, pred)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       state.params)
   updates, opt_state = spec.optimizer().update(grads, state.opt_state,
                                                state.params)
   params = optax.apply_updates(state.params, updates)
+  if spec.sgld is not None:
+    # The Langevin noise, from a key of its own (the input noise's stream
+    # stays that of plain DIP).
+    params = watchers.perturb_kernels(
+        params, jax.random.fold_in(jax.random.fold_in(loop_key, state.step),
+                                   1), spec.sgld.noise_std)
   if spec.image_measurement:
     psnr_obs = -10.0 * jnp.log10(jnp.maximum(
         objectives.observed_mse(pred, observed, mask), 1e-20))
@@ -145,10 +175,17 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
   else:
     bad = jnp.zeros((), bool)
 
+  posterior = state.posterior
+  if spec.sgld is not None:
+    posterior = watchers.posterior_update(spec.sgld, posterior, out,
+                                          state.step)
+  red = state.red
+  if spec.red is not None:
+    red = red_lib.update(spec.red, red, out, state.step)
   new_state = FitState(
       params=params, opt_state=opt_state, step=state.step + 1, out=out,
       ema=ema, restores=state.restores + bad.astype(jnp.int32), guard=guard,
-      stop=state.stop)
+      stop=state.stop, posterior=posterior, red=red)
   step_metrics = {"loss": loss, "restored": bad}
   if spec.image_measurement:
     step_metrics["psnr_observed"] = psnr_obs
@@ -156,10 +193,28 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
   if clean is not None:
     step_metrics["psnr"] = metrics.psnr_jax(out, clean)
     step_metrics["psnr_ema"] = metrics.psnr_jax(ema, clean)
+    if spec.sgld is not None or spec.red is not None:
+      step_metrics["psnr_answer"] = metrics.psnr_jax(
+          _own_answer(spec, new_state), clean)
   return new_state, step_metrics
 
 
+def _own_answer(spec: FitSpec, state: FitState):
+  """The image a method watcher stands for, or None: SGLD's posterior
+  mean (the EMA, or the output, until the first sample), DeepRED's x."""
+  fallback = state.ema if spec.ema_decay > 0 else state.out
+  if spec.sgld is not None:
+    return watchers.posterior_mean(state.posterior, fallback)
+  if spec.red is not None:
+    return state.red.x
+  return None
+
+
 def _per_restart(spec: FitSpec, fn):
+  return _per_restart_rg(spec.num_restarts, spec.restart_group, fn)
+
+
+def _per_restart_rg(r: int, g: int | None, fn):
   """`fn` over the restart axis (the leading axis of every argument; it is
   there for R = 1 too, so one program shape serves every R).
 
@@ -170,8 +225,7 @@ def _per_restart(spec: FitSpec, fn):
   128 px, 8 vmapped restarts cost 1.8x as much per restart as one alone,
   while groups of 1-2 cost what one alone does.
   """
-  r = spec.num_restarts
-  g = spec.restart_group or r
+  g = g or r
   if r == 1:
     # The axis stays (every consumer sees R x ...), but one restart runs
     # the unbatched program on its slice: a vmap over one restart reorders
@@ -216,12 +270,32 @@ def restart_keys(spec: FitSpec, key):
       jnp.arange(spec.num_restarts))
 
 
-def init_states(spec: FitSpec, keys, z) -> FitState:
-  return _per_restart(spec, lambda k, z: init_state(spec, k, z))(keys, z)
+def init_states(spec: FitSpec, keys, z, params=None) -> FitState:
+  """Per restart, the state before step 1 (parameters drawn from `keys`,
+  or the given per-restart `params`)."""
+  if params is None:
+    return _per_restart(spec, lambda k, z: init_state(spec, k, z))(keys, z)
+  return _per_restart(spec, lambda p, z: init_state(spec, None, z, p))(
+      params, z)
+
+
+@functools.lru_cache(maxsize=16)
+def _params_program(net, num_restarts: int, restart_group):
+  """The jitted (keys, z) -> per-restart initial parameters. Drawing them is
+  most of what compiling a fit's init costs on XLA:CPU (a PRNG kernel per
+  parameter array: ~5 s for the tiny test net, whose forward pass compiles
+  in ~1 s), and it depends only on the net and the restart layout: fits
+  that differ in operator, objective or watchers share this program."""
+  return jax.jit(_per_restart_rg(num_restarts, restart_group,
+                                 lambda k, z: init_params(net, k, z)))
 
 
 def answer(spec: FitSpec, state: FitState):
-  """Per restart, the image the fit currently stands for (EMA or output)."""
+  """Per restart, the image the fit currently stands for: SGLD's posterior
+  mean, DeepRED's x, else the EMA or the output."""
+  own = _own_answer(spec, state)
+  if own is not None:
+    return own
   return state.ema if spec.ema_decay > 0 else state.out
 
 
@@ -279,8 +353,10 @@ def net_outputs(spec: FitSpec, state: FitState, data: dict):
 
 
 def reconstruct_output(spec: FitSpec, state: FitState, data: dict):
-  """The answer per restart: the EMA image when averaging, else f(z)
-  without input noise."""
+  """The answer per restart: SGLD's posterior mean or DeepRED's x; else
+  the EMA image when averaging, else f(z) without input noise."""
+  if spec.sgld is not None or spec.red is not None:
+    return answer(spec, state)
   if spec.ema_decay > 0:
     return state.ema
   return net_outputs(spec, state, data)
@@ -290,8 +366,12 @@ def reconstruct_output(spec: FitSpec, state: FitState, data: dict):
 def compile_fit(spec: FitSpec):
   """Jitted (init, chunk, output) functions for a spec; the chunk donates
   its state so parameters and Adam moments are updated in place. Cached per
-  spec: fits that differ only in seed or data reuse the compiled programs."""
-  init = jax.jit(lambda keys, z: init_states(spec, keys, z))
+  spec: fits that differ only in seed or data reuse the compiled programs.
+  init is two programs, the parameters' draw (shared by every spec with the
+  same net and restart layout) and the rest of the starting state."""
+  draw = _params_program(spec.net, spec.num_restarts, spec.restart_group)
+  start = jax.jit(lambda params, z: init_states(spec, None, z, params))
+  init = lambda keys, z: start(draw(keys, z), z)
   chunk = jax.jit(lambda s, d, k, n: run_chunk(spec, s, d, k, n),
                   donate_argnums=0)
   output = jax.jit(lambda s, d: reconstruct_output(spec, s, d))
