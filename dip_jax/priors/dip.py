@@ -193,9 +193,9 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
   if clean is not None:
     step_metrics["psnr"] = metrics.psnr_jax(out, clean)
     step_metrics["psnr_ema"] = metrics.psnr_jax(ema, clean)
-    if spec.sgld is not None or spec.red is not None:
-      step_metrics["psnr_answer"] = metrics.psnr_jax(
-          _own_answer(spec, new_state), clean)
+    own = _own_answer(spec, new_state)
+    if own is not None:
+      step_metrics["psnr_answer"] = metrics.psnr_jax(own, clean)
   return new_state, step_metrics
 
 
@@ -355,8 +355,9 @@ def net_outputs(spec: FitSpec, state: FitState, data: dict):
 def reconstruct_output(spec: FitSpec, state: FitState, data: dict):
   """The answer per restart: SGLD's posterior mean or DeepRED's x; else
   the EMA image when averaging, else f(z) without input noise."""
-  if spec.sgld is not None or spec.red is not None:
-    return answer(spec, state)
+  own = _own_answer(spec, state)
+  if own is not None:
+    return own
   if spec.ema_decay > 0:
     return state.ema
   return net_outputs(spec, state, data)
