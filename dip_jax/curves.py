@@ -3,7 +3,8 @@ early-stopping detector's step marked, written beside every CLI run.
 
 history.npz holds per-step arrays, T or T x R (restarts): `loss`,
 `psnr_observed` (PSNR of A f(z) to y, when y is an image), `psnr` /
-`psnr_ema` / `psnr_ensemble` (to the clean image, when known). One line per
+`psnr_ema` / `psnr_ensemble` / `psnr_answer` (SGLD's posterior mean,
+DeepRED's x) (to the clean image, when known). One line per
 restart for the per-restart curves, thin; the answer's curve (EMA or the
 restarts' average) thick.
 """
@@ -14,7 +15,8 @@ import numpy as np
 
 # label, history key, drawn thick (the answer the run stands for)
 _PSNR_CURVES = (("output", "psnr", False), ("EMA of outputs", "psnr_ema", True),
-                ("restarts' average", "psnr_ensemble", True))
+                ("restarts' average", "psnr_ensemble", True),
+                ("method's answer", "psnr_answer", True))
 
 
 def _steps(a):
@@ -58,7 +60,7 @@ def write_curves(path: str, history: dict, summary: dict) -> bool:
                 label="A f(z) to y" if r == 0 else None)
     for (label, key, thick), color in zip(_PSNR_CURVES,
                                           ("tab:orange", "tab:red",
-                                           "tab:purple")):
+                                           "tab:purple", "tab:green")):
       if key in history:
         for r, curve in enumerate(_per_restart(history[key]).T):
           ax.plot(_steps(curve), curve, lw=1.6 if thick else 0.7,
