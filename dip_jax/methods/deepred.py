@@ -5,7 +5,6 @@ ADMM with an image x that non-local means regularizes by denoising
 calls).
 """
 
-import numpy as np
 
 from dip_jax import methods
 from dip_jax import red
@@ -17,11 +16,11 @@ def spec_of(config) -> red.RedSpec:
   """The ADMM watcher of `config.deepred` (one line for a bad number)."""
   d = config.deepred
   for key in ("mu", "beta", "sigma_f"):
-    v = d[key]
-    if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
-      raise InputError(f"deepred.{key} must be a positive number, got {v!r}")
-  if int(d.every) < 1:
-    raise InputError(f"deepred.every must be >= 1, got {d.every}")
+    dip_method.check_number(f"deepred.{key}", d[key], lambda v: v > 0,
+                            "a positive number")
+  dip_method.check_number("deepred.every", d.every,
+                          lambda v: v >= 1 and v == int(v),
+                          "an integer >= 1")
   return red.RedSpec(mu=float(d.mu), beta=float(d.beta), every=int(d.every),
                      sigma=float(d.sigma_f) / 255.0)
 

@@ -138,13 +138,18 @@ def regularized_objective(problem, config):
                                 tv=float(reg.get("tv", 0)))
 
 
+def check_number(key: str, value, ok, need: str) -> None:
+  """One line (InputError) unless `value` is a finite number with ok(value):
+  "`key` must be `need`, got ..."."""
+  if not (isinstance(value, (int, float)) and np.isfinite(value)
+          and ok(value)):
+    raise InputError(f"{key} must be {need}, got {value!r}")
+
+
 def _check_numbers(config) -> None:
   """One line for a numeric setting that would run to a meaningless "done"
   (a NaN loss, an EMA that diverges) or to a traceback."""
-  def number(key, value, ok, need):
-    if not (isinstance(value, (int, float)) and np.isfinite(value)
-            and ok(value)):
-      raise InputError(f"{key} must be {need}, got {value!r}")
+  number = check_number
   number("optim.learning_rate", config.optim.learning_rate, lambda v: v > 0,
          "a positive number")
   number("ema_decay", config.ema_decay, lambda v: 0 <= v < 1,

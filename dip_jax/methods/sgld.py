@@ -24,19 +24,18 @@ def spec_of(config) -> watchers.SgldSpec:
   """The SGLD watcher of `config.sgld`, refused in one line when no sample
   would be taken or a number makes no sense."""
   s = config.sgld
-  scale = s.noise_scale
-  if not (isinstance(scale, (int, float)) and np.isfinite(scale)
-          and scale >= 0):
-    raise InputError(f"sgld.noise_scale must be a number >= 0, got {scale!r}")
-  if int(s.sample_every) < 1 or int(s.burn_in) < 0:
-    raise InputError(f"sgld.sample_every must be >= 1 and sgld.burn_in >= 0,"
-                     f" got {s.sample_every} and {s.burn_in}")
+  dip_method.check_number("sgld.noise_scale", s.noise_scale,
+                          lambda v: v >= 0, "a number >= 0")
+  dip_method.check_number("sgld.sample_every", s.sample_every,
+                          lambda v: v >= 1 and v == int(v), ">= 1 (an integer)")
+  dip_method.check_number("sgld.burn_in", s.burn_in,
+                          lambda v: v >= 0 and v == int(v), ">= 0 (an integer)")
   if int(s.burn_in) >= int(config.num_steps):
     raise InputError(f"sgld.burn_in ({s.burn_in}) must be below num_steps "
                      f"({config.num_steps}): no posterior sample would be "
                      f"taken")
   return watchers.SgldSpec(
-      noise_std=float(scale) * float(config.optim.learning_rate),
+      noise_std=float(s.noise_scale) * float(config.optim.learning_rate),
       burn_in=int(s.burn_in), sample_every=int(s.sample_every))
 
 
@@ -50,12 +49,11 @@ def solve(problem, config, hooks=None, fit=None) -> methods.Result:
   means, `images["posterior_std"]` the pooled per-pixel std / its max."""
   fit = fit or _prepare(problem, config)["fit"]
   result = dip_method.solve(problem, config, hooks, fit=fit)
-  post = jax.device_get(result.state.posterior)
   # Pooled over restarts: every restart's samples are draws of one posterior.
-  count = int(np.sum(post.count))
-  mean = np.sum(post.total, axis=0)[0] / max(count, 1)
-  var = np.sum(post.total_sq, axis=0)[0] / max(count, 1) - mean * mean
-  std = np.sqrt(np.maximum(var, 0.0))
+  pooled = jax.tree.map(lambda a: np.sum(a, axis=0),
+                        jax.device_get(result.state.posterior))
+  count = int(pooled.count)
+  std = np.asarray(watchers.posterior_std(pooled))[0]
   peak = float(std.max())
   result.images["posterior_std"] = (std / peak if peak > 0 else std)
   result.info.update(

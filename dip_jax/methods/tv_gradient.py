@@ -13,7 +13,6 @@ else from 0.5 everywhere.
 """
 
 import functools
-import sys
 import time
 
 import jax
@@ -22,6 +21,7 @@ import numpy as np
 import optax
 
 from dip_jax import methods
+from dip_jax import operators
 from dip_jax.methods import dip as dip_method
 from dip_jax.errors import InputError
 from dip_jax.priors import tv as tv_prior
@@ -57,8 +57,7 @@ def _program(apply, objective, lam: float, lr: float, eps: float, steps: int):
   opt = optax.adam(lr)
 
   def loss(x, y, w, op_params):
-    ax = apply(x) if op_params is None else apply(x, op_params)
-    return (objective(x, ax, y, w)
+    return (objective(x, operators.forward(apply, x, op_params), y, w)
             + lam * tv_prior.smooth_tv(x, eps) / x.size)
 
   @jax.jit
@@ -88,7 +87,7 @@ def solve(problem, config, hooks=None) -> methods.Result:
   if hooks is not None and hooks.progress:
     print(f"tv_gradient: {steps} steps of projected Adam on x "
           f"(one program, no progress lines until it ends)",
-          file=hooks.stream or sys.stdout, flush=True)
+          file=hooks.stream, flush=True)
   t0 = time.perf_counter()
   x, losses = run(x0, y, w, problem.operator.params)
   x, losses = np.asarray(x)[0], np.asarray(losses)
@@ -99,7 +98,6 @@ def solve(problem, config, hooks=None) -> methods.Result:
           "lam": lam, "final_loss": float(losses[-1])}
   if hooks is not None and hooks.progress:
     print(f"tv_gradient: done in {info['seconds']:.1f} s, final loss "
-          f"{info['final_loss']:.6g}", file=hooks.stream or sys.stdout,
-          flush=True)
+          f"{info['final_loss']:.6g}", file=hooks.stream, flush=True)
   return methods.Result(reconstruction=x, history={"loss": losses},
                         info=info)

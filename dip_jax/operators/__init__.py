@@ -35,6 +35,12 @@ __all__ = ["Operator", "Downsample", "identity", "inpainting", "downsample",
 NEUTRAL = 0.5  # shown in place of missing pixels
 
 
+def forward(apply, x, params=None):
+  """A x through an operator function: apply(x), or apply(x, params) for
+  an operator with params (the compiled fits pass them as arguments)."""
+  return apply(x) if params is None else apply(x, params)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Operator:
   """y = A(x) on batches, plus what the engine needs to know about A.
@@ -77,8 +83,7 @@ class Operator:
   params: Any = None
 
   def __call__(self, x):
-    return self.apply(x) if self.params is None else self.apply(x,
-                                                                self.params)
+    return forward(self.apply, x, self.params)
 
   def input_shape(self, y=None) -> tuple:
     """(H, W, C) of x: `in_shape`, or for a size-keeping operator y's shape."""

@@ -62,7 +62,7 @@ def _size(clf) -> tuple:
 
 def _in_shape(clf, in_shape) -> tuple:
   if in_shape is None:
-    return (*(int(d) for d in clf.input_size), 3)
+    return (*_size(clf), 3)
   in_shape = tuple(int(d) for d in in_shape)
   if len(in_shape) != 3 or in_shape[2] not in (1, 3) or min(in_shape) < 1:
     raise InputError(f"in_shape must be (H, W, 1 or 3) for {clf.name}, got "
@@ -85,7 +85,7 @@ def _resize_for(size, x):
 def classifier_input(clf, x):
   """x (N x H x W x {1, 3}) as `clf` takes it: 3 channels, at its input
   size."""
-  return _resize_for(tuple(int(d) for d in clf.input_size), x)
+  return _resize_for(_size(clf), x)
 
 
 def _single_or_batch(fn):

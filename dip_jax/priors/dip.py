@@ -22,6 +22,7 @@ import optax
 
 from dip_jax import metrics
 from dip_jax import objectives
+from dip_jax import operators
 from dip_jax import red as red_lib
 from dip_jax import stopping
 from dip_jax import watchers
@@ -137,8 +138,7 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
 
   def loss_fn(params):
     out = crop_output(spec, spec.net.apply({"params": params}, z))
-    pred = (spec.operator(out) if op_params is None
-            else spec.operator(out, op_params))
+    pred = operators.forward(spec.operator, out, op_params)
     value = spec.objective(out, pred, observed, mask)
     if spec.red is not None:
       value = value + red_lib.coupling(spec.red, state.red, out)
