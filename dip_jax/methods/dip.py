@@ -149,26 +149,25 @@ def check_number(key: str, value, ok, need: str) -> None:
 def _check_numbers(config) -> None:
   """One line for a numeric setting that would run to a meaningless "done"
   (a NaN loss, an EMA that diverges) or to a traceback."""
-  number = check_number
-  number("optim.learning_rate", config.optim.learning_rate, lambda v: v > 0,
-         "a positive number")
-  number("ema_decay", config.ema_decay, lambda v: 0 <= v < 1,
-         "in [0, 1) (0 = off)")
-  number("input.reg_noise_std", config.input.reg_noise_std, lambda v: v >= 0,
-         "a number >= 0")
-  number("input.scale", config.input.scale, lambda v: v > 0,
-         "a positive number")
+  check_number("optim.learning_rate", config.optim.learning_rate,
+               lambda v: v > 0, "a positive number")
+  check_number("ema_decay", config.ema_decay, lambda v: 0 <= v < 1,
+               "in [0, 1) (0 = off)")
+  check_number("input.reg_noise_std", config.input.reg_noise_std,
+               lambda v: v >= 0, "a number >= 0")
+  check_number("input.scale", config.input.scale, lambda v: v > 0,
+               "a positive number")
   if config.guard.enabled:
-    number("guard.every", config.guard.every,
-           lambda v: v >= 1 and v == int(v), "an integer >= 1")
-    number("guard.psnr_drop", config.guard.psnr_drop, lambda v: v > 0,
-           "a positive number of dB")
+    check_number("guard.every", config.guard.every,
+                 lambda v: v >= 1 and v == int(v), "an integer >= 1")
+    check_number("guard.psnr_drop", config.guard.psnr_drop, lambda v: v > 0,
+                 "a positive number of dB")
   for key in ("snapshot_every", "checkpoint_every"):
-    number(key, config[key], lambda v: v >= 0 and v == int(v),
-           "an integer >= 0 (0 = off)")
+    check_number(key, config[key], lambda v: v >= 0 and v == int(v),
+                 "an integer >= 0 (0 = off)")
   if config.input.kind not in ("image", "meshgrid"):
-    number("input.channels", config.input.channels, lambda v: v >= 1,
-           "an integer >= 1")
+    check_number("input.channels", config.input.channels, lambda v: v >= 1,
+                 "an integer >= 1")
 
 
 def _restart_group(config, restarts: int, pixels: int) -> int:
