@@ -10,10 +10,18 @@ noisy image -> backward -> Adam(lr 0.01), batch 1, float32, on the CPU.
   the real fit carries: elementwise work, small next to the convs.
 - torch: benchmarks/torch_skip.SkipNetTorch, torch.optim.Adam, --threads.
 
-Every (framework, size) runs in a fresh subprocess, so its peak RSS
-(ru_maxrss, imports and jax compilation included) is its own. Measurements
-alternate (torch 64, jax 64, torch 128, ...) so that drift in machine load
-biases neither side, and are redone when other processes were busy.
+- ceiling: a jitted 2048 x 2048 float32 matmul in jax (2 n^3 FLOPs per
+  call), about the fastest float32 work XLA:CPU does on these cores (the
+  convs of a step are matmuls underneath, plus memory-bound work). Each step's
+  GFLOP/s is also given as a % of it: how far the step is from the hardware
+  limit, a figure that, unlike s/step, can be compared across machines.
+
+Every (framework, size) and every ceiling runs in a fresh subprocess, so its
+peak RSS (ru_maxrss, imports and jax compilation included) is its own.
+Measurements alternate (ceiling, torch 64, jax 64, ceiling, torch 128, ...)
+so that drift in machine load biases neither side, and each size's % uses the
+ceiling measured right before it; all are redone when other processes were
+busy.
 
   python benchmarks/step_speed.py [--sizes 64,128,256] [--xla] [--json f]
 """
@@ -33,6 +41,11 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # torch_skip; dip_jax uninstalled
 from dip_jax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # torch_skip imports torch: it is imported in functions, off the jax RSS.
+
+# 2048: the size that reached the highest GFLOP/s of 1024/2048/4096 on the
+# project's CPU (~380, vs 348 and 320; /work/shared/perf-notes.md), ~45 ms a
+# call there, so a measurement holds many calls.
+MATMUL_N = 2048
 
 
 def peak_mib() -> float:
@@ -115,6 +128,7 @@ def torch_worker(args, cfg) -> dict:
 
 def jax_worker(args, cfg) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
   from dip_jax import driver  # pylint: disable=g-import-not-at-top
   from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
   from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
@@ -136,8 +150,9 @@ def jax_worker(args, cfg) -> dict:
   def run_chunk(state):
     del state
     t0 = time.perf_counter()
-    # Metrics come back to the host every chunk, as in driver.run_fit.
-    loss = float(runner.chunk(chunk)["loss"][-1])
+    # Metrics come back to the host every chunk, as in driver.run_fit. They
+    # are (steps, num_restarts): one restart here, averaged as a scalar.
+    loss = float(np.mean(runner.chunk(chunk)["loss"][-1]))
     jax.block_until_ready(runner.state)
     return runner.state, (time.perf_counter() - t0) / chunk, loss
 
@@ -151,22 +166,55 @@ def jax_worker(args, cfg) -> dict:
   return {"s_per_step": statistics.median(times), "steps": chunk * len(times),
           "chunk": chunk, "mean_s": statistics.fmean(times),
           "min_s": min(times), "final_loss": loss,
-          "restores": int(state.restores), "compile_s": compile_s,
+          "restores": int(np.sum(state.restores)), "compile_s": compile_s,
           "init_s": init_s, "import_mib": base_mib,
           "after_compile_mib": compiled_mib, "peak_mib": peak_mib(),
           "conv_impl": args.impl, "version": jax.__version__,
           "backend": jax.default_backend()}
 
 
+def matmul_worker(args, cfg) -> dict:
+  """Seconds per jitted float32 (n x n) @ (n x n) matmul, n = --size."""
+  del cfg
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  base_mib = peak_mib()
+  n = args.size
+  ka, kb = jax.random.split(jax.random.key(0))
+  a = jax.random.normal(ka, (n, n), jnp.float32)
+  b = jax.random.normal(kb, (n, n), jnp.float32)
+  matmul = jax.jit(jnp.matmul)
+  jax.block_until_ready(matmul(a, b))  # Compile.
+
+  def call():
+    t0 = time.perf_counter()
+    jax.block_until_ready(matmul(a, b))
+    return time.perf_counter() - t0
+
+  warm = [call() for _ in range(max(1, args.warmup))]
+  times = [call() for _ in range(n_steps(args, warm[-1]))]
+  flop = 2 * n ** 3
+  # The median is what the % of ceiling uses: the steps' figures are medians
+  # too, so the ratio compares like with like. The best is the closest to the
+  # hardware's own limit; it is kept for reference.
+  return {"s_per_step": statistics.median(times), "steps": len(times),
+          "mean_s": statistics.fmean(times), "min_s": min(times), "n": n,
+          "gflop_per_s": flop / statistics.median(times) / 1e9,
+          "best_gflop_per_s": flop / min(times) / 1e9,
+          "import_mib": base_mib, "peak_mib": peak_mib(),
+          "version": jax.__version__, "backend": jax.default_backend()}
+
+
 def measure(args, framework: str, size: int, impl: str = "") -> dict:
   """Runs one worker; remeasures (up to --retries times) when other processes
   took more than --max-other cores meanwhile, keeping the quietest run."""
   runs = []
-  for _ in range(args.retries + 1):
+  for attempt in range(args.retries + 1):
     runs.append(measure_once(args, framework, size, impl))
     if runs[-1]["other_cores"] <= args.max_other:
       break
-    print("  contended: measuring again", file=sys.stderr, flush=True)
+    if attempt < args.retries:
+      print("  contended: measuring again", file=sys.stderr, flush=True)
   return min(runs, key=lambda r: r["other_cores"])
 
 
@@ -179,7 +227,8 @@ def measure_once(args, framework: str, size: int, impl: str) -> dict:
     cmd += ["--steps", str(args.steps)]
   if impl:
     cmd += ["--impl", impl]
-  label = f"{framework}{'/' + impl if impl else ''} {size}px"
+  label = (f"{framework} {size}x{size}" if framework == "matmul" else
+           f"{framework}{'/' + impl if impl else ''} {size}px")
   print(f"measuring {label} ...", file=sys.stderr, flush=True)
   if args.idle_wait:
     wait_for_idle(args.idle_wait)
@@ -197,20 +246,32 @@ def measure_once(args, framework: str, size: int, impl: str) -> dict:
   foreign = ((machine_busy_s() - b0) - (children_cpu_s() - c0)) / (
       time.monotonic() - t0)
   res.update(framework=framework, size=size, other_cores=max(foreign, 0.0))
-  print(f"  {res['s_per_step']:.4f} s/step over {res['steps']} steps, "
-        f"peak {res['peak_mib']:.0f} MiB; other processes used "
+  what = "call" if framework == "matmul" else "step"
+  rate = (f" ({res['gflop_per_s']:.0f} GFLOP/s)" if framework == "matmul"
+          else "")
+  print(f"  {res['s_per_step']:.4f} s/{what}{rate} over {res['steps']} "
+        f"{what}s, peak {res['peak_mib']:.0f} MiB; other processes used "
         f"{res['other_cores']:.2f} cores meanwhile", file=sys.stderr,
         flush=True)
   return res
 
 
-def table(results, sizes, impls) -> str:
+def add_rates(results, ceilings):
+  """Adds each step's GFLOP/s and its fraction of its size's ceiling."""
   import torch_skip  # pylint: disable=g-import-not-at-top
+  for r in results:
+    r["gflop_per_s"] = (torch_skip.train_step_flops(r["size"]) / 1e9
+                        / r["s_per_step"])
+    r["ceiling_fraction"] = (r["gflop_per_s"]
+                             / ceilings[r["size"]]["gflop_per_s"])
+
+
+def table(results, sizes, impls) -> str:
   rows = ["| size | torch s/step | jax s/step | jax/torch | torch GFLOP/s "
-          "| jax GFLOP/s | torch peak MiB | jax peak MiB | jax compile s |",
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+          "| jax GFLOP/s | torch % of ceiling | jax % of ceiling "
+          "| torch peak MiB | jax peak MiB | jax compile s |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
   for s in sizes:
-    gflop = torch_skip.train_step_flops(s) / 1e9
     tr = next(r for r in results if r["framework"] == "torch"
               and r["size"] == s)
     for impl in impls:
@@ -220,7 +281,9 @@ def table(results, sizes, impls) -> str:
       rows.append(
           f"| {name} | {tr['s_per_step']:.4f} | {jr['s_per_step']:.4f} | "
           f"{jr['s_per_step'] / tr['s_per_step']:.2f} | "
-          f"{gflop / tr['s_per_step']:.1f} | {gflop / jr['s_per_step']:.1f} | "
+          f"{tr['gflop_per_s']:.1f} | {jr['gflop_per_s']:.1f} | "
+          f"{100 * tr['ceiling_fraction']:.0f} % | "
+          f"{100 * jr['ceiling_fraction']:.0f} % | "
           f"{tr['peak_mib']:.0f} | {jr['peak_mib']:.0f} | "
           f"{jr['compile_s']:.1f} |")
   return "\n".join(rows)
@@ -248,24 +311,30 @@ def main():
                  help="other processes' cores above which a run is redone")
   p.add_argument("--retries", type=int, default=2)
   p.add_argument("--json", default="", help="also write results here")
-  p.add_argument("--worker", choices=("torch", "jax"), help=argparse.SUPPRESS)
+  p.add_argument("--worker", choices=("torch", "jax", "matmul"),
+                 help=argparse.SUPPRESS)
   p.add_argument("--size", type=int, help=argparse.SUPPRESS)
   p.add_argument("--impl", default="cpu", help=argparse.SUPPRESS)
   args = p.parse_args()
 
   if args.worker:
     cfg = config_lib.base_config()
-    fn = torch_worker if args.worker == "torch" else jax_worker
+    fn = {"torch": torch_worker, "jax": jax_worker,
+          "matmul": matmul_worker}[args.worker]
     print("RESULT " + json.dumps(fn(args, cfg)), flush=True)
     return
 
   sizes = [int(s) for s in args.sizes.split(",") if s]
   impls = ["cpu", "xla"] if args.xla else ["cpu"]
-  results = []
+  results, ceilings = [], {}
   for s in sizes:
+    # Measured next to each size's pair, so that each % of ceiling divides
+    # two figures taken under the same machine conditions.
+    ceilings[s] = measure(args, "matmul", MATMUL_N)
     results.append(measure(args, "torch", s))
     for impl in impls:
       results.append(measure(args, "jax", s, impl))
+  add_rates(results, ceilings)
   tr, jr = results[0], results[1]
   over = (f"{args.steps} steps (jax: whole chunks)" if args.steps else
           f">= {args.min_seconds:g} s of steps")
@@ -277,19 +346,28 @@ def main():
         "forward's 2*Ho*Wo*k^2*Cin*Cout over all convs (forward, input grad, "
         "weight grad); BN, activations, upsampling, loss and Adam not "
         "counted. Peak MiB = ru_maxrss of the measuring process (imports and "
-        "jax compilation included).\n")
+        "jax compilation included).")
+  print(f"Ceiling: a jitted {MATMUL_N}x{MATMUL_N} float32 matmul in jax, "
+        f"2*n^3 FLOPs / median s per call, measured before each size: "
+        + ", ".join(f"{c['gflop_per_s']:.0f} GFLOP/s (best "
+                    f"{c['best_gflop_per_s']:.0f}) at {s} px"
+                    for s, c in ceilings.items())
+        + ". % of ceiling = GFLOP/s / that size's ceiling.\n")
   print(table(results, sizes, impls))
   names = [f"{r['framework']}/{r['conv_impl']}" if "conv_impl" in r
            else r["framework"] for r in results]
   print("\nCPU cores used by other processes during each measurement "
         "(> ~0.1 means contended timings): " + ", ".join(
             f"{n} {r['size']}: {r['other_cores']:.2f}"
-            for n, r in zip(names, results)))
+            for n, r in zip(names, results)) + ", " + ", ".join(
+                f"ceiling before {s}: {c['other_cores']:.2f}"
+                for s, c in ceilings.items()))
   if args.json:
     import torch_skip  # pylint: disable=g-import-not-at-top
     gflop = {s: torch_skip.train_step_flops(s) / 1e9 for s in sizes}
     with open(args.json, "w") as f:
       json.dump({"argv": sys.argv[1:], "train_step_gflop": gflop,
+                 "ceiling": {"matmul_n": MATMUL_N, "by_size": ceilings},
                  "results": results}, f, indent=1)
 
 

@@ -11,13 +11,16 @@ Quick (built-in 128 px image, 32-ch net, 1500 steps, ~1 min on 2 cores):
   python -m dip_jax.main --config=configs/deblur.py:quick --workdir=/tmp/dbq
 Expected (quick): above the blurred input and near or above the TV solution
 (tests/test_tasks.py); README "Results" has numbers.
+DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
+(e.g. `:quick,sgld`); their settings: dip_jax/successors.py.
 """
 
 from dip_jax import config_lib
+from dip_jax import successors
 
 
 def get_config(arg=None):
-  args = config_lib.parse_arg(arg, quick=False)
+  args = config_lib.parse_arg(arg, quick=False, **successors.ARGS)
   c = config_lib.base_config()
   c.task = "deblur"
   c.operator.name = "blur"
@@ -33,4 +36,5 @@ def get_config(arg=None):
   if args.quick:
     config_lib.narrow_for_cpu(c)
     c.num_steps = 1500
+  successors.from_args(c, args)
   return c

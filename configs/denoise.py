@@ -17,7 +17,8 @@ Quick variant for a CPU (built-in 128 px image, 32-channel net, 2000 steps):
 Expected: >= 5 dB above the noisy input (about +6 dB measured), in < 3 min on
 2 cores, compile included.
 
-DIP's successors on the same task (add to the arg, e.g. `:quick,sgld`):
+DIP's successors on the same task (add to the arg, e.g. `:quick,sgld`;
+settings and their sources in dip_jax/successors.py):
   dip_tv   DIP-TV (Liu et al. 2019): + 0.03 x smoothed TV of f(z) per pixel
   sgld     Bayesian DIP (Cheng et al. 2019): Langevin noise on the kernels,
            the posterior mean after the burn-in as the answer, and
@@ -29,35 +30,30 @@ DIP's successors on the same task (add to the arg, e.g. `:quick,sgld`):
            denoising settings mu = beta = 0.5, sigma_f = 3
 Measured at quick settings on the built-in photo: README "DIP's successors".
 
+Early stopping: --config.early_stopping.kind=wmv (ES-WMV with this config's
+fit gate: no stop before the fit reaches the noise level estimated from the
+image; README "Early stopping" has its gap table).
+
 Any key can be overridden: --config.corruption.sigma=50 --config.seed=1 ...
 """
 
 from dip_jax import config_lib
+from dip_jax import successors
 
 
 def get_config(arg=None):
-  args = config_lib.parse_arg(arg, quick=False, dip_tv=False, sgld=False,
-                              deepred=False)
+  args = config_lib.parse_arg(arg, quick=False, **successors.ARGS)
   c = config_lib.base_config()
   c.task = "denoise"
   c.corruption.kind = "gaussian"
   c.corruption.sigma = 25.0
   c.tv.lam = 0.08
+  # With --config.early_stopping.kind=wmv: no stop before the fit reaches
+  # the noise level estimated from y (stopping.py; README "Early stopping").
+  c.early_stopping.fit_gate = 1.0
   c.quick_hint = "configs/denoise.py:quick"
   if args.quick:
     config_lib.narrow_for_cpu(c)
     c.num_steps = 2000
-  if args.dip_tv:
-    c.regularizer.tv = 0.03
-  if args.sgld:
-    c.prior = "sgld"
-    if args.quick:
-      c.sgld.burn_in, c.sgld.sample_every = 700, 10
-      c.sgld.noise_scale = 0.5
-    else:
-      c.num_steps = 20000
-  if args.deepred:
-    c.prior = "deepred"
-  if args.dip_tv + args.sgld + args.deepred > 1:
-    raise ValueError("pick one of dip_tv, sgld, deepred")
+  successors.from_args(c, args)
   return c

@@ -22,13 +22,17 @@ Quick (128 px, 32-channel nets, ~1 min on 2 cores):
   python -m dip_jax.main --config=configs/inpaint.py:quick --workdir=/tmp/iq
 Expected (quick): DIP above the input and the TV result on the missing pixels
 (tests/test_tasks.py); README "Results" has measured numbers.
+DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
+(e.g. `:quick,sgld`); their settings: dip_jax/successors.py.
 """
 
 from dip_jax import config_lib
+from dip_jax import successors
 
 
 def get_config(arg=None):
-  args = config_lib.parse_arg(arg, quick=False, variant="text")
+  args = config_lib.parse_arg(arg, quick=False, variant="text",
+                              **successors.ARGS)
   if args.variant not in ("text", "vase", "library"):
     raise ValueError(f"unknown inpaint variant {args.variant!r}; "
                      "known: text, vase, library")
@@ -75,4 +79,5 @@ def get_config(arg=None):
       c.num_steps = 1500
     if args.variant != "text":
       c.mask.hole_size //= 2
+  successors.from_args(c, args)
   return c

@@ -15,13 +15,16 @@ Quick (built-in 128 px image, the paper's net, 4000 steps, ~1 min on 2 cores):
   python -m dip_jax.main --config=configs/jpeg.py:quick --workdir=/tmp/jq
 Expected (quick): above the JPEG input's PSNR (tests/test_tasks.py asserts a
 margin); README "Results" has the measured numbers.
+DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
+(e.g. `:quick,sgld`); their settings: dip_jax/successors.py.
 """
 
 from dip_jax import config_lib
+from dip_jax import successors
 
 
 def get_config(arg=None):
-  args = config_lib.parse_arg(arg, quick=False)
+  args = config_lib.parse_arg(arg, quick=False, **successors.ARGS)
   c = config_lib.base_config()
   c.task = "jpeg"
   c.corruption.kind = "jpeg"
@@ -38,4 +41,5 @@ def get_config(arg=None):
     # keep it, and give it more steps than 2400 at 128 px.
     config_lib.narrow_for_cpu(c, width=128)
     c.num_steps = 4000
+  successors.from_args(c, args)
   return c

@@ -13,13 +13,17 @@ Quick (built-in 128 px image, 32-ch net, lr 0.01, 1500 steps, ~1 min):
   python -m dip_jax.main --config=configs/restore.py:quick --workdir=/tmp/rq
 Expected (quick): well above the masked input on the missing pixels
 (tests/test_tasks.py asserts margins); README "Results" has numbers.
+DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
+(e.g. `:quick,sgld`); their settings: dip_jax/successors.py.
 """
 
 from dip_jax import config_lib
+from dip_jax import successors
 
 
 def get_config(arg=None):
-  args = config_lib.parse_arg(arg, quick=False, variant="half")
+  args = config_lib.parse_arg(arg, quick=False, variant="half",
+                              **successors.ARGS)
   if args.variant not in ("half", "sparse"):
     raise ValueError(f"unknown restore variant {args.variant!r}; known: sparse")
   c = config_lib.base_config()
@@ -46,4 +50,5 @@ def get_config(arg=None):
     config_lib.narrow_for_cpu(c)
     c.optim.learning_rate = 0.01  # 0.001 needs the paper's 11000 steps
     c.num_steps = 1500 if args.variant == "half" else 1000
+  successors.from_args(c, args)
   return c

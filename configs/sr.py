@@ -16,13 +16,17 @@ A real LR photo (output = 4x its size):
 Expected (paper, x4): 29.90 dB on Set5, 27.00 on Set14 (Y, cropped).
 Quick (built-in 128 px HR image, 32-ch net, 1000 steps, ~1 min on 2 cores):
   python -m dip_jax.main --config=configs/sr.py:quick --workdir=/tmp/sq
+DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
+(e.g. `:quick,sgld`); their settings: dip_jax/successors.py.
 """
 
 from dip_jax import config_lib
+from dip_jax import successors
 
 
 def get_config(arg=None):
-  args = config_lib.parse_arg(arg, quick=False, variant="x4")
+  args = config_lib.parse_arg(arg, quick=False, variant="x4",
+                              **successors.ARGS)
   if args.variant not in ("x4", "x8"):
     raise ValueError(f"unknown sr variant {args.variant!r}; known: x4, x8")
   c = config_lib.base_config()
@@ -44,4 +48,5 @@ def get_config(arg=None):
   if args.quick:
     config_lib.narrow_for_cpu(c)
     c.num_steps = 1000
+  successors.from_args(c, args)
   return c

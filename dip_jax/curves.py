@@ -51,7 +51,7 @@ def write_curves(path: str, history: dict, summary: dict) -> bool:
     loss_ax.set_yscale("log")
   loss_ax.set_xlabel("step")
   loss_ax.set_title("objective")
-  marks = _marks(summary)
+  marks = marks_of(summary)
   if has_psnr:
     ax = axes[0, 1]
     if "psnr_observed" in history:
@@ -68,9 +68,9 @@ def write_curves(path: str, history: dict, summary: dict) -> bool:
     ax.set_xlabel("step")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title("PSNR")
-    _draw_marks(ax, marks)
+    draw_marks(ax, marks)
     ax.legend(fontsize=7, loc="lower right")
-  _draw_marks(loss_ax, marks)
+  draw_marks(loss_ax, marks)
   loss_ax.legend(fontsize=7, loc="upper right")
   fig.suptitle(f"{summary.get('task', '')} {summary.get('prior', '')}: "
                f"{summary.get('steps', len(history['loss']))} steps",
@@ -83,7 +83,7 @@ def write_curves(path: str, history: dict, summary: dict) -> bool:
   return True
 
 
-def _marks(summary: dict) -> list:
+def marks_of(summary: dict) -> list:
   """(step, label, style) of the oracle peak and the detected stop(s)."""
   out = []
   if summary.get("oracle_peak_step"):
@@ -98,6 +98,6 @@ def _marks(summary: dict) -> list:
   return out
 
 
-def _draw_marks(ax, marks):
+def draw_marks(ax, marks):
   for step, label, style in marks:
     ax.axvline(step, color="black", ls=style, lw=0.9, label=label)

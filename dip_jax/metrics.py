@@ -82,3 +82,23 @@ def roughness(x) -> float:
   diff = (np.abs(np.diff(x, axis=0)).mean()
           + np.abs(np.diff(x, axis=1)).mean()) / 2
   return float(diff / max(x.std(), 1e-8))
+
+
+def noise_sigma(y) -> float:
+  """The std of i.i.d. Gaussian noise in an image, estimated from the image
+  alone: the median absolute value of its finest diagonal Haar wavelet
+  coefficients over 0.6745 (Donoho & Johnstone, Biometrika 1994), pooled
+  over channels. The orthonormal diagonal coefficient of pure noise has the
+  noise's std, and natural images have few large diagonal details, so the
+  median sees mostly noise; on a clean photo it returns a small value
+  (texture), not 0. An odd last row or column is dropped."""
+  y = np.asarray(y, np.float64)
+  if y.ndim == 2:
+    y = y[..., None]
+  h, w = (y.shape[0] // 2) * 2, (y.shape[1] // 2) * 2
+  if h == 0 or w == 0:
+    raise ValueError(f"noise_sigma needs an image of at least 2 x 2 pixels, "
+                     f"got {y.shape[:2]}")
+  y = y[:h, :w]
+  hh = (y[0::2, 0::2] - y[0::2, 1::2] - y[1::2, 0::2] + y[1::2, 1::2]) / 2
+  return float(np.median(np.abs(hh)) / 0.6745)

@@ -13,6 +13,9 @@ needs on top:
   - `:quick`: the task's `:quick` config (32-channel net, its step count) on
     the central 128 x 128 crop of every image (for SR, of the HR image):
     a CPU-sized run of the whole table, not comparable to the paper.
+  - `:methods=dip+sgld+...`: DIP's successors beside plain DIP, one sweep
+    setting each (dip_jax/successors.py says their settings); plain DIP's
+    folder is named as without methods, so earlier sweeps resume.
 
   from dip_jax import paper_configs
   def get_config(arg=None):
@@ -23,13 +26,15 @@ import os
 
 from dip_jax import config_lib
 from dip_jax import hyper
+from dip_jax import successors
 from dip_jax import sweep
 
 QUICK_CROP = 128
 
 
 def sweep_config(task_file: str, variant: str | None, data_subdir: str,
-                 images=("*.png",), restarts: int = 1, arg: str | None = None):
+                 images=("*.png",), restarts: int = 1, arg: str | None = None,
+                 num_steps: int | None = None):
   """The sweep config of one paper table.
 
   Args:
@@ -39,14 +44,18 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
       `sweep.data_dir` points there and may be overridden.
     images: glob patterns inside it.
     restarts: the paper's number of averaged runs.
-    arg: this config's own `:arg` -- `quick` and/or `restarts=N`.
+    arg: this config's own `:arg` -- `quick`, `restarts=N`, `methods=A+B`.
+    num_steps: the table's own step count, when not the task config's.
   """
-  args = config_lib.parse_arg(arg, quick=False, restarts=restarts)
+  args = config_lib.parse_arg(arg, quick=False, restarts=restarts,
+                              methods="dip")
   if args.restarts < 1:
     raise ValueError(f"restarts must be >= 1, got {args.restarts}")
   task_arg = ",".join(filter(None, (variant, "quick" if args.quick else "")))
   c = config_lib.task_config(task_file, task_arg or None)
   c.num_restarts = int(args.restarts)
+  if num_steps is not None:
+    c.num_steps = num_steps
   c.ema_decay = 0.99
   if args.quick:
     c.center_crop = QUICK_CROP
@@ -60,7 +69,22 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
       data_dir=os.path.join("..", "shared", "data", data_subdir),
       # The setting names the job folders: quick and full runs, and runs
       # with another restart count, each keep their own.
-      settings=(hyper.named(
-          f"{'quick' if args.quick else 'paper'}_r{args.restarts}"),),
+      settings=method_settings(
+          c, f"{'quick' if args.quick else 'paper'}_r{args.restarts}",
+          args.methods, args.quick),
       seeds=(0,))
   return c
+
+
+def method_settings(c, name: str, methods: str, quick: bool):
+  """One named sweep setting per method of `methods` ("dip+sgld"): plain
+  DIP is `name`, a successor `name_<method>`, each with its overrides."""
+  chosen = [m.strip() for m in methods.split("+") if m.strip()]
+  unknown = sorted(set(chosen) - set(successors.METHODS))
+  if unknown or not chosen:
+    raise ValueError(f"methods={methods!r}: known methods are "
+                     f"{'+'.join(successors.METHODS)}")
+  return tuple(
+      hyper.named(name if m == "dip" else f"{name}_{m}",
+                  successors.overrides(c, m, quick))
+      for m in dict.fromkeys(chosen))

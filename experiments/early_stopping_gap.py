@@ -58,12 +58,14 @@ TASKS = {
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-def task_images(task: str, data_dir: str | None, limit: int) -> list[str]:
-  """Image paths for a task ("" = the built-in sample), at most `limit`."""
+def task_images(task: str, data_dir: str | None, limit: int,
+                entries=None) -> list[str]:
+  """Image paths for a task ("" = the built-in sample), at most `limit`;
+  `entries` (files or folders under data_dir) replace the task's own."""
   if not data_dir:
     return [""]
   paths = []
-  for entry in TASKS[task][3]:
+  for entry in entries or TASKS[task][3]:
     path = os.path.join(data_dir, entry)
     if os.path.isdir(path):
       paths += sorted(p for p in glob.glob(os.path.join(path, "*"))
@@ -104,6 +106,8 @@ def task_config(task: str, image: str, detector: str, args):
   c.early_stopping.patience = args.patience
   c.early_stopping.alpha = args.alpha
   c.early_stopping.start = args.start
+  if args.fit_gate is not None:  # else the task config's (denoise: 1.0)
+    c.early_stopping.fit_gate = args.fit_gate
   return c, fixed_steps
 
 
@@ -125,6 +129,7 @@ def run_one(task, image, detector, args):
       # The detector fires `patience` candidate steps after its minimum.
       "fired": (detected + args.patience) if summary["stopped_early"]
                else None,
+      "fit_gate": float(config.early_stopping.fit_gate),
       "fixed_steps": fixed_steps,
       "fixed_psnr": float(curve[fixed_steps - 1]),
       "final_psnr": float(curve[-1]), "steps": summary["steps"],
@@ -136,14 +141,15 @@ def table(rows, args) -> str:
          f"window {args.window}, patience {args.patience}, alpha "
          f"{args.alpha}, start {args.start}, seed {args.seed}"
          f"{f', {args.crop} px centre crops' if args.crop else ''})", "",
-         "| task | image | detector | oracle peak PSNR / step | detected PSNR "
-         "/ step | gap (dB) | fired at | PSNR at fixed N (N) | final PSNR "
-         "(steps) |",
-         "|---|---|---|---|---|---|---|---|---|"]
+         "| task | image | detector | fit gate | oracle peak PSNR / step | "
+         "detected PSNR / step | gap (dB) | fired at | PSNR at fixed N (N) | "
+         "final PSNR (steps) |",
+         "|---|---|---|---:|---|---|---|---|---|---|"]
   for r in rows:
     fired = str(r["fired"]) if r["fired"] else "not in run"
     out.append(
         f"| {r['task']} | {r['image']} | {r['detector']} | "
+        f"{r['fit_gate'] or '—'} | "
         f"{r['oracle_psnr']:.2f} / {r['oracle_step']} | "
         f"{r['detected_psnr']:.2f} / {r['detected_step']} | {r['gap']:.2f} | "
         f"{fired} | {r['fixed_psnr']:.2f} ({r['fixed_steps']}) | "
@@ -185,6 +191,10 @@ def main(argv=None):
                  help="comma list of wmv, emv (default wmv,emv; quick: wmv)")
   p.add_argument("--images", type=int, default=None,
                  help="images per task (default all; quick: 1)")
+  p.add_argument("--image_files", default="",
+                 help="comma list of files or folders under --data_dir to use "
+                      "instead of every task's own (e.g. tuning images: "
+                      "kodak24/kodim05.png,kodak24/kodim08.png)")
   p.add_argument("--crop", type=int, default=None,
                  help="centre crop of each image file (quick: 128)")
   p.add_argument("--steps", type=int, default=0,
@@ -193,6 +203,9 @@ def main(argv=None):
   p.add_argument("--patience", type=int, default=1000)
   p.add_argument("--alpha", type=float, default=0.1)
   p.add_argument("--start", type=int, default=100)
+  p.add_argument("--fit_gate", type=float, default=None,
+                 help="kappa of the fit gate (stopping.py; 0 = off); default: "
+                      "each task config's")
   p.add_argument("--seed", type=int, default=0)
   args = p.parse_args(argv)
   detectors = (args.detectors or ("wmv" if args.quick else "wmv,emv")).split(",")
@@ -206,7 +219,8 @@ def main(argv=None):
       raise SystemExit(f"unknown task {t!r}; known: {list(TASKS)}")
   rows, path = [], os.path.join(args.out, "early_stopping_gap.md")
   for task in tasks:
-    for image in task_images(task, args.data_dir, args.images):
+    entries = [e for e in args.image_files.split(",") if e]
+    for image in task_images(task, args.data_dir, args.images, entries):
       for det in detectors:
         r = run_one(task, image, det, args)
         rows.append(r)

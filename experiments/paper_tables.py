@@ -7,6 +7,9 @@ paper table: per image and mean, the paper's number, dip_jax's single run
 (the net's final output), its output average (EMA 0.99), the restarts
 averaged (where the table has restarts), the TV solution on the same
 operator, the classical baseline and the DIP seconds per image and device.
+With --methods, DIP's successors (DIP-TV, SGLD, DeepRED; settings in
+dip_jax/successors.py) run as more settings of the same sweep and add one
+column each (the method's own answer) and a row of seconds per image.
 
 Tables (metric):
   denoise_cset9    sigma 25, the CBM3D 9-image set (PSNR; classical CBM3D)
@@ -20,6 +23,8 @@ Classical baselines need the optional extra: pip install -e '.[paper]'
 (bm3d, scikit-image); without it that column says so.
 
   python experiments/paper_tables.py --quick          # CPU, < 30 min
+  python experiments/paper_tables.py --quick --methods=all \
+      --tables=sr_x4_set5,restore_barbara                 # + successors
   python experiments/paper_tables.py --data_dir=../shared/data \
       --out=workdirs/paper_tables [--tables=sr_x4_set5,denoise_cset9]  # GPU
 --quick: 128 x 128 centre crops (SR: of the HR image), the :quick nets and
@@ -43,6 +48,7 @@ if ROOT not in sys.path:
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import metrics  # pylint: disable=wrong-import-position
 from dip_jax import results  # pylint: disable=wrong-import-position
+from dip_jax import successors  # pylint: disable=wrong-import-position
 from dip_jax import sweep  # pylint: disable=wrong-import-position
 
 # The paper's numbers (means over the set unless per image), from its text
@@ -137,34 +143,79 @@ def classical(table: str, job_config, job_dir: str) -> dict:
 
 
 def row_of(table, config, job, workdir) -> dict:
-  """One image's numbers from its job folder (None where missing)."""
+  """One image's plain-DIP numbers from its job folder (None where
+  missing)."""
   metric = TABLES[table][2]
   job_dir = job.dir(workdir)
-  row = {"image": job.stem, "status": "missing"}
-  if os.path.exists(os.path.join(job_dir, sweep.ERROR_FILE)):
-    row["status"] = "failed"  # checked first, as the sweep's own tables do
+  row = {"image": job.stem, "status": job_status(job_dir)}
+  if row["status"] != "done":
     return row
-  try:
-    s = results.read_dir(job_dir)
-  except FileNotFoundError:
-    return row
-  except (OSError, ValueError):
-    row["status"] = "unreadable"
-    return row
+  s = results.read_dir(job_dir)
   v = s.variants or results.Variants()
   first = lambda scores: _finite(scores[0].get(metric)) if scores else None
-  pick = lambda scores: _finite(scores.get(metric)) if scores else None
-  row.update(status="done", single=first(v.final_output),
-             ema=first(v.output_average), restarts=pick(v.restarts_average),
-             tv=pick(s.tv), seconds=s.seconds, device=s.device or "",
-             steps=s.steps)
+  row.update(single=first(v.final_output), ema=first(v.output_average),
+             restarts=_pick(v.restarts_average, metric),
+             tv=_pick(s.tv, metric),
+             seconds=s.seconds, device=s.device or "", steps=s.steps)
   if TABLES[table][3] == "bicubic":
-    row["classical"] = pick(s.baselines.get("bicubic"))
+    row["classical"] = _pick(s.baselines.get("bicubic"), metric)
   else:
     c = classical(table, sweep.job_config(config, job), job_dir)
     row["classical"] = c.get("psnr")
     row["classical_error"] = c.get("error")
   return row
+
+
+def table_rows(table, config, workdir, methods) -> list[dict]:
+  """Per image: plain DIP's row, with `methods`: {successor: (score or
+  status, seconds)}. The sweep's first setting is plain DIP; a successor's
+  setting is named after it (`<dip's name>_<method>`)."""
+  jobs = sweep.enumerate_jobs(config)
+  base = jobs[0].setting
+  rows = {}
+  for job in jobs:
+    if job.setting == base:
+      rows[job.stem] = {**row_of(table, config, job, workdir), "methods": {}}
+  for job in jobs:
+    if job.setting != base:
+      method = job.setting[len(base) + 1:]
+      rows[job.stem]["methods"][method] = method_answer(table, job, workdir)
+  return list(rows.values())
+
+
+def job_status(job_dir: str) -> str:
+  """done, failed (checked first, as the sweep's own tables do), missing
+  or unreadable."""
+  if os.path.exists(os.path.join(job_dir, sweep.ERROR_FILE)):
+    return "failed"
+  try:
+    results.read_dir(job_dir)
+  except FileNotFoundError:
+    return "missing"
+  except (OSError, ValueError):
+    return "unreadable"
+  return "done"
+
+
+def method_answer(table, job, workdir) -> tuple:
+  """A successor's (score, seconds) for one image: its own answer (DIP-TV's
+  output average, SGLD's posterior mean, DeepRED's x), averaged over the
+  restarts where the table has restarts; (status, None) when not done."""
+  job_dir = job.dir(workdir)
+  status = job_status(job_dir)
+  if status != "done":
+    return status, None
+  s = results.read_dir(job_dir)
+  v = s.variants or results.Variants()
+  metric = TABLES[table][2]
+  score = (_pick(v.restarts_average, metric) if v.restarts_average
+           else _finite(v.output_average[0].get(metric))
+           if v.output_average else None)
+  return score, s.seconds
+
+
+def _pick(scores, metric):
+  return _finite(scores.get(metric)) if scores else None
 
 
 def _finite(v):
@@ -176,43 +227,74 @@ def _f(v, digits=2):
   return "—" if v is None else f"{v:.{digits}f}"
 
 
-def markdown(table, rows, quick, restarts, command) -> str:
+def markdown(table, rows, quick, restarts, command,
+             methods=()) -> str:
+  """The table: per image and mean, plain DIP's columns, one column per
+  successor in `methods` (each row's `methods` dict: name -> (score,
+  seconds)), TV, the classical baseline, seconds and device; with
+  successors, a last row of seconds per image for each method."""
   title, _, _, classical_name = TABLES[table]
   paper = PAPER[table]
   cols = ("single", "ema", "restarts", "tv", "classical")
   has_restarts = restarts > 1
-  head = ["image", "paper DIP", "dip_jax single run", "+ output average",
-          f"+ {restarts} restarts averaged" if restarts > 1
-          else "restarts averaged", "TV", classical_name,
-          "DIP s/image", "device"]
+  labels = [successors.LABELS[m] for m in methods]
+  head = (["image", "paper DIP", "dip_jax single run", "+ output average",
+           f"+ {restarts} restarts averaged" if restarts > 1
+           else "restarts averaged"] + labels
+          + ["TV", classical_name, "DIP s/image", "device"])
+  width = len(head) - 2  # value columns after image
   out = [f"## {title}{' — QUICK (128 px crops, :quick nets)' if quick else ''}",
          "", f"`{command}`", "",
-         "| " + " | ".join(head) + " |", "|---" + "|---:" * 7 + "|---|"]
+         "| " + " | ".join(head) + " |", "|---" + "|---:" * width + "|---|"]
   done = [r for r in rows if r["status"] == "done"]
+  dip_cells = lambda get: [get(c) if c != "restarts" or has_restarts else "—"
+                           for c in cols]
+  # DIP's columns, then the successors', then TV and the classical one.
+  cells = lambda dip, succ: dip[:3] + succ + dip[3:]
   for r in rows:
+    succ = [_f(_score(r["methods"][m])) for m in methods]
     if r["status"] != "done":
-      out.append(f"| {r['image']} | " + " | ".join(["—"] * 7)
-                 + f" | {r['status']} |")
+      out.append(f"| {r['image']} | — | "
+                 + " | ".join(cells(["—"] * 5, succ))
+                 + f" | — | {r['status']} |")
       continue
     p = paper.get("per_image", {}).get(r["image"])
-    out.append(f"| {r['image']} | {_f(p)} | " + " | ".join(
-        _f(r[c]) if c != "restarts" or has_restarts else "—" for c in cols)
-        + f" | {_f(r['seconds'], 1)} | {r['device']} |")
+    out.append(f"| {r['image']} | {_f(p)} | "
+               + " | ".join(cells(dip_cells(lambda c: _f(r[c])), succ))
+               + f" | {_f(r['seconds'], 1)} | {r['device']} |")
   mean = lambda c: (float(np.mean([r[c] for r in done]))
                     if done and all(r.get(c) is not None for r in done)
                     else None)
+  # A successor's mean only over all images, each of them done.
+  method_mean = lambda m, i: (
+      float(np.mean([r["methods"][m][i] for r in rows]))
+      if rows and all(_score(r["methods"][m]) is not None for r in rows)
+      else None)
   paper_mean = paper.get("single")
   if paper_mean is None and paper.get("per_image"):
     paper_mean = float(np.mean(list(paper["per_image"].values())))
   out.append(f"| **mean ({len(done)}/{len(rows)})** | {_f(paper_mean)} | "
-             + " | ".join(_f(mean(c)) if c != "restarts" or has_restarts
-                          else "—" for c in cols)
+             + " | ".join(cells(dip_cells(lambda c: _f(mean(c))),
+                                [_f(method_mean(m, 0)) for m in methods]))
              + f" | {_f(mean('seconds'), 1)} | |")
+  if methods:
+    out.append("| *s/image* | | " + " | ".join(cells(
+        [""] * 5, [_f(method_mean(m, 1), 1) for m in methods]))
+        + f" | {_f(mean('seconds'), 1)} | |")
   if any(k in paper for k in ("single", "ema", "restarts", "classical")):
-    out.append("| *paper* | | " + " | ".join(
-        _f(paper.get(c)) for c in ("single", "ema", "restarts"))
-        + f" | | {_f(paper.get('classical'))} | | |")
+    out.append("| *paper* | | " + " | ".join(cells(
+        [_f(paper.get(c)) for c in ("single", "ema", "restarts")]
+        + ["", _f(paper.get("classical"))], [""] * len(methods)))
+        + " | | |")
   notes = [paper["note"]]
+  if methods:
+    what = {"dip_tv": "DIP-TV's output average",
+            "sgld": "SGLD's posterior mean", "deepred": "DeepRED's x"}
+    notes.append(
+        f"{', '.join(labels)}: each method's own answer ("
+        + ", ".join(what[m] for m in methods)
+        + (", averaged over the restarts" if has_restarts else "")
+        + "), settings in dip_jax/successors.py")
   errors = {r.get("classical_error") for r in done} - {None}
   notes += sorted(errors)
   if quick:
@@ -220,6 +302,11 @@ def markdown(table, rows, quick, restarts, command) -> str:
                  "numbers are not comparable to the paper's")
   out += ["", "; ".join(notes) + ".", ""]
   return "\n".join(out)
+
+
+def _score(answer):
+  """The score of a successor's (score or status, seconds), or None."""
+  return answer[0] if isinstance(answer[0], float) else None
 
 
 def host() -> str:
@@ -248,6 +335,10 @@ def main():
                  help="comma-separated subset of: " + ", ".join(TABLES))
   p.add_argument("--restarts", type=int, default=0,
                  help="override every table's restart count (0 = paper's)")
+  p.add_argument("--methods", default="",
+                 help="DIP's successors to run beside plain DIP, comma-"
+                      "separated: " + ", ".join(successors.METHODS[1:])
+                      + ", or all")
   p.add_argument("--no_run", action="store_true",
                  help="only (re)write the tables from the sweeps' files")
   args = p.parse_args()
@@ -257,9 +348,17 @@ def main():
     p.error(f"unknown tables {unknown}; known: {', '.join(TABLES)}")
   if not os.path.isdir(args.data_dir):
     p.error(f"--data_dir {args.data_dir} is not a directory")
-  arg = ",".join(filter(None, ["quick" if args.quick else "",
-                               f"restarts={args.restarts}" if args.restarts
-                               else ""])) or None
+  methods = (list(successors.METHODS[1:]) if args.methods.strip() == "all"
+             else [m.strip() for m in args.methods.split(",") if m.strip()])
+  wrong = sorted(set(methods) - set(successors.METHODS[1:]))
+  if wrong:
+    p.error(f"unknown --methods {wrong}; known: "
+            f"{', '.join(successors.METHODS[1:])}, all")
+  methods = list(dict.fromkeys(methods))
+  arg = ",".join(filter(None, [
+      "quick" if args.quick else "",
+      f"restarts={args.restarts}" if args.restarts else "",
+      "methods=" + "+".join(["dip"] + methods) if methods else ""])) or None
   os.makedirs(args.out, exist_ok=True)
   texts, t0, failures = [], time.perf_counter(), 0
   for table in tables:
@@ -267,12 +366,13 @@ def main():
     workdir = os.path.join(args.out, table)
     if not args.no_run:
       failures += run_sweep(table, path, arg, config, workdir) != 0
-    jobs = sweep.enumerate_jobs(config)
-    rows = [row_of(table, config, job, workdir) for job in jobs]
+    rows = table_rows(table, config, workdir, methods)
     command = (f"python experiments/paper_tables.py --tables={table}"
                + (" --quick" if args.quick else "")
-               + (f" --restarts={args.restarts}" if args.restarts else ""))
-    text = markdown(table, rows, args.quick, config.num_restarts, command)
+               + (f" --restarts={args.restarts}" if args.restarts else "")
+               + (f" --methods={','.join(methods)}" if methods else ""))
+    text = markdown(table, rows, args.quick, config.num_restarts, command,
+                    methods)
     with open(os.path.join(args.out, f"{table}.md"), "w") as f:
       f.write(text)
     texts.append(text)

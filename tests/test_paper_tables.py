@@ -74,7 +74,7 @@ def test_paper_config_variants(table, tmp_path):
   assert full.sweep.settings != quick.sweep.settings
 
 
-def _sweep_of(tmp_path, table, images, summaries):
+def _sweep_of(tmp_path, table, images, summaries, arg="quick"):
   """A data folder with `images` and job folders holding `summaries`
   (None: the job never ran; "failed": it left an error.txt)."""
   data = tmp_path / "data"
@@ -82,7 +82,7 @@ def _sweep_of(tmp_path, table, images, summaries):
   folder.mkdir(parents=True)
   for name in images:
     (folder / name).write_bytes(b"")  # only globbed, never read here
-  config, _ = paper_tables.load_table_config(table, "quick", str(data))
+  config, _ = paper_tables.load_table_config(table, arg, str(data))
   workdir = str(tmp_path / "out")
   jobs = sweep.enumerate_jobs(config)
   for job, summary in zip(jobs, summaries):
@@ -163,6 +163,47 @@ def test_denoise_table_from_a_real_summary(tmp_path, real_summary):
       f"| x | — | {variants['final_output'][0]['psnr']:.2f} | "
       f"{variants['output_average'][0]['psnr']:.2f} | — | "
       f"{raw['tv']['psnr']:.2f} | 24.00 |")
+
+
+def test_successor_columns_from_sweep_files(tmp_path, real_summary):
+  """--methods: each successor is a setting of the same sweep and one
+  column (its answer: the restarts' average, else its output average), a
+  seconds row, and its mean only when every image has it."""
+  def answer(p, seconds, restarts=None):
+    s = _as_sr(real_summary, p)
+    s.seconds = seconds
+    if restarts is not None:
+      s.variants.restarts_average = results.Scores(psnr_y=restarts)
+    return s
+  config, jobs, workdir = _sweep_of(
+      tmp_path, "sr_x4_set5", ["a.png", "b.png"],
+      [answer(30.0, 10.0), answer(28.0, 10.0),     # plain DIP
+       answer(31.0, 20.0), answer(29.0, 30.0),     # sgld
+       answer(20.0, 5.0, restarts=32.0), None],    # deepred: b missing
+      arg="quick,methods=dip+sgld+deepred")
+  assert [j.setting for j in jobs] == ["quick_r1"] * 2 + [
+      "quick_r1_sgld"] * 2 + ["quick_r1_deepred"] * 2
+  assert dict(jobs[2].overrides)["prior"] == "sgld"
+  rows = paper_tables.table_rows("sr_x4_set5", config, workdir,
+                                 ["sgld", "deepred"])
+  assert [r["image"] for r in rows] == ["a", "b"]
+  assert rows[0]["methods"] == {"sgld": (31.5, 20.0),
+                                "deepred": (32.0, 5.0)}
+  assert rows[1]["methods"]["deepred"] == ("missing", None)
+  text = paper_tables.markdown("sr_x4_set5", rows, True, 1, "cmd",
+                               ["sgld", "deepred"])
+  lines = text.splitlines()
+  assert "| SGLD | DeepRED | TV |" in lines[4]
+  assert lines[6].startswith("| a | — | 30.00 | 30.50 | — | 31.50 | 32.00 "
+                             "| 29.00 |")
+  mean = next(l for l in lines if l.startswith("| **mean"))
+  assert "| 29.50 | — | 30.50 | — | 28.00 |" in mean  # deepred: 1 of 2
+  seconds = next(l for l in lines if l.startswith("| *s/image*"))
+  assert "| 25.0 | — |" in seconds and seconds.endswith("| 10.0 | |")
+  assert "SGLD's posterior mean" in text
+  with pytest.raises(ValueError, match="known methods"):
+    paper_tables.load_table_config("sr_x4_set5", "quick,methods=dip+red",
+                                   str(tmp_path))
 
 
 def test_a_non_finite_score_is_a_dash(tmp_path, real_summary):

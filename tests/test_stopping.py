@@ -155,6 +155,37 @@ def test_stop_rule_and_frozen_answer(kind):
   assert np.nanmin(values[250:]) < values[best_step - 1]
 
 
+def test_fit_gate_keeps_the_early_valley_out():
+  """The variance's first valley (t ~ 60) comes while the data fit is still
+  above kappa x the noise variance; with the gate the detector ignores it
+  and finds the later valley (t ~ 200), the one the fit's noise level
+  vouches for. The gate, once open, stays open."""
+  rng = np.random.default_rng(5)
+  t = np.arange(1, 401)
+  scale = np.minimum(0.02 + 0.1 * np.abs(t - 60) / 100,
+                     0.01 + 0.1 * np.abs(t - 200) / 100)
+  xs = (0.5 + scale[:, None, None, None] * rng.standard_normal(
+      (400, 4, 4, 1))).astype(np.float32)
+  mse = np.where(t < 150, 0.02, 0.008).astype(np.float32)
+  mse[300:] = 0.5  # a later jump above the threshold does not close it
+  gated = stopping.StopSpec("wmv", window=10, patience=60, start=20,
+                            fit_gate=1.0)
+  plain = stopping.StopSpec("wmv", window=10, patience=60, start=20)
+
+  def run_with(spec):
+    st = stopping.init(spec, jnp.zeros_like(xs[0]))
+    for i in range(len(xs)):
+      st = stopping.update(spec, st, xs[i], xs[i], i + 1,
+                           fit_mse=mse[i], noise_var=0.01)
+    return st
+
+  assert 40 < int(run_with(plain).best_step) < 90
+  st = run_with(gated)
+  assert 160 < int(st.best_step) < 240 and bool(st.gate)
+  with pytest.raises(ValueError, match="needs fit_mse"):
+    stopping.update(gated, stopping.init(gated, xs[0]), xs[0], xs[0], 1)
+
+
 def test_restarts_are_independent_under_vmap():
   rng = np.random.default_rng(4)
   a = _slow_sequence(rng, 80, (1, 4, 4, 3), jitter=1e-2)
@@ -250,6 +281,10 @@ def test_bad_early_stopping_settings_are_refused():
   cfg = tiny_config(**{"early_stopping.kind": "wmw"})
   with pytest.raises(InputError, match="early_stopping.kind"):
     dip_method.build_fit(cfg, problem_lib.build_problem(cfg))
+  cfg = tiny_config(**{"early_stopping.kind": "wmv",
+                       "early_stopping.fit_gate": -1.0})
+  with pytest.raises(InputError, match="fit_gate must be >= 0"):
+    dip_method.build_fit(cfg, problem_lib.build_problem(cfg))
 
 
 def test_restarts_stop_each_and_average_their_detected_iterates(tmp_path):
@@ -286,3 +321,23 @@ def test_resume_from_a_checkpoint_replays_the_detection(tmp_path):
     assert again[key] == first[key], key
   assert ((tmp_path / "a" / "reconstruction.png").read_bytes()
           == (tmp_path / "b" / "reconstruction.png").read_bytes())
+
+
+def test_denoising_configs_gate_the_detector():
+  """configs/denoise.py carries the fit gate (used once early stopping is
+  turned on); the gap experiment takes it from the config unless told."""
+  import argparse  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))), "experiments"))
+  import early_stopping_gap  # pylint: disable=g-import-not-at-top
+  args = lambda gate: argparse.Namespace(
+      quick=True, crop=128, seed=0, steps=0, window=100, patience=1000,
+      alpha=0.1, start=100, fit_gate=gate)
+  for task, gate in (("denoise25", 1.0), ("jpeg", 0.0)):
+    c, _ = early_stopping_gap.task_config(task, "", "wmv", args(None))
+    assert c.early_stopping.fit_gate == gate
+  c, _ = early_stopping_gap.task_config("denoise50", "", "wmv", args(0.0))
+  assert c.early_stopping.fit_gate == 0.0
+  assert stopping.from_config(c.early_stopping).fit_gate == 0.0

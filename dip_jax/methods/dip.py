@@ -15,6 +15,7 @@ from dip_jax import budget
 from dip_jax import driver
 from dip_jax import images
 from dip_jax import methods
+from dip_jax import metrics
 from dip_jax import nets
 from dip_jax import objectives
 from dip_jax import sharding
@@ -113,6 +114,11 @@ def build_fit(config, problem, compile_chunk: bool = True,
     data["clean"] = np.asarray(problem.clean)[None]
   if problem.operator.params is not None:
     data["operator_params"] = problem.operator.params
+  if stop_spec is not None and stop_spec.fit_gate > 0:
+    if not problem.image_measurement or problem.observed is None:
+      raise InputError("early_stopping.fit_gate needs an image measurement "
+                       "to estimate its noise level from; set it to 0")
+    data["noise_var"] = np.float32(metrics.noise_sigma(problem.observed) ** 2)
   executable = estimate = None
   if compile_chunk and not split:
     # Compiled from shapes, so a fit too large for the machine is refused

@@ -308,9 +308,14 @@ def step_restarts(spec: FitSpec, state: FitState, data: dict, loop_keys):
     # The detector runs here, outside the per-restart vmap, so its periodic
     # exact refresh can branch on the step every restart shares.
     t = jnp.ravel(state.step)[0]
+    gate = {}
+    if spec.stopping.fit_gate > 0:
+      # The data fit of this step, from the metric the step already has.
+      gate = dict(fit_mse=10.0 ** (-step_metrics["psnr_observed"] / 10.0),
+                  noise_var=data["noise_var"])
     stop = stopping.update(spec.stopping, state.stop, state.out,
                            answer(spec, state), t,
-                           functools.partial(_per_restart, spec))
+                           functools.partial(_per_restart, spec), **gate)
     state = state.replace(stop=stop)
     step_metrics["es_value"] = stop.value
   if spec.num_restarts > 1 and "clean" in data:
