@@ -176,10 +176,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.early_stopping.alpha = 0.1      # emv: weight of the newest output
   c.early_stopping.start = 100      # no step up to this one is a candidate
   c.early_stopping.halt = True      # False: detect but run all num_steps
+                                    # (to measure the gap to a fixed count)
   c.early_stopping.fit_gate = 0.0   # kappa > 0: no candidate before the
                                     # data fit's MSE <= kappa x the noise
                                     # variance estimated from y (stopping.py)
-                                    # (to measure the gap to a fixed count)
 
   c.log_every = 100               # steps between metrics lines and progress
   c.steps_per_dispatch = 100      # steps per compiled dispatch (the scan

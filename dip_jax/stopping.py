@@ -186,16 +186,12 @@ def _criterion(spec: StopSpec, st: StopState, t):
   return st.emv, t >= 1
 
 
-def _decide(spec: StopSpec, st: StopState, answer, fit_mse, noise_var,
-            t) -> StopState:
+def _decide(spec: StopSpec, st: StopState, answer, t) -> StopState:
   """The running minimum and the patience count. A stopped detector is
   frozen, so steps a fit takes after detection (other restarts still going,
   or halt=False) cannot change what it detected."""
   value, defined = _criterion(spec, st, t)
-  gate = st.gate
-  if spec.fit_gate > 0:
-    gate = gate | (fit_mse <= spec.fit_gate * noise_var)
-  candidate = defined & (t > spec.start) & ~st.stopped & gate
+  candidate = defined & (t > spec.start) & ~st.stopped & st.gate
   better = candidate & (value < st.best)
   wait = jnp.where(better, 0, st.wait + candidate.astype(jnp.int32))
   return st.replace(
@@ -203,7 +199,7 @@ def _decide(spec: StopSpec, st: StopState, answer, fit_mse, noise_var,
       best=jnp.where(better, value, st.best),
       best_step=jnp.where(better, t, st.best_step).astype(jnp.int32),
       best_image=jnp.where(better, answer, st.best_image),
-      wait=wait, gate=gate,
+      wait=wait,
       stopped=st.stopped | (candidate & (wait >= spec.patience)))
 
 
@@ -232,11 +228,10 @@ def update(spec: StopSpec, st: StopState, x, answer, t,
         t % spec.window == 0, per_restart(_refresh),
         lambda w: (st.center, st.sum, st.sumsq), st.window)
     st = st.replace(center=center, sum=sums, sumsq=sumsq)
-  if spec.fit_gate > 0 and (fit_mse is None or noise_var is None):
-    raise ValueError("a fit gate needs fit_mse and noise_var")
-  if fit_mse is None:  # no gate: placeholders the decision ignores
-    fit_mse = jnp.zeros(st.best.shape, jnp.float32)
-  noise_var = jnp.asarray(0.0 if noise_var is None else noise_var,
-                          jnp.float32)
-  return per_restart(lambda s, a, m: _decide(spec, s, a, m, noise_var, t))(
-      st, answer, fit_mse)
+  if spec.fit_gate > 0:
+    if fit_mse is None or noise_var is None:
+      raise ValueError("a fit gate needs fit_mse and noise_var")
+    # Per restart, elementwise: it opens for good at the first step whose
+    # fit reaches the noise level.
+    st = st.replace(gate=st.gate | (fit_mse <= spec.fit_gate * noise_var))
+  return per_restart(lambda s, a: _decide(spec, s, a, t))(st, answer)

@@ -218,8 +218,8 @@ def main(argv=None):
     if t not in TASKS:
       raise SystemExit(f"unknown task {t!r}; known: {list(TASKS)}")
   rows, path = [], os.path.join(args.out, "early_stopping_gap.md")
+  entries = [e for e in args.image_files.split(",") if e]
   for task in tasks:
-    entries = [e for e in args.image_files.split(",") if e]
     for image in task_images(task, args.data_dir, args.images, entries):
       for det in detectors:
         r = run_one(task, image, det, args)

@@ -147,10 +147,10 @@ def row_of(table, config, job, workdir) -> dict:
   missing)."""
   metric = TABLES[table][2]
   job_dir = job.dir(workdir)
-  row = {"image": job.stem, "status": job_status(job_dir)}
-  if row["status"] != "done":
+  status, s = read_job(job_dir)
+  row = {"image": job.stem, "status": status}
+  if s is None:
     return row
-  s = results.read_dir(job_dir)
   v = s.variants or results.Variants()
   first = lambda scores: _finite(scores[0].get(metric)) if scores else None
   row.update(single=first(v.final_output), ema=first(v.output_average),
@@ -183,34 +183,27 @@ def table_rows(table, config, workdir, methods) -> list[dict]:
   return list(rows.values())
 
 
-def job_status(job_dir: str) -> str:
-  """done, failed (checked first, as the sweep's own tables do), missing
-  or unreadable."""
+def read_job(job_dir: str) -> tuple:
+  """(status, summary): ("done", the Summary), or failed (checked first,
+  as the sweep's own tables do), missing or unreadable with None."""
   if os.path.exists(os.path.join(job_dir, sweep.ERROR_FILE)):
-    return "failed"
+    return "failed", None
   try:
-    results.read_dir(job_dir)
+    return "done", results.read_dir(job_dir)
   except FileNotFoundError:
-    return "missing"
+    return "missing", None
   except (OSError, ValueError):
-    return "unreadable"
-  return "done"
+    return "unreadable", None
 
 
 def method_answer(table, job, workdir) -> tuple:
   """A successor's (score, seconds) for one image: its own answer (DIP-TV's
   output average, SGLD's posterior mean, DeepRED's x), averaged over the
   restarts where the table has restarts; (status, None) when not done."""
-  job_dir = job.dir(workdir)
-  status = job_status(job_dir)
-  if status != "done":
+  status, s = read_job(job.dir(workdir))
+  if s is None:
     return status, None
-  s = results.read_dir(job_dir)
-  v = s.variants or results.Variants()
-  metric = TABLES[table][2]
-  score = (_pick(v.restarts_average, metric) if v.restarts_average
-           else _finite(v.output_average[0].get(metric))
-           if v.output_average else None)
+  score = _pick((s.variants or results.Variants()).answer(), TABLES[table][2])
   return score, s.seconds
 
 

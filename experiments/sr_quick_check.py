@@ -68,9 +68,7 @@ def parse_set(items) -> dict:
 def score(workdir: str) -> tuple:
   """(DIP's answer, bicubic) in Y PSNR from a finished run's summary."""
   s = results.read_dir(workdir)
-  v = s.variants
-  dip = (v.restarts_average or v.output_average[0]).psnr_y
-  return dip, s.baselines["bicubic"].psnr_y
+  return s.variants.answer().psnr_y, s.baselines["bicubic"].psnr_y
 
 
 def main():
