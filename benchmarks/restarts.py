@@ -63,6 +63,9 @@ class Fit:
     from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
     cfg = config_lib.task_config("denoise.py", None if full else "quick")
     cfg.sample_size, cfg.image, cfg.num_restarts = size, "", num_restarts
+    # The fit's own step: the config's early stopping (on for denoising)
+    # only where `configure` asks for it.
+    cfg.early_stopping.kind = "none"
     cfg.restart_group = min(restart_group, num_restarts)
     # The same chunk for every program: dispatch and metric fetches then
     # cost them alike per dispatch.

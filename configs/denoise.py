@@ -30,9 +30,13 @@ settings and their sources in dip_jax/successors.py):
            denoising settings mu = beta = 0.5, sigma_f = 3
 Measured at quick settings on the built-in photo: README "DIP's successors".
 
-Early stopping: --config.early_stopping.kind=wmv (ES-WMV with this config's
-fit gate: no stop before the fit reaches the noise level estimated from the
-image; README "Early stopping" has its gap table).
+Early stopping is on (the only task here that overfits within its steps):
+ES-WMV with a fit gate -- no stop before the fit to y reaches the noise
+level estimated from y -- and the answer is the output average at the
+detected step. On 128 px crops of the 9-image CBM3D set (quick net) it
+lands 0.13 dB below the oracle peak at the median, 1.36 dB at worst, where
+the fixed 2000 steps land 3.07 dB below (README "Early stopping").
+--config.early_stopping.kind=none runs the paper's fixed step count.
 
 Any key can be overridden: --config.corruption.sigma=50 --config.seed=1 ...
 """
@@ -48,8 +52,11 @@ def get_config(arg=None):
   c.corruption.kind = "gaussian"
   c.corruption.sigma = 25.0
   c.tv.lam = 0.08
-  # With --config.early_stopping.kind=wmv: no stop before the fit reaches
-  # the noise level estimated from y (stopping.py; README "Early stopping").
+  # ES-WMV alone stopped in an early valley of the window variance
+  # (before the net had fitted the image); the gate keeps it out: no stop
+  # before MSE(Ax, y) <= 1.0 x the noise variance estimated from y (kappa
+  # tuned on Kodak crops outside the CBM3D set; stopping.py).
+  c.early_stopping.kind = "wmv"
   c.early_stopping.fit_gate = 1.0
   c.quick_hint = "configs/denoise.py:quick"
   if args.quick:

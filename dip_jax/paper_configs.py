@@ -13,6 +13,9 @@ needs on top:
   - `:quick`: the task's `:quick` config (32-channel net, its step count) on
     the central 128 x 128 crop of every image (for SR, of the HR image):
     a CPU-sized run of the whole table, not comparable to the paper.
+  - early stopping, where the task config has it on (denoising), watches
+    without halting: the fixed-step columns stay the paper's, and the
+    detected iterate (the run's answer) is a column of its own.
   - `:methods=dip+sgld+...`: DIP's successors beside plain DIP, one sweep
     setting each (dip_jax/successors.py says their settings); plain DIP's
     folder is named as without methods, so earlier sweeps resume.
@@ -34,7 +37,8 @@ QUICK_CROP = 128
 
 def sweep_config(task_file: str, variant: str | None, data_subdir: str,
                  images=("*.png",), restarts: int = 1, arg: str | None = None,
-                 num_steps: int | None = None):
+                 num_steps: int | None = None,
+                 quick_num_steps: int | None = None):
   """The sweep config of one paper table.
 
   Args:
@@ -46,6 +50,7 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
     restarts: the paper's number of averaged runs.
     arg: this config's own `:arg` -- `quick`, `restarts=N`, `methods=A+B`.
     num_steps: the table's own step count, when not the task config's.
+    quick_num_steps: the same for `:quick` only.
   """
   args = config_lib.parse_arg(arg, quick=False, restarts=restarts,
                               methods="dip")
@@ -56,7 +61,14 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
   c.num_restarts = int(args.restarts)
   if num_steps is not None:
     c.num_steps = num_steps
+  if args.quick and quick_num_steps is not None:
+    c.num_steps = quick_num_steps
   c.ema_decay = 0.99
+  if c.early_stopping.kind != "none":
+    # The table's fixed-step columns are the paper's protocol, so the run
+    # goes all the steps; the detector's pick is the run's answer, shown
+    # in a column of its own.
+    c.early_stopping.halt = False
   if args.quick:
     c.center_crop = QUICK_CROP
   # A table is read from summaries; checkpoints only for resuming, and a

@@ -144,14 +144,6 @@ class Variants(_Record):
   restarts_average: Scores | None = _field(_scores, _to_dict)
   extra: dict = _extra()
 
-  def answer(self) -> Scores | None:
-    """The scores of the run's own answer: the restarts' average where
-    there are restarts, else the (first) output average -- which is
-    SGLD's posterior mean or DeepRED's x for those methods."""
-    if self.restarts_average:
-      return self.restarts_average
-    return self.output_average[0] if self.output_average else None
-
 
 @dataclasses.dataclass
 class Summary(_Record):

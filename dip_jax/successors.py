@@ -25,6 +25,9 @@ What each method's settings are, and where they come from:
            3; super-resolution mu = 0.06, beta = 0.05, sigma_f = 5 and, at
            full settings, their lr 0.001 (quick keeps the task's lr: its
            short runs need the larger steps).
+Early stopping, where the task config has it on (denoising), stays on for
+DIP-TV (its answer is then the detected iterate) and is off for SGLD and
+DeepRED, whose answers are their own.
 """
 
 import ml_collections
@@ -56,13 +59,20 @@ def overrides(config: ml_collections.ConfigDict, method: str,
     return {}
   if method == "dip_tv":
     return {"regularizer.tv": round(DIP_TV_PER_TV_LAM * config.tv.lam, 8)}
+  # SGLD's posterior mean and DeepRED's x are their own answers, run for
+  # all the steps (their papers stop at a fixed count): early stopping,
+  # where the task has it on (denoising), is off for them.
+  no_stop = ({"early_stopping.kind": "none"}
+             if config.early_stopping.kind != "none" else {})
   if method == "sgld":
     if not quick:
-      return {"prior": "sgld", **SGLD_FULL}
+      return {"prior": "sgld", **SGLD_FULL, **no_stop}
     burn_in = int(SGLD_BURN_IN_FRACTION * config.num_steps)
-    return {"prior": "sgld", "sgld.burn_in": burn_in, **SGLD_QUICK}
+    return {"prior": "sgld", "sgld.burn_in": burn_in, **SGLD_QUICK,
+            **no_stop}
   sr = config.operator.name == "downsample"
-  out = {"prior": "deepred", **(DEEPRED_SR if sr else DEEPRED_DENOISE)}
+  out = {"prior": "deepred", **(DEEPRED_SR if sr else DEEPRED_DENOISE),
+         **no_stop}
   if sr and not quick:
     out["optim.learning_rate"] = 0.001
   return out

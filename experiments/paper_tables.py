@@ -5,8 +5,10 @@ runner, so a rerun after a crash resumes: finished images are skipped and
 an unfinished one continues from its checkpoint. Then one markdown table per
 paper table: per image and mean, the paper's number, dip_jax's single run
 (the net's final output), its output average (EMA 0.99), the restarts
-averaged (where the table has restarts), the TV solution on the same
-operator, the classical baseline and the DIP seconds per image and device.
+averaged (where the table has restarts), where the task stops early
+(denoising) the detector's pick as the run's answer, the TV solution on the
+same operator, the classical baseline and the DIP seconds per image and
+device.
 With --methods, DIP's successors (DIP-TV, SGLD, DeepRED; settings in
 dip_jax/successors.py) run as more settings of the same sweep and add one
 column each (the method's own answer) and a row of seconds per image.
@@ -155,6 +157,10 @@ def row_of(table, config, job, workdir) -> dict:
   first = lambda scores: _finite(scores[0].get(metric)) if scores else None
   row.update(single=first(v.final_output), ema=first(v.output_average),
              restarts=_pick(v.restarts_average, metric),
+             # The detector's pick (averaged over the restarts): the run's
+             # answer where the task stops early (denoising).
+             stopped=(_finite(getattr(s, metric)) if s.early_stopping
+                      not in (None, "none") else None),
              tv=_pick(s.tv, metric),
              seconds=s.seconds, device=s.device or "", steps=s.steps)
   if TABLES[table][3] == "bicubic":
@@ -197,14 +203,15 @@ def read_job(job_dir: str) -> tuple:
 
 
 def method_answer(table, job, workdir) -> tuple:
-  """A successor's (score, seconds) for one image: its own answer (DIP-TV's
-  output average, SGLD's posterior mean, DeepRED's x), averaged over the
-  restarts where the table has restarts; (status, None) when not done."""
+  """A successor's (score, seconds) for one image: its own answer, the
+  reconstruction its summary scores (DIP-TV's output average or, where the
+  task stops early, its detected iterate; SGLD's posterior mean; DeepRED's
+  x), averaged over the restarts where the table has restarts; (status,
+  None) when not done."""
   status, s = read_job(job.dir(workdir))
   if s is None:
     return status, None
-  score = _pick((s.variants or results.Variants()).answer(), TABLES[table][2])
-  return score, s.seconds
+  return _finite(getattr(s, TABLES[table][2])), s.seconds
 
 
 def _pick(scores, metric):
@@ -228,27 +235,33 @@ def markdown(table, rows, quick, restarts, command,
   successors, a last row of seconds per image for each method."""
   title, _, _, classical_name = TABLES[table]
   paper = PAPER[table]
-  cols = ("single", "ema", "restarts", "tv", "classical")
+  done = [r for r in rows if r["status"] == "done"]
+  # The detector's column only where the runs stopped early.
+  has_stop = any(r.get("stopped") is not None for r in done)
+  dip_cols = ("single", "ema", "restarts") + (("stopped",) if has_stop
+                                                else ())
+  cols = dip_cols + ("tv", "classical")
   has_restarts = restarts > 1
   labels = [successors.LABELS[m] for m in methods]
   head = (["image", "paper DIP", "dip_jax single run", "+ output average",
            f"+ {restarts} restarts averaged" if restarts > 1
-           else "restarts averaged"] + labels
+           else "restarts averaged"]
+          + (["+ early stopping (no oracle)"] if has_stop else []) + labels
           + ["TV", classical_name, "DIP s/image", "device"])
   width = len(head) - 2  # value columns after image
   out = [f"## {title}{' — QUICK (128 px crops, :quick nets)' if quick else ''}",
          "", f"`{command}`", "",
          "| " + " | ".join(head) + " |", "|---" + "|---:" * width + "|---|"]
-  done = [r for r in rows if r["status"] == "done"]
   dip_cells = lambda get: [get(c) if c != "restarts" or has_restarts else "—"
                            for c in cols]
   # DIP's columns, then the successors', then TV and the classical one.
-  cells = lambda dip, succ: dip[:3] + succ + dip[3:]
+  n = len(dip_cols)
+  cells = lambda dip, succ: dip[:n] + succ + dip[n:]
   for r in rows:
     succ = [_f(_score(r["methods"][m])) for m in methods]
     if r["status"] != "done":
       out.append(f"| {r['image']} | — | "
-                 + " | ".join(cells(["—"] * 5, succ))
+                 + " | ".join(cells(["—"] * len(cols), succ))
                  + f" | — | {r['status']} |")
       continue
     p = paper.get("per_image", {}).get(r["image"])
@@ -272,16 +285,22 @@ def markdown(table, rows, quick, restarts, command,
              + f" | {_f(mean('seconds'), 1)} | |")
   if methods:
     out.append("| *s/image* | | " + " | ".join(cells(
-        [""] * 5, [_f(method_mean(m, 1), 1) for m in methods]))
+        [""] * len(cols), [_f(method_mean(m, 1), 1) for m in methods]))
         + f" | {_f(mean('seconds'), 1)} | |")
   if any(k in paper for k in ("single", "ema", "restarts", "classical")):
     out.append("| *paper* | | " + " | ".join(cells(
         [_f(paper.get(c)) for c in ("single", "ema", "restarts")]
-        + ["", _f(paper.get("classical"))], [""] * len(methods)))
+        + [""] * (n - 3) + ["", _f(paper.get("classical"))],
+        [""] * len(methods)))
         + " | | |")
   notes = [paper["note"]]
+  if has_stop:
+    notes.append("early stopping: the iterate ES-WMV (fit-gated) picks "
+                 "while the run goes the table's fixed steps, averaged "
+                 "over the restarts")
   if methods:
-    what = {"dip_tv": "DIP-TV's output average",
+    what = {"dip_tv": ("DIP-TV's detected iterate" if has_stop
+                       else "DIP-TV's output average"),
             "sgld": "SGLD's posterior mean", "deepred": "DeepRED's x"}
     notes.append(
         f"{', '.join(labels)}: each method's own answer ("

@@ -68,7 +68,7 @@ def parse_set(items) -> dict:
 def score(workdir: str) -> tuple:
   """(DIP's answer, bicubic) in Y PSNR from a finished run's summary."""
   s = results.read_dir(workdir)
-  return s.variants.answer().psnr_y, s.baselines["bicubic"].psnr_y
+  return s.psnr_y, s.baselines["bicubic"].psnr_y
 
 
 def main():

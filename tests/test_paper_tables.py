@@ -105,10 +105,10 @@ def _sweep_of(tmp_path, table, images, summaries, arg="quick"):
 def _as_sr(text, p):
   """The real run's summary with the SR numbers a table reads set to known
   values through the schema: Y PSNR p for the single run, p + 0.5 for the
-  output average, p - 1 for TV, p - 2 for bicubic."""
+  output average (the run's answer), p - 1 for TV, p - 2 for bicubic."""
   s = results.Summary.from_json(text)
   s.variants.final_output[0].psnr_y = p
-  s.variants.output_average[0].psnr_y = p + 0.5
+  s.variants.output_average[0].psnr_y = s.psnr_y = p + 0.5
   s.tv.psnr_y = p - 1.0
   s.baselines = {"bicubic": results.Scores(psnr=p - 3.0, psnr_y=p - 2.0)}
   s.seconds = 10.0
@@ -167,13 +167,15 @@ def test_denoise_table_from_a_real_summary(tmp_path, real_summary):
 
 def test_successor_columns_from_sweep_files(tmp_path, real_summary):
   """--methods: each successor is a setting of the same sweep and one
-  column (its answer: the restarts' average, else its output average), a
-  seconds row, and its mean only when every image has it."""
+  column (its answer: the reconstruction its summary scores -- with
+  restarts, their average), a seconds row, and its mean only when every
+  image has it."""
   def answer(p, seconds, restarts=None):
     s = _as_sr(real_summary, p)
     s.seconds = seconds
     if restarts is not None:
       s.variants.restarts_average = results.Scores(psnr_y=restarts)
+      s.psnr_y = restarts
     return s
   config, jobs, workdir = _sweep_of(
       tmp_path, "sr_x4_set5", ["a.png", "b.png"],
@@ -238,3 +240,26 @@ def test_biharmonic_baseline_is_cached(tmp_path):
   assert out["psnr"] > 25.0, out
   assert json.loads((job_dir / paper_tables.CLASSICAL_FILE).read_text()) \
       == out
+
+
+def test_early_stopping_column_where_the_runs_stopped_early(tmp_path,
+                                                           real_summary):
+  """Denoising stops early: its detected iterate (the summary's own PSNR)
+  is a column after the fixed-step ones; a table without it has none."""
+  stopped = results.Summary.from_json(real_summary)
+  stopped.early_stopping, stopped.psnr = "wmv", 27.5
+  config, jobs, workdir = _sweep_of(tmp_path, "denoise_cset9", ["x.png"],
+                                    [stopped])
+  row = paper_tables.row_of("denoise_cset9", config, jobs[0], workdir)
+  assert row["stopped"] == 27.5
+  row["methods"] = {"sgld": (26.0, 9.0)}
+  text = paper_tables.markdown("denoise_cset9", [row], True, 2, "cmd",
+                               ["sgld"])
+  lines = text.splitlines()
+  assert "averaged | + early stopping (no oracle) | SGLD | TV |" in lines[4]
+  x_row = next(l for l in lines if l.startswith("| x |"))
+  assert x_row.split(" | ")[5] == "27.50"
+  assert "ES-WMV (fit-gated)" in text
+  plain = dict(row, stopped=None)
+  assert "early stopping" not in paper_tables.markdown(
+      "denoise_cset9", [plain], True, 2, "cmd")

@@ -285,6 +285,12 @@ def test_bad_early_stopping_settings_are_refused():
                        "early_stopping.fit_gate": -1.0})
   with pytest.raises(InputError, match="fit_gate must be >= 0"):
     dip_method.build_fit(cfg, problem_lib.build_problem(cfg))
+  # The noise estimate would read the holes' edges as noise.
+  cfg = tiny_config(**{"early_stopping.kind": "wmv",
+                       "early_stopping.fit_gate": 1.0, "mask.kind": "random",
+                       "mask.kept_fraction": 0.5})
+  with pytest.raises(InputError, match="masked observation"):
+    dip_method.build_fit(cfg, problem_lib.build_problem(cfg))
 
 
 def test_restarts_stop_each_and_average_their_detected_iterates(tmp_path):
@@ -324,8 +330,18 @@ def test_resume_from_a_checkpoint_replays_the_detection(tmp_path):
 
 
 def test_denoising_configs_gate_the_detector():
-  """configs/denoise.py carries the fit gate (used once early stopping is
-  turned on); the gap experiment takes it from the config unless told."""
+  """configs/denoise.py stops early by default, with the fit gate; the
+  other tasks do not; the gap experiment takes the gate from the config
+  unless told."""
+  from dip_jax import config_lib  # pylint: disable=g-import-not-at-top
+  for arg in ("quick", None, "quick,dip_tv"):
+    es = config_lib.task_config("denoise.py", arg).early_stopping
+    assert (es.kind, es.fit_gate) == ("wmv", 1.0)
+  for arg in ("quick,sgld", "quick,deepred"):  # their own answers
+    assert config_lib.task_config("denoise.py",
+                                  arg).early_stopping.kind == "none"
+  assert config_lib.task_config("jpeg.py",
+                                "quick").early_stopping.kind == "none"
   import argparse  # pylint: disable=g-import-not-at-top
   import os  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top

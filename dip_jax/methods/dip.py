@@ -118,6 +118,10 @@ def build_fit(config, problem, compile_chunk: bool = True,
     if not problem.image_measurement or problem.observed is None:
       raise InputError("early_stopping.fit_gate needs an image measurement "
                        "to estimate its noise level from; set it to 0")
+    if problem.mask is not None:
+      # The wavelet estimate reads the mask's edges as noise.
+      raise InputError("early_stopping.fit_gate cannot estimate the noise "
+                       "level of a masked observation; set it to 0")
     data["noise_var"] = np.float32(metrics.noise_sigma(problem.observed) ** 2)
   executable = estimate = None
   if compile_chunk and not split:
