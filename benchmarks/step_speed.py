@@ -23,7 +23,10 @@ so that drift in machine load biases neither side, and each size's % uses the
 ceiling measured right before it; all are redone when other processes were
 busy.
 
-  python benchmarks/step_speed.py [--sizes 64,128,256] [--xla] [--json f]
+--bf16 adds dip_jax with config.precision = bfloat16 (README "Speed").
+
+  python benchmarks/step_speed.py [--sizes 64,128,256] [--xla] [--bf16]
+      [--json f]
 """
 
 import argparse
@@ -97,14 +100,15 @@ def torch_worker(args, cfg) -> dict:
   torch.set_num_threads(args.threads)
   torch.manual_seed(0)
   base_mib = peak_mib()
+  device = "cuda" if args.device == "gpu" else "cpu"
   s, c = args.size, cfg.input.channels
   model = torch_skip.SkipNetTorch(
       in_ch=c, down=cfg.net.channels_down, up=cfg.net.channels_up,
-      skip=cfg.net.channels_skip).train()
+      skip=cfg.net.channels_skip).train().to(device)
   opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.learning_rate)
-  z = cfg.input.scale * torch.rand(1, c, s, s)
+  z = cfg.input.scale * torch.rand(1, c, s, s, device=device)
   # Speed does not depend on the pixel values: a random "noisy image".
-  target = torch.rand(1, 3, s, s)
+  target = torch.rand(1, 3, s, s, device=device)
   std = cfg.input.reg_noise_std
 
   def step():
@@ -114,8 +118,10 @@ def torch_worker(args, cfg) -> dict:
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    # CPU torch is synchronous: the step is done when backward/step return.
-    return time.perf_counter() - t0, float(loss)
+    # CPU torch is synchronous; on a GPU, float(loss) waits for the step
+    # (the copy queues behind backward and Adam on the stream).
+    value = float(loss)
+    return time.perf_counter() - t0, value
 
   warm = [step()[0] for _ in range(args.warmup)]
   times, losses = zip(*(step() for _ in range(n_steps(args, warm[-1]))))
@@ -123,7 +129,9 @@ def torch_worker(args, cfg) -> dict:
           "mean_s": statistics.fmean(times), "min_s": min(times),
           "final_loss": losses[-1], "import_mib": base_mib,
           "peak_mib": peak_mib(), "threads": torch.get_num_threads(),
-          "version": torch.__version__}
+          "version": torch.__version__,
+          **({"device_peak_mib": torch.cuda.max_memory_allocated() / 2 ** 20}
+             if device == "cuda" else {})}
 
 
 def jax_worker(args, cfg) -> dict:
@@ -133,7 +141,11 @@ def jax_worker(args, cfg) -> dict:
   from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
   from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
   base_mib = peak_mib()
-  cfg.sample_size, cfg.net.conv_impl = args.size, args.impl
+  # impl: the conv implementation, "+bfloat16" for config.precision's
+  # bfloat16 compute (parameters and Adam stay float32).
+  conv_impl, _, precision = args.impl.partition("+")
+  cfg.sample_size, cfg.net.conv_impl = args.size, conv_impl
+  cfg.precision = precision or "float32"
   # chunk = steps per dispatch: short enough that a measurement holds many
   # chunks (the median needs samples), long enough that dispatch is noise.
   chunk = args.chunk or max(1, 512 // args.size)
@@ -170,7 +182,18 @@ def jax_worker(args, cfg) -> dict:
           "init_s": init_s, "import_mib": base_mib,
           "after_compile_mib": compiled_mib, "peak_mib": peak_mib(),
           "conv_impl": args.impl, "version": jax.__version__,
-          "backend": jax.default_backend()}
+          "backend": jax.default_backend(), **device_peak()}
+
+
+def device_peak() -> dict:
+  """The accelerator's peak memory in use (MiB), where it says; {} on CPU
+  (there ru_maxrss is the figure)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  device = jax.local_devices()[0]
+  stats = (device.memory_stats() or {}) if device.platform != "cpu" else {}
+  if "peak_bytes_in_use" not in stats:
+    return {}
+  return {"device_peak_mib": stats["peak_bytes_in_use"] / 2 ** 20}
 
 
 def matmul_worker(args, cfg) -> dict:
@@ -220,6 +243,7 @@ def measure(args, framework: str, size: int, impl: str = "") -> dict:
 
 def measure_once(args, framework: str, size: int, impl: str) -> dict:
   cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
+         "--device", args.device,
          "--size", str(size), "--warmup", str(args.warmup),
          "--min-seconds", str(args.min_seconds), "--threads",
          str(args.threads), "--chunk", str(args.chunk)]
@@ -236,7 +260,9 @@ def measure_once(args, framework: str, size: int, impl: str) -> dict:
   # our worker's own CPU time is what everything else used meanwhile: it
   # says whether a figure can be trusted.
   b0, c0, t0 = machine_busy_s(), children_cpu_s(), time.monotonic()
-  proc = subprocess.run(cmd, capture_output=True, text=True,
+  env = {**os.environ,
+         "JAX_PLATFORMS": "cuda" if args.device == "gpu" else "cpu"}
+  proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
                         timeout=args.timeout, check=False)
   lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
   if proc.returncode or not lines:
@@ -277,14 +303,17 @@ def table(results, sizes, impls) -> str:
     for impl in impls:
       jr = next(r for r in results if r["framework"] == "jax"
                 and r["size"] == s and r["conv_impl"] == impl)
-      name = f"{s}" if impl == "cpu" else f"{s} ({impl} conv)"
+      name = {"cpu": f"{s}", "cpu+bfloat16": f"{s} (bfloat16 compute)",
+              "xla+bfloat16": f"{s} (bfloat16 compute)"
+              }.get(impl, f"{s} ({impl} conv)")
+      mem = lambda r: r.get("device_peak_mib", r["peak_mib"])
       rows.append(
           f"| {name} | {tr['s_per_step']:.4f} | {jr['s_per_step']:.4f} | "
           f"{jr['s_per_step'] / tr['s_per_step']:.2f} | "
           f"{tr['gflop_per_s']:.1f} | {jr['gflop_per_s']:.1f} | "
           f"{100 * tr['ceiling_fraction']:.0f} % | "
           f"{100 * jr['ceiling_fraction']:.0f} % | "
-          f"{tr['peak_mib']:.0f} | {jr['peak_mib']:.0f} | "
+          f"{mem(tr):.0f} | {mem(jr):.0f} | "
           f"{jr['compile_s']:.1f} |")
   return "\n".join(rows)
 
@@ -295,6 +324,11 @@ def main():
                  help="comma-separated square sizes (multiples of 32)")
   p.add_argument("--xla", action="store_true",
                  help="also time dip_jax with net.conv_impl='xla' (slow)")
+  p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                 help="gpu: both frameworks on the first GPU (jax with "
+                 "XLA's convolutions); peak MiB is then the GPU's")
+  p.add_argument("--bf16", action="store_true",
+                 help="also time dip_jax with precision='bfloat16'")
   p.add_argument("--steps", type=int, default=0,
                  help="timed steps per measurement (default: ~min-seconds)")
   p.add_argument("--min-seconds", type=float, default=10.0)
@@ -325,7 +359,12 @@ def main():
     return
 
   sizes = [int(s) for s in args.sizes.split(",") if s]
-  impls = ["cpu", "xla"] if args.xla else ["cpu"]
+  if args.device == "gpu":
+    # The CPU conv path is for XLA:CPU; cuDNN's convolutions need no help.
+    impls = ["xla"] + (["xla+bfloat16"] if args.bf16 else [])
+  else:
+    impls = (["cpu"] + (["xla"] if args.xla else [])
+             + (["cpu+bfloat16"] if args.bf16 else []))
   results, ceilings = [], {}
   for s in sizes:
     # Measured next to each size's pair, so that each % of ceiling divides
@@ -339,7 +378,8 @@ def main():
   over = (f"{args.steps} steps (jax: whole chunks)" if args.steps else
           f">= {args.min_seconds:g} s of steps")
   print(f"\ntorch {tr['version']} ({tr['threads']} threads) vs jax "
-        f"{jr['version']} ({jr['backend']}), {os.cpu_count()} CPUs, float32, "
+        f"{jr['version']} ({jr['backend']}), {os.cpu_count()} CPUs, float32 "
+        f"parameters, "
         f"batch 1, skip-5 (2,217,831 params); median s/step over {over} "
         f"after {args.warmup} warm-up steps.")
   print("GFLOP/s = analytic conv FLOPs of a training step / s/step: 3 x the "

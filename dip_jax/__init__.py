@@ -3,13 +3,14 @@
   import dip_jax
   result = dip_jax.reconstruct(y, dip_jax.operators.downsample(4))
 
-`reconstruct`, `operators`, `objectives`, `methods` and `Result` are loaded
+`reconstruct`, `reconstruct_batch` (many images in one program), `operators`, `objectives`, `methods` and `Result` are loaded
 on first use, so `import dip_jax` (and the CLI's flag parsing) stays cheap.
 """
 
 import importlib
 
 _LAZY = {"reconstruct": ("dip_jax.api", "reconstruct"),
+         "reconstruct_batch": ("dip_jax.api", "reconstruct_batch"),
          "make_config": ("dip_jax.api", "make_config"),
          "Result": ("dip_jax.methods", "Result")}
 _SUBMODULES = ("operators", "objectives", "methods", "images", "metrics",

@@ -23,6 +23,7 @@ from dip_jax import methods
 from dip_jax import operators
 from dip_jax import problem as problem_lib
 from dip_jax.errors import InputError
+from dip_jax.methods import dip as dip_method
 
 
 def make_config(config=None, **overrides) -> ml_collections.ConfigDict:
@@ -101,6 +102,60 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
   """
   cfg = make_config(config, **overrides)
   cfg.prior = method
+  problem = _problem(y, operator, objective, weights, clean, in_shape)
+  prepared = methods.prepare(method, problem, cfg)
+  hooks = driver.Hooks(stream=stream, progress=progress,
+                       log_every=int(cfg.log_every),
+                       eta_warning_minutes=float(cfg.eta_warning_minutes),
+                       quick_hint=cfg.quick_hint)
+  result = methods.get(method)(problem, cfg, hooks, **prepared)
+  result.info.update(evaluate.score(problem, result.reconstruction))
+  return result
+
+
+def reconstruct_batch(ys, operator=None, *, objective="mse", weights=None,
+                      clean=None, config=None, progress: bool = False,
+                      stream=None, **overrides) -> list:
+  """DIP on many observations of one task at once: B fits in one compiled
+  program (dip_jax/batch.py), each exactly its own `reconstruct(y, ...,
+  method="dip")` (same seed, same keys), which is what fills an
+  accelerator with small images.
+
+  Args:
+    ys: a list of B observations of one shape.
+    operator, objective: shared by every image (default: identity, "mse").
+    weights, clean: None or a list of B (per-image masks, ground truths).
+    config, **overrides: as `reconstruct`.
+    progress: one line per dispatched chunk (to `stream`).
+
+  Returns:
+    a list of B methods.Result, in the order of `ys`.
+  """
+  ys = list(ys)
+  if not ys:
+    raise InputError("reconstruct_batch needs at least one observation")
+  per_image = lambda v: [None] * len(ys) if v is None else list(v)
+  weights, clean = per_image(weights), per_image(clean)
+  for name, v in (("weights", weights), ("clean", clean)):
+    if len(v) != len(ys):
+      raise InputError(f"{name} has {len(v)} entries for {len(ys)} "
+                       f"observations")
+  cfg = make_config(config, **overrides)
+  if cfg.prior != "dip":
+    raise InputError(f"reconstruct_batch fits DIP only, but the config's "
+                     f"prior is {cfg.prior!r}")
+  problems = [_problem(y, operator, objective, w, c, None)
+              for y, w, c in zip(ys, weights, clean)]
+  say = (lambda text: print(text, file=stream, flush=True)) if progress else None
+  results = dip_method.solve_batch(problems, cfg, say)
+  for problem, result in zip(problems, results):
+    result.info.update(evaluate.score(problem, result.reconstruction))
+  return results
+
+
+def _problem(y, operator, objective, weights, clean, in_shape):
+  """The Problem of one observation, refused in one line when y, clean or
+  the operator do not fit together."""
   op = operators.identity() if operator is None else operator
   if not isinstance(op, operators.Operator):
     raise InputError(f"operator must be a dip_jax.operators.Operator, got "
@@ -115,15 +170,7 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
     clean = clean[..., None] if clean.ndim == 2 else clean
     if clean.shape != shape:
       raise InputError(f"clean image is {clean.shape} but x is {shape}")
-  problem = problem_lib.Problem(
+  return problem_lib.Problem(
       observed=y, clean=clean,
       mask=None if weights is None else np.asarray(weights, np.float32),
       out_shape=shape, operator=op, objective=objective)
-  prepared = methods.prepare(method, problem, cfg)
-  hooks = driver.Hooks(stream=stream, progress=progress,
-                       log_every=int(cfg.log_every),
-                       eta_warning_minutes=float(cfg.eta_warning_minutes),
-                       quick_hint=cfg.quick_hint)
-  result = methods.get(method)(problem, cfg, hooks, **prepared)
-  result.info.update(evaluate.score(problem, result.reconstruction))
-  return result

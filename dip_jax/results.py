@@ -167,6 +167,7 @@ class Summary(_Record):
   compile_seconds: float | None = _field(_num)
   seconds_per_step: float | None = _field(_num)
   num_restarts: int | None = _field(_num)
+  batch_size: int | None = _field(_num)  # images fitted in its program
   restores: int | None = _field(_num)
   final_loss: float | None = _field(_num)
   reconstruction: str | None = _field()  # which iterate the answer is

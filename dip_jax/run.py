@@ -24,6 +24,7 @@ from dip_jax import results
 from dip_jax import signals
 from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
+from dip_jax.methods import dip as dip_method
 from dip_jax.methods import tv as tv_method
 
 SUMMARY = workdir_lib.SUMMARY
@@ -103,6 +104,38 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
   print(f"{workdir} already holds this finished run (PSNR "
         f"{finished.get('psnr')}); nothing to do", file=stream, flush=True)
   return finished
+
+
+def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
+                      say=None) -> list:
+  """`reconstruct` for each (config, workdir), the DIP fits of the
+  unfinished ones sharing programs of up to `max_batch` (0: all) fits
+  (methods.dip.solve_batch): the configs differ in image and seed only, and
+  the images have one size. Each workdir gets what its own run writes. A
+  batch keeps no checkpoints: an interrupted one is fitted again.
+  Returns the summaries, in order."""
+  jsons = [json.loads(c.to_json()) for c in configs]
+  problems = [problem_lib.build_problem(c) for c in configs]
+  if any(c.prior != "dip" for c in configs):
+    raise InputError("only prior=dip runs many images in one program")
+  finished = [workdir_lib.check(w, j) for w, j in zip(workdirs, jsons)]
+  todo = [i for i, f in enumerate(finished) if f is None]
+  fitted = dict(zip(todo, dip_method.solve_batch(
+      [problems[i] for i in todo], [configs[i] for i in todo], say,
+      max_batch))) if todo else {}
+  summaries = []
+  for i, (config, workdir) in enumerate(zip(configs, workdirs)):
+    if i not in fitted:
+      summaries.append(finished[i])
+      continue
+    with workdir_lib.locked(workdir):
+      if workdir_lib.check(workdir, jsons[i]) is not None:
+        raise InputError(f"{workdir} was finished by another process "
+                         f"meanwhile")
+      done = lambda *args, i=i, **kwargs: fitted[i]
+      summaries.append(_write_run(config, workdir, stream, jsons[i], done,
+                                  problems[i], {}))
+  return summaries
 
 
 def _write_run(config, workdir, stream, config_json, solve, problem,

@@ -9,6 +9,10 @@ A sweep config is a task config plus a `sweep` block (see `sweep_block`):
                   sweep.data_dir when set, else against the current directory
   sweep.data_dir  "" or a directory (taken literally: no glob characters)
   sweep.seeds     tuple of ints
+  sweep.batch     fits per compiled program (dip_jax/batch.py): DIP jobs of
+                  one setting and image size run B at a time; 0 = auto
+                  (1 on a CPU, up to AUTO_BATCH on a GPU/TPU, memory
+                  permitting); a batch keeps no checkpoints
   sweep.settings  tuple of settings, each a dict of dotted config keys to
                   values, built in Python with dip_jax.hyper, e.g.
                   hyper.product([hyper.sweep("corruption.sigma", [25, 50]),
@@ -67,14 +71,34 @@ _MAX_ERROR = 400  # characters of an error line
 
 
 def sweep_block(images=(), settings=({},), seeds=(0,),
-                data_dir="") -> ml_collections.ConfigDict:
+                data_dir="", batch=0) -> ml_collections.ConfigDict:
   """The `sweep` block of a sweep config, with every key it may hold."""
   if isinstance(settings, dict):
     settings = (settings,)
   return ml_collections.ConfigDict({
       "images": tuple(images), "data_dir": data_dir, "seeds": tuple(seeds),
       "settings": tuple(dict(s) if isinstance(s, dict) else s
-                        for s in settings)})
+                        for s in settings),
+      "batch": batch})
+
+
+# Fits per program where sweep.batch is 0 (auto) on a GPU or TPU, fewer
+# where the memory estimate says so (methods.dip.solve_batch).
+AUTO_BATCH = 16
+
+
+def batch_size(config) -> int:
+  """sweep.batch resolved: 0 = auto, one fit at a time on the CPU (its
+  cores are busy with one fit already: benchmarks/batch_images.py), else
+  AUTO_BATCH."""
+  b = config.sweep.get("batch", 0)
+  if not isinstance(b, int) or b < 0:
+    raise InputError(f"sweep.batch must be an integer >= 0 (0 = auto), got "
+                     f"{b!r}")
+  if b:
+    return b
+  import jax  # pylint: disable=g-import-not-at-top
+  return 1 if jax.default_backend() == "cpu" else AUTO_BATCH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,8 +189,13 @@ def run_jobs(config, workdir, jobs, process, processes) -> int:
   only an interrupt (signals.Interrupted, KeyboardInterrupt: both
   BaseExceptions) ends the sweep."""
   from dip_jax import run  # imports JAX: after jax.distributed.initialize
-  failed = 0
-  for job in jobs[process::processes]:
+  mine = jobs[process::processes]
+  failed, singles = 0, mine
+  if batch_size(config) > 1:
+    groups, singles = _batches(config, workdir, mine, processes)
+    for group in groups:
+      failed += _run_batch(config, workdir, group, jobs, process, processes)
+  for job in singles:
     where = (f"[{process}/{processes}] job {job.index + 1}/{len(jobs)} "
              f"{job.setting} {job.stem} seed {job.seed}")
     job_dir = job.dir(workdir)
@@ -194,6 +223,63 @@ def run_jobs(config, workdir, jobs, process, processes) -> int:
       print(f"{where}: done in {time.perf_counter() - start:.2f} s, PSNR "
             f"{sweep_tables.fmt(summary.get('psnr'))}", flush=True)
   return failed
+
+
+def _batches(config, workdir, jobs, processes):
+  """(groups, singles): the unfinished DIP jobs that can share a program,
+  grouped by setting and image size; every other job runs alone (a job
+  whose problem cannot even be built fails there, with its own record)."""
+  from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
+  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  groups, singles = {}, []
+  for job in jobs:
+    c = job_config(config, job, processes > 1)
+    if (c.prior != "dip"
+        or os.path.exists(os.path.join(job.dir(workdir), run.SUMMARY))):
+      singles.append(job)
+      continue
+    try:
+      shape = problem_lib.build_problem(c).out_shape
+    except Exception:  # pylint: disable=broad-except
+      singles.append(job)
+      continue
+    groups.setdefault((job.setting, shape), []).append(job)
+  batched = [g for g in groups.values() if len(g) > 1]
+  singles += [g[0] for g in groups.values() if len(g) == 1]
+  return batched, sorted(singles, key=lambda j: j.index)
+
+
+def _run_batch(config, workdir, group, jobs, process, processes) -> int:
+  """One group of jobs through run.reconstruct_batch; returns how many
+  failed (all of them when the shared fit fails)."""
+  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  where = (f"[{process}/{processes}] jobs "
+           f"{', '.join(str(j.index + 1) for j in group)}/{len(jobs)} "
+           f"{group[0].setting}")
+  start = time.perf_counter()
+  print(f"{where}: {len(group)} images in one program (sweep.batch "
+        f"{batch_size(config)})", flush=True)
+  try:
+    summaries = run.reconstruct_batch(
+        [job_config(config, j, processes > 1) for j in group],
+        [j.dir(workdir) for j in group], max_batch=batch_size(config))
+  except Exception as e:  # pylint: disable=broad-except
+    line = error_line(e)
+    print(f"{where}: failed: {line}", flush=True)
+    for job in group:
+      _record_failure(job.dir(workdir), line,
+                      None if isinstance(e, InputError)
+                      else traceback.format_exc())
+    return len(group)
+  for job, summary in zip(group, summaries):
+    for name in (ERROR_FILE, TRACEBACK_FILE):
+      path = os.path.join(job.dir(workdir), name)
+      if os.path.exists(path):
+        os.remove(path)
+    print(f"{where}: {job.stem} seed {job.seed}: PSNR "
+          f"{sweep_tables.fmt(summary.get('psnr'))}", flush=True)
+  print(f"{where}: done in {time.perf_counter() - start:.2f} s", flush=True)
+  return 0
 
 
 def _record_failure(job_dir: str, line: str, trace: str | None) -> None:
@@ -235,6 +321,7 @@ def main(argv):
   process, processes = jax.process_index(), jax.process_count()
   try:
     jobs, error = enumerate_jobs(config), ""
+    batch_size(config)  # validated before any job runs
     workdir_lib.prepare(workdir, subdirs=())
   except InputError as e:
     jobs, error = [], str(e)

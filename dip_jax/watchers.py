@@ -109,15 +109,23 @@ def posterior_update(spec: SgldSpec, post: PosteriorState, out,
                         count=post.count + take.astype(jnp.int32))
 
 
+def _counts(post: PosteriorState):
+  """The sample count shaped to broadcast against `total`: outside the
+  per-restart vmap `count` is (R,) and `total` (R, ...)."""
+  extra = post.total.ndim - post.count.ndim
+  return post.count.reshape(post.count.shape + (1,) * extra)
+
+
 def posterior_mean(post: PosteriorState, fallback):
   """The mean of the samples, or `fallback` before the first one."""
-  n = jnp.maximum(post.count, 1).astype(post.total.dtype)
-  return jnp.where(post.count > 0, post.total / n, fallback)
+  count = _counts(post)
+  n = jnp.maximum(count, 1).astype(post.total.dtype)
+  return jnp.where(count > 0, post.total / n, fallback)
 
 
 def posterior_std(post: PosteriorState):
   """Per-pixel standard deviation of the samples (0 before two)."""
-  n = jnp.maximum(post.count, 1).astype(post.total.dtype)
+  n = jnp.maximum(_counts(post), 1).astype(post.total.dtype)
   mean = post.total / n
   return jnp.sqrt(jnp.maximum(post.total_sq / n - mean * mean, 0.0))
 

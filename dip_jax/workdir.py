@@ -27,6 +27,20 @@ SNAPSHOTS = "snapshots"
 LOCK = ".lock"
 
 
+# Config keys added after runs were written, with the value that does what
+# those runs did: a workdir whose config lacks one of them is the same run
+# when this config holds that value (old sweeps resume, old results count).
+ADDED_KEYS = {"precision": "float32"}
+
+
+def _as_before(previous: dict, config_json: dict) -> dict:
+  """config_json without the ADDED_KEYS `previous` lacks and that hold the
+  value of the old behaviour."""
+  return {k: v for k, v in config_json.items()
+          if not (k in ADDED_KEYS and k not in previous
+                  and v == ADDED_KEYS[k])}
+
+
 def check(workdir: str, config_json: dict) -> dict | None:
   """Returns the summary of a finished identical run, or None when the
   workdir is free (or holds this same run, unfinished). Refuses a workdir
@@ -51,7 +65,7 @@ def check(workdir: str, config_json: dict) -> dict | None:
   except (OSError, ValueError):
     raise InputError(f"workdir {workdir} holds a run whose config.json "
                      f"cannot be read; choose another --workdir") from None
-  if previous != config_json:
+  if previous != _as_before(previous, config_json):
     state = "finished" if finished else "unfinished"
     raise InputError(f"workdir {workdir} already holds a {state} run with a "
                      f"different config; choose another --workdir")

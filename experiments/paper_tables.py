@@ -37,6 +37,7 @@ Outputs: OUT/<table>.md, OUT/tables.md (all), the sweeps in OUT/<table>/.
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -109,7 +110,25 @@ def run_sweep(table, path, arg, config, workdir) -> int:
   env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": os.environ.get(
       "JAX_COMPILATION_CACHE_DIR", os.path.join(os.path.dirname(workdir),
                                                 ".jax_cache"))}
-  return subprocess.call(cmd, cwd=ROOT, env=env)
+  proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+
+  def stop(signum, frame):
+    # A timeout's SIGTERM reaches this process only: pass it on, so the
+    # sweep stops at its next chunk (a resumable checkpoint) rather than
+    # running on as an orphan.
+    del frame
+    proc.send_signal(signum)
+    try:
+      proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+      proc.kill()
+    sys.exit(128 + signum)
+
+  previous = signal.signal(signal.SIGTERM, stop)
+  try:
+    return proc.wait()
+  finally:
+    signal.signal(signal.SIGTERM, previous)
 
 
 def classical(table: str, job_config, job_dir: str) -> dict:

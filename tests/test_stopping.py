@@ -277,6 +277,17 @@ def test_kind_none_allocates_no_detector_state():
   assert state.stop is None
 
 
+def test_a_run_with_no_candidate_step_says_its_answer_is_its_own():
+  # 20 steps, start 100: the detector never had a candidate step.
+  import dip_jax  # pylint: disable=g-import-not-at-top
+  cfg = tiny_config(**{"early_stopping.kind": "wmv",
+                       "early_stopping.start": 100})
+  r = dip_jax.reconstruct(problem_lib.build_problem(cfg).observed,
+                          config=cfg)
+  assert r.info["detected_step"] == 0
+  assert r.info["reconstruction"] == "ema (no wmv candidate within the run)"
+
+
 def test_bad_early_stopping_settings_are_refused():
   cfg = tiny_config(**{"early_stopping.kind": "wmw"})
   with pytest.raises(InputError, match="early_stopping.kind"):

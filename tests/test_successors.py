@@ -90,6 +90,20 @@ def test_sgld_langevin_noise_changes_the_fit_and_is_seeded():
   assert runs[0].info["posterior_samples"] == 5
 
 
+def test_sgld_pools_the_samples_of_every_restart():
+  # With R > 1 the posterior sums carry a restart axis the per-step
+  # ensemble metric divides outside the vmap (it once failed to broadcast).
+  clean, noisy = _noisy(32)
+  cfg = tiny_config(num_steps=20, log_every=10, prior="sgld",
+                    num_restarts=2)
+  cfg.sgld.burn_in, cfg.sgld.sample_every = 10, 2
+  r = dip_jax.reconstruct(noisy, method="sgld", config=cfg, clean=clean)
+  assert r.info["posterior_samples"] == 10        # 5 per restart
+  assert r.info["reconstruction"] == "posterior mean (SGLD) averaged over restarts"
+  assert np.isfinite(r.info["psnr"])
+  assert r.images["posterior_std"].shape == (32, 32, 3)
+
+
 @pytest.mark.parametrize("overrides,message", [
     ({"sgld.burn_in": 20}, "sgld.burn_in (20) must be below num_steps"),
     ({"sgld.noise_scale": -1.0}, "sgld.noise_scale must be a number >= 0"),

@@ -4,13 +4,15 @@
 `driver.Fit` (the canvas padding, the net, the input z, the keys, the
 restart groups); `solve` runs it through the driver and returns the answer
 with the fit's own numbers (`dip_summary.py`). The compiled step itself is
-`dip_jax/priors/dip.py`.
+`dip_jax/priors/dip.py`. `solve_batch` fits many problems of one task in
+one program (`dip_jax/batch.py`).
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dip_jax import batch
 from dip_jax import budget
 from dip_jax import driver
 from dip_jax import images
@@ -62,6 +64,10 @@ def build_fit(config, problem, compile_chunk: bool = True,
   except ValueError as e:
     raise InputError(str(e)) from None
   _check_numbers(config)
+  precision = config.get("precision", "float32")
+  if precision not in dip.PRECISIONS:
+    raise InputError(f"precision must be one of {sorted(dip.PRECISIONS)}, "
+                     f"got {precision!r}")
   optimizer = config.optim.get("name", "adam")
   if optimizer not in dip.OPTIMIZERS:
     raise InputError(f"unknown optim.name {optimizer!r}; known: "
@@ -86,6 +92,7 @@ def build_fit(config, problem, compile_chunk: bool = True,
       stopping=stop_spec,
       image_measurement=problem.image_measurement,
       optimizer_name=optimizer,
+      precision=precision,
       **spec_fields)
   init_key, input_key, loop_key = (
       dip.restart_keys(spec, k)
@@ -201,8 +208,42 @@ def solve(problem, config, hooks=None, fit=None) -> methods.Result:
   """Fits the net of `config` to `problem`; the answer is the restarts'
   average of each one's EMA (or f(z)), or the detected iterate."""
   fit = fit or build_fit(config, problem)
-  spec = fit.spec
   state, history, timing = driver.run_fit(fit, int(config.num_steps), hooks)
+  return fit_result(problem, config, fit, state, history, timing)
+
+
+def solve_batch(problems, configs, say=None, max_batch: int = 0) -> list:
+  """Fits every problem of `problems` (one task, one canvas size; `configs`
+  one config for all or one each, differing in image and seed only) in
+  programs of B fits (dip_jax/batch.py), B = max_batch (0: all) or fewer
+  where the memory available holds fewer. Each Result is the one its own
+  `solve` gives; its info says the batch size (its time is its share)."""
+  if not isinstance(configs, (list, tuple)):
+    configs = [configs] * len(problems)
+  steps = sorted({int(c.num_steps) for c in configs})
+  if len(steps) > 1:
+    raise InputError(f"a batch needs one num_steps, got {steps}")
+  # The first fit is compiled alone for its memory estimate (the budget
+  # check of a single run); B of them need about B times its memory.
+  first = build_fit(configs[0], problems[0])
+  fits = [first] + [build_fit(c, p, compile_chunk=False)
+                    for c, p in zip(configs[1:], problems[1:])]
+  limit = (float(configs[0].memory_limit_gb) or budget.available_gib()
+           if first.estimate is not None else None)
+  size = max_batch or len(fits)
+  if limit:
+    size = max(1, min(size, int(limit // first.estimate.gib)))
+  runs = []
+  for i in range(0, len(fits), size):
+    runs += batch.run_batch(fits[i:i + size], steps[0], say)
+  return [fit_result(p, c, f, *run)
+          for p, c, f, run in zip(problems, configs, fits, runs)]
+
+
+def fit_result(problem, config, fit, state, history, timing):
+  """The Result of a finished fit: the answer (restarts averaged, or the
+  detected iterate), the per-restart images and the summary numbers."""
+  spec = fit.spec
   answers = driver.outputs(fit, state)
   outputs = dip_summary.detected(spec, state, answers)
   recon = driver.ensemble(outputs)

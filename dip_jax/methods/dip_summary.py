@@ -54,6 +54,9 @@ def summarize_fit(problem, spec, per_restart, history, state, config,
        "reconstruction": ("ema" if config.ema_decay > 0 else "final output")
                          + (" averaged over restarts"
                             if config.num_restarts > 1 else "")}
+  if "batch_size" in timing:
+    # Fitted beside others in one program: its time is its share.
+    s["batch_size"] = int(timing["batch_size"])
   if "psnr_observed" in history:
     fit = np.nanmean(history["psnr_observed"], axis=1)
     best = int(np.nanargmax(fit))
@@ -104,13 +107,23 @@ def summarize_detection(problem, recon, history, state, spec,
   steps this run took: with halt, detection + patience steps.
   """
   stop = jax.device_get(state.stop)
+  steps = driver.detected_steps(state)
+  none = [r for r, t in enumerate(steps) if t == 0]
+  label = (f"{spec.stopping.kind}-detected iterate"
+           + (" averaged over restarts" if spec.num_restarts > 1 else ""))
+  if len(none) == len(steps):
+    # No candidate step (the gate never opened, or a run shorter than
+    # `start`): the answer is the fit's own, say so.
+    label = (f"{summary.get('reconstruction', 'final output')} (no "
+             f"{spec.stopping.kind} candidate within the run)")
+  elif none:
+    label += (f" (restart(s) {', '.join(map(str, none))}: no candidate, "
+              f"their own answer)")
   s = {"early_stopping": spec.stopping.kind,
-       "reconstruction": f"{spec.stopping.kind}-detected iterate"
-                         + (" averaged over restarts"
-                            if spec.num_restarts > 1 else ""),
+       "reconstruction": label,
        "stopped_early": bool(np.all(stop.stopped)),
        # One number for one run, a list for restarts.
-       "detected_step": one_or_list(driver.detected_steps(state)),
+       "detected_step": one_or_list(steps),
        "detected_variance": one_or_list([float(v) for v in stop.best])}
   if problem.clean is not None:
     s["detected_psnr"] = metrics.psnr(recon, problem.clean)

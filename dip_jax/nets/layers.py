@@ -119,10 +119,13 @@ class BatchNorm(nn.Module):
     c = x.shape[-1]
     scale = self.param("scale", nn.initializers.ones, (c,))
     bias = self.param("bias", nn.initializers.zeros, (c,))
-    mean = jnp.mean(x, axis=(0, 1, 2))
-    var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
+    # Statistics in float32 whatever the compute dtype (config.precision):
+    # a bfloat16 sum over H x W pixels would lose the mean's low bits.
+    xs = x.astype(jnp.float32)
+    mean = jnp.mean(xs, axis=(0, 1, 2))
+    var = jnp.mean(jnp.square(xs - mean), axis=(0, 1, 2))
     inv = jax.lax.rsqrt(var + self.epsilon) * scale
-    return (x - mean) * inv + bias
+    return ((xs - mean) * inv + bias).astype(x.dtype)
 
 
 def leaky_relu(x):

@@ -66,6 +66,7 @@ class FitSpec:
   sgld: Any = None            # watchers.SgldSpec: parameter noise and the
                               # posterior mean as the answer (None = off)
   red: Any = None             # red.RedSpec: DeepRED's ADMM (None = off)
+  precision: str = "float32"  # the net's compute dtype (PRECISIONS)
 
   def optimizer(self) -> optax.GradientTransformation:
     return OPTIMIZERS[self.optimizer_name](self.learning_rate)
@@ -97,6 +98,23 @@ def crop_output(spec: FitSpec, y):
   return y[:, t:t + h, l:l + w, :]
 
 
+# config.precision -> the dtype the net computes in. Parameters, Adam's
+# moments, gradients, BatchNorm's statistics and the output stay float32:
+# only the convolutions' operands and the activations between them change.
+# (On GPU, float32 convolutions already use TF32 by JAX's default.)
+PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def apply_net(spec: FitSpec, params, z):
+  """f_params(z) in the spec's compute dtype, cropped, as float32."""
+  dtype = PRECISIONS[spec.precision]
+  if dtype != jnp.float32:
+    params = jax.tree.map(lambda p: p.astype(dtype), params)
+    z = z.astype(dtype)
+  out = spec.net.apply({"params": params}, z)
+  return crop_output(spec, out.astype(jnp.float32))
+
+
 def init_params(net, key, z):
   """The net's initial parameters for input z (flax's initializers)."""
   return net.init(key, z)["params"]
@@ -108,7 +126,7 @@ def init_state(spec: FitSpec, key, z, params=None) -> FitState:
   if params is None:
     params = init_params(spec.net, key, z)
   opt_state = spec.optimizer().init(params)
-  out = crop_output(spec, spec.net.apply({"params": params}, z))
+  out = apply_net(spec, params, z)
   return FitState(
       params=params, opt_state=opt_state, step=jnp.zeros((), jnp.int32),
       out=out, ema=out,
@@ -137,7 +155,7 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
   op_params = data.get("operator_params")
 
   def loss_fn(params):
-    out = crop_output(spec, spec.net.apply({"params": params}, z))
+    out = apply_net(spec, params, z)
     pred = operators.forward(spec.operator, out, op_params)
     value = spec.objective(out, pred, observed, mask)
     if spec.red is not None:
@@ -353,7 +371,7 @@ def run_chunk(spec: FitSpec, state: FitState, data: dict, loop_keys,
 def net_outputs(spec: FitSpec, state: FitState, data: dict):
   """Per restart, f(z) now, without input noise: a single run's own answer
   (the paper's "single run" numbers), whatever the EMA holds."""
-  f = lambda p, z: crop_output(spec, spec.net.apply({"params": p}, z))
+  f = lambda p, z: apply_net(spec, p, z)
   return _per_restart(spec, f)(state.params, data["z"])
 
 

@@ -1,0 +1,89 @@
+"""Many images in one program (dip_jax/batch.py, dip_jax.reconstruct_batch):
+each image of a batch gets the result of its own run."""
+
+import os
+
+import numpy as np
+import pytest
+
+import dip_jax
+from conftest import smooth_image
+from conftest import tiny_config
+from dip_jax.errors import InputError
+
+SIZE, STEPS = 32, 60
+
+
+def _images():
+  cleans = [smooth_image(SIZE, SIZE, seed=s) for s in range(3)]
+  rng = np.random.default_rng(0)
+  noisy = [np.clip(c + rng.normal(0, 25 / 255, c.shape), 0, 1)
+           .astype(np.float32) for c in cleans]
+  return cleans, noisy
+
+
+@pytest.mark.parametrize("stopping", ["none", "wmv"])
+def test_a_batch_of_three_gives_each_image_its_own_run(stopping):
+  cleans, noisy = _images()
+  cfg = tiny_config(num_steps=STEPS, log_every=20, **{
+      "early_stopping.kind": stopping, "early_stopping.start": 10,
+      "early_stopping.window": 5, "early_stopping.patience": 15})
+  alone = [dip_jax.reconstruct(y, clean=c, config=cfg)
+           for y, c in zip(noisy, cleans)]
+  together = dip_jax.reconstruct_batch(noisy, clean=cleans, config=cfg)
+  assert len(together) == 3
+  for a, b in zip(alone, together):
+    assert b.info["batch_size"] == 3
+    # The first steps are the same steps ...
+    np.testing.assert_allclose(b.history["loss"][:5], a.history["loss"][:5],
+                               rtol=1e-5, atol=1e-7)
+    assert len(b.history["loss"]) == len(a.history["loss"])
+    # ... and the answers the same answers.
+    assert abs(b.info["psnr"] - a.info["psnr"]) < 0.05, (a.info["psnr"],
+                                                         b.info["psnr"])
+  # Three different images: three different answers.
+  assert len({round(r.info["psnr"], 3) for r in together}) == 3
+  if stopping == "wmv":  # each lane stops at its own detection
+    assert [r.info.get("detected_step") for r in together] == [
+        a.info.get("detected_step") for a in alone]
+
+
+def test_a_batch_refuses_images_that_cannot_share_a_program():
+  _, noisy = _images()
+  other = np.zeros((SIZE + 32, SIZE, 3), np.float32)
+  with pytest.raises(InputError, match="differ"):
+    dip_jax.reconstruct_batch([noisy[0], other], config=tiny_config())
+  with pytest.raises(InputError, match="clean has 1 entries for 2"):
+    dip_jax.reconstruct_batch(noisy[:2], clean=[noisy[0]],
+                              config=tiny_config())
+
+
+def test_a_sweep_batches_its_jobs_and_each_folder_is_its_own_run(tmp_path):
+  """sweep.batch = 3: the three jobs of one setting share a program and
+  each job folder holds what the job run alone (batch = 1) writes."""
+  import test_sweep  # pylint: disable=g-import-not-at-top
+  from dip_jax import results  # pylint: disable=g-import-not-at-top
+  from dip_jax import sweep  # pylint: disable=g-import-not-at-top
+  data = test_sweep._save_images(tmp_path / "data", ("a", "b", "c"))
+  config = test_sweep._tiny_module().get_config()
+  config.sweep.data_dir, config.sweep.settings = data, ({},)
+  jobs = sweep.enumerate_jobs(config)
+  read = lambda w: [results.Summary.read(os.path.join(j.dir(w),
+                                                      "summary.json"))
+                    for j in jobs]
+  for b in (1, 3):
+    config.sweep.batch = b
+    assert sweep.run_jobs(config, str(tmp_path / f"b{b}"), jobs, 0, 1) == 0
+  alone, together = read(tmp_path / "b1"), read(tmp_path / "b3")
+  for a, t in zip(alone, together):
+    assert t.batch_size == 3 and a.batch_size is None
+    assert abs(t.psnr - a.psnr) < 0.05 and t.steps == a.steps == 4
+    assert abs(t.tv.psnr - a.tv.psnr) < 1e-6   # the TV baseline too
+  assert os.path.exists(os.path.join(jobs[0].dir(tmp_path / "b3"),
+                                     "reconstruction.png"))
+  # A rerun finds every job finished.
+  assert sweep.run_jobs(config, str(tmp_path / "b3"), jobs, 0, 1) == 0
+  assert [s.psnr for s in read(tmp_path / "b3")] == [t.psnr for t in together]
+  config.sweep.batch = -1
+  with pytest.raises(InputError, match="sweep.batch must be"):
+    sweep.batch_size(config)
