@@ -11,7 +11,11 @@
 #
 # DATA_DIR is laid out as ../shared/data (denoise9/, set5/, set14/,
 # dip/restoration/). Wheels in .whl/ (what the GPU image lacks: ml-collections,
-# pypng, dm-pix, bm3d, bm4d, PyWavelets) are installed first. Tried on a CPU
+# pypng, dm-pix, bm3d, bm4d, PyWavelets) are installed first; fetch them with
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp --platform manylinux_2_28_x86_64 -d .whl \
+#     ml-collections pypng dm-pix bm3d bm4d PyWavelets
+# (add --platform manylinux_2_17_x86_64 etc. where one is not found). Tried on a CPU
 # with tiny settings: WHEELS=none DEVICE=cpu SIZES=64 BATCH=1,2
 # TABLE_FLAGS="--quick --tables=sr_x8_set5" TABLES_S=60 bash
 # benchmarks/gpu_check.sh ../shared/data /tmp/gc_out
