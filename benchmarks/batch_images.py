@@ -19,7 +19,6 @@ in between (--no-paired: not), so that drift in machine load shows.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -71,13 +70,7 @@ def measure(args, b: int) -> dict:
   cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--b", str(b),
          "--size", str(args.size), "--steps", str(args.steps)]
   print(f"measuring B = {b} ...", file=sys.stderr, flush=True)
-  proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                        timeout=args.timeout)
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-  if proc.returncode or not lines:
-    sys.stderr.write(proc.stdout + proc.stderr)
-    raise RuntimeError(f"B = {b} failed (exit {proc.returncode})")
-  res = json.loads(lines[-1][len("RESULT "):])
+  res = step_speed.run_worker(cmd, f"B = {b}", args.timeout)
   print(f"  {res['s_per_step']:.4f} s per batched step, "
         f"{res['images_per_hour']:.1f} images/hour, peak "
         f"{res['peak_mib']:.0f} MiB", file=sys.stderr, flush=True)

@@ -36,7 +36,6 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -46,7 +45,7 @@ sys.path[:0] = [HERE, ROOT]
 # step_speed's helpers, not copies: both benchmarks then wait for an idle
 # machine and account for other processes the same way.
 from step_speed import (  # pylint: disable=g-import-not-at-top,wrong-import-position
-    children_cpu_s, machine_busy_s, peak_mib, wait_for_idle)
+    children_cpu_s, machine_busy_s, peak_mib, run_worker, wait_for_idle)
 
 
 class Fit:
@@ -206,14 +205,7 @@ def measure_once(args, size: int, restarts: int) -> dict:
   # Machine-wide busy time minus the worker's own CPU time is what other
   # processes used meanwhile: on 2 cores it decides whether a number holds.
   b0, c0, t0 = machine_busy_s(), children_cpu_s(), time.monotonic()
-  proc = subprocess.run(cmd, capture_output=True, text=True,
-                        timeout=args.timeout, check=False)
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-  if proc.returncode or not lines:
-    sys.stderr.write(proc.stdout + proc.stderr)
-    raise RuntimeError(f"{size}px R={restarts} failed "
-                       f"(exit {proc.returncode})")
-  res = json.loads(lines[-1][len("RESULT "):])
+  res = run_worker(cmd, f"{size}px R={restarts}", args.timeout)
   foreign = ((machine_busy_s() - b0) - (children_cpu_s() - c0)) / (
       time.monotonic() - t0)
   res.update(size=size, restarts=restarts, other_cores=max(foreign, 0.0))

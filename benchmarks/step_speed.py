@@ -228,6 +228,19 @@ def matmul_worker(args, cfg) -> dict:
           "version": jax.__version__, "backend": jax.default_backend()}
 
 
+def run_worker(cmd, label: str, timeout: float, env=None) -> dict:
+  """Runs a benchmark's worker subprocess and returns the JSON of its last
+  "RESULT " line; on a failure its output goes to stderr and the error
+  names `label`."""
+  proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                        timeout=timeout, check=False)
+  lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+  if proc.returncode or not lines:
+    sys.stderr.write(proc.stdout + proc.stderr)
+    raise RuntimeError(f"{label} failed (exit {proc.returncode})")
+  return json.loads(lines[-1][len("RESULT "):])
+
+
 def measure(args, framework: str, size: int, impl: str = "") -> dict:
   """Runs one worker; remeasures (up to --retries times) when other processes
   took more than --max-other cores meanwhile, keeping the quietest run."""
@@ -262,13 +275,7 @@ def measure_once(args, framework: str, size: int, impl: str) -> dict:
   b0, c0, t0 = machine_busy_s(), children_cpu_s(), time.monotonic()
   env = {**os.environ,
          "JAX_PLATFORMS": "cuda" if args.device == "gpu" else "cpu"}
-  proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                        timeout=args.timeout, check=False)
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-  if proc.returncode or not lines:
-    sys.stderr.write(proc.stdout + proc.stderr)
-    raise RuntimeError(f"{label} failed (exit {proc.returncode})")
-  res = json.loads(lines[-1][len("RESULT "):])
+  res = run_worker(cmd, label, args.timeout, env)
   foreign = ((machine_busy_s() - b0) - (children_cpu_s() - c0)) / (
       time.monotonic() - t0)
   res.update(framework=framework, size=size, other_cores=max(foreign, 0.0))

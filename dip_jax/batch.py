@@ -90,8 +90,7 @@ def run_batch(fits, num_steps: int, say=None):
     if say:
       say(f"batch of {len(fits)}: step {step}/{num_steps}, mean loss "
           f"{float(np.nanmean(loss)):.5f}")
-    if halt and all(driver.all_stopped(lane(state, i))
-                    for i in range(len(fits))):
+    if halt and driver.all_stopped(state):   # every restart of every lane
       break
   seconds = time.perf_counter() - t_fit
   history = {k: np.concatenate(v, axis=1) for k, v in history.items()}

@@ -199,7 +199,6 @@ def run_jobs(config, workdir, jobs, process, processes) -> int:
     where = (f"[{process}/{processes}] job {job.index + 1}/{len(jobs)} "
              f"{job.setting} {job.stem} seed {job.seed}")
     job_dir = job.dir(workdir)
-    records = [os.path.join(job_dir, n) for n in (ERROR_FILE, TRACEBACK_FILE)]
     was_finished = os.path.exists(os.path.join(job_dir, run.SUMMARY))
     start = time.perf_counter()
     try:
@@ -210,13 +209,9 @@ def run_jobs(config, workdir, jobs, process, processes) -> int:
       failed += 1
       line = error_line(e)
       print(f"{where}: failed: {line}", flush=True)
-      _record_failure(job_dir, line,
-                      None if isinstance(e, InputError)
-                      else traceback.format_exc())
+      _record_failure(job_dir, line, _trace(e))
       continue
-    for path in records:
-      if os.path.exists(path):
-        os.remove(path)
+    _clear_failure(job_dir)
     if was_finished:
       print(f"{where}: already finished", flush=True)
     else:
@@ -267,19 +262,28 @@ def _run_batch(config, workdir, group, jobs, process, processes) -> int:
     line = error_line(e)
     print(f"{where}: failed: {line}", flush=True)
     for job in group:
-      _record_failure(job.dir(workdir), line,
-                      None if isinstance(e, InputError)
-                      else traceback.format_exc())
+      _record_failure(job.dir(workdir), line, _trace(e))
     return len(group)
   for job, summary in zip(group, summaries):
-    for name in (ERROR_FILE, TRACEBACK_FILE):
-      path = os.path.join(job.dir(workdir), name)
-      if os.path.exists(path):
-        os.remove(path)
+    _clear_failure(job.dir(workdir))
     print(f"{where}: {job.stem} seed {job.seed}: PSNR "
           f"{sweep_tables.fmt(summary.get('psnr'))}", flush=True)
   print(f"{where}: done in {time.perf_counter() - start:.2f} s", flush=True)
   return 0
+
+
+def _trace(e: BaseException) -> str | None:
+  """The traceback to keep beside error.txt: none for bad input (its one
+  line says it all), the whole of it for a bug."""
+  return None if isinstance(e, InputError) else traceback.format_exc()
+
+
+def _clear_failure(job_dir: str) -> None:
+  """Removes a job's record of an earlier failure (it finished now)."""
+  for name in (ERROR_FILE, TRACEBACK_FILE):
+    path = os.path.join(job_dir, name)
+    if os.path.exists(path):
+      os.remove(path)
 
 
 def _record_failure(job_dir: str, line: str, trace: str | None) -> None:
