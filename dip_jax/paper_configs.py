@@ -19,6 +19,9 @@ needs on top:
   - `:methods=dip+sgld+...`: DIP's successors beside plain DIP, one sweep
     setting each (dip_jax/successors.py says their settings); plain DIP's
     folder is named as without methods, so earlier sweeps resume.
+  - `:precision=bfloat16`: the nets compute in bfloat16 (config.precision);
+    the setting's name gains `_bf16`, so both precisions keep their folders
+    and their tables can be compared image by image.
 
   from dip_jax import paper_configs
   def get_config(arg=None):
@@ -48,14 +51,18 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
       `sweep.data_dir` points there and may be overridden.
     images: glob patterns inside it.
     restarts: the paper's number of averaged runs.
-    arg: this config's own `:arg` -- `quick`, `restarts=N`, `methods=A+B`.
+    arg: this config's own `:arg` -- `quick`, `restarts=N`, `methods=A+B`,
+      `precision=bfloat16`.
     num_steps: the table's own step count, when not the task config's.
     quick_num_steps: the same for `:quick` only.
   """
   args = config_lib.parse_arg(arg, quick=False, restarts=restarts,
-                              methods="dip")
+                              methods="dip", precision="float32")
   if args.restarts < 1:
     raise ValueError(f"restarts must be >= 1, got {args.restarts}")
+  if args.precision not in ("float32", "bfloat16"):
+    raise ValueError(f"precision must be float32 or bfloat16, got "
+                     f"{args.precision!r}")
   task_arg = ",".join(filter(None, (variant, "quick" if args.quick else "")))
   c = config_lib.task_config(task_file, task_arg or None)
   c.num_restarts = int(args.restarts)
@@ -63,6 +70,7 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
     c.num_steps = num_steps
   if args.quick and quick_num_steps is not None:
     c.num_steps = quick_num_steps
+  c.precision = args.precision
   c.ema_decay = 0.99
   if c.early_stopping.kind != "none":
     # The table's fixed-step columns are the paper's protocol, so the run
@@ -82,7 +90,8 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
       # The setting names the job folders: quick and full runs, and runs
       # with another restart count, each keep their own.
       settings=method_settings(
-          c, f"{'quick' if args.quick else 'paper'}_r{args.restarts}",
+          c, f"{'quick' if args.quick else 'paper'}_r{args.restarts}"
+          + ("" if args.precision == "float32" else "_bf16"),
           args.methods, args.quick),
       seeds=(0,))
   return c

@@ -27,10 +27,13 @@ Classical baselines need the optional extra: pip install -e '.[paper]'
   python experiments/paper_tables.py --quick          # CPU, < 30 min
   python experiments/paper_tables.py --quick --methods=all \
       --tables=sr_x4_set5,restore_barbara                 # + successors
+  python experiments/paper_tables.py --quick --precision=bfloat16  # bf16
   python experiments/paper_tables.py --data_dir=../shared/data \
       --out=workdirs/paper_tables [--tables=sr_x4_set5,denoise_cset9]  # GPU
 --quick: 128 x 128 centre crops (SR: of the HR image), the :quick nets and
 step counts; the same layout, marked quick -- not comparable to the paper.
+--precision=bfloat16 runs the nets in bfloat16 (config.precision) in job
+folders of their own beside float32's, and writes OUT/<table>_bf16.md.
 Outputs: OUT/<table>.md, OUT/tables.md (all), the sweeps in OUT/<table>/.
 """
 
@@ -370,6 +373,11 @@ def main():
                  help="DIP's successors to run beside plain DIP, comma-"
                       "separated: " + ", ".join(successors.METHODS[1:])
                       + ", or all")
+  p.add_argument("--precision", default="float32",
+                 choices=("float32", "bfloat16"),
+                 help="the nets' compute dtype (config.precision); bfloat16 "
+                      "runs keep their own job folders and write "
+                      "<table>_bf16.md")
   p.add_argument("--no_run", action="store_true",
                  help="only (re)write the tables from the sweeps' files")
   args = p.parse_args()
@@ -389,7 +397,10 @@ def main():
   arg = ",".join(filter(None, [
       "quick" if args.quick else "",
       f"restarts={args.restarts}" if args.restarts else "",
-      "methods=" + "+".join(["dip"] + methods) if methods else ""])) or None
+      "methods=" + "+".join(["dip"] + methods) if methods else "",
+      f"precision={args.precision}" if args.precision != "float32" else ""
+  ])) or None
+  suffix = "" if args.precision == "float32" else "_bf16"
   os.makedirs(args.out, exist_ok=True)
   texts, t0, failures = [], time.perf_counter(), 0
   for table in tables:
@@ -401,10 +412,11 @@ def main():
     command = (f"python experiments/paper_tables.py --tables={table}"
                + (" --quick" if args.quick else "")
                + (f" --restarts={args.restarts}" if args.restarts else "")
-               + (f" --methods={','.join(methods)}" if methods else ""))
+               + (f" --methods={','.join(methods)}" if methods else "")
+               + (f" --precision={args.precision}" if suffix else ""))
     text = markdown(table, rows, args.quick, config.num_restarts, command,
                     methods)
-    with open(os.path.join(args.out, f"{table}.md"), "w") as f:
+    with open(os.path.join(args.out, f"{table}{suffix}.md"), "w") as f:
       f.write(text)
     texts.append(text)
     print(text, flush=True)
@@ -413,11 +425,13 @@ def main():
             if args.no_run else
             f"{total / 60:.1f} min for this call (resumed work is not "
             f"recounted)")
-  header = (f"# DIP paper tables{' (quick)' if args.quick else ''}\n\n"
+  header = (f"# DIP paper tables{' (quick)' if args.quick else ''}"
+            f"{', bfloat16 compute' if suffix else ''}\n\n"
             f"{len(tables)} tables, {timing}, on {host()}.\n\n")
-  with open(os.path.join(args.out, "tables.md"), "w") as f:
+  with open(os.path.join(args.out, f"tables{suffix}.md"), "w") as f:
     f.write(header + "\n".join(texts))
-  print(f"wrote {os.path.join(args.out, 'tables.md')} in {total:.0f} s",
+  print(f"wrote {os.path.join(args.out, f'tables{suffix}.md')} in "
+        f"{total:.0f} s",
         flush=True)
   sys.exit(1 if failures else 0)
 

@@ -15,6 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
 import paper_tables  # pylint: disable=g-import-not-at-top,wrong-import-position
+from dip_jax import hyper  # pylint: disable=wrong-import-position
 from dip_jax import results  # pylint: disable=wrong-import-position
 from dip_jax import sweep  # pylint: disable=wrong-import-position
 from tests.conftest import tiny_config  # pylint: disable=wrong-import-position
@@ -72,6 +73,19 @@ def test_paper_config_variants(table, tmp_path):
                                               paper_tables.TABLES[table][1])
   # The settings name keeps quick/full and restart counts apart.
   assert full.sweep.settings != quick.sweep.settings
+
+
+def test_bfloat16_tables_keep_their_own_job_folders(tmp_path):
+  f32, _ = paper_tables.load_table_config("sr_x4_set5", "quick",
+                                          str(tmp_path))
+  bf16, _ = paper_tables.load_table_config(
+      "sr_x4_set5", "quick,precision=bfloat16", str(tmp_path))
+  assert f32.precision == "float32" and bf16.precision == "bfloat16"
+  names = lambda c: [s[hyper.NAME] for s in c.sweep.settings]
+  assert names(bf16) == [n + "_bf16" for n in names(f32)]
+  with pytest.raises(ValueError, match="precision must be"):
+    paper_tables.load_table_config("sr_x4_set5", "precision=float16",
+                                   str(tmp_path))
 
 
 def _sweep_of(tmp_path, table, images, summaries, arg="quick"):
