@@ -45,7 +45,7 @@ sys.path[:0] = [HERE, ROOT]
 # step_speed's helpers, not copies: both benchmarks then wait for an idle
 # machine and account for other processes the same way.
 from step_speed import (  # pylint: disable=g-import-not-at-top,wrong-import-position
-    children_cpu_s, machine_busy_s, peak_mib, run_worker, wait_for_idle)
+    peak_mib, run_measured)
 
 
 class Fit:
@@ -199,16 +199,9 @@ def measure_once(args, size: int, restarts: int) -> dict:
     cmd.append("--full")
   if not args.paired:
     cmd.append("--no-paired")
-  print(f"measuring {size}px R={restarts} ...", file=sys.stderr, flush=True)
-  if args.idle_wait:
-    wait_for_idle(args.idle_wait)
-  # Machine-wide busy time minus the worker's own CPU time is what other
-  # processes used meanwhile: on 2 cores it decides whether a number holds.
-  b0, c0, t0 = machine_busy_s(), children_cpu_s(), time.monotonic()
-  res = run_worker(cmd, f"{size}px R={restarts}", args.timeout)
-  foreign = ((machine_busy_s() - b0) - (children_cpu_s() - c0)) / (
-      time.monotonic() - t0)
-  res.update(size=size, restarts=restarts, other_cores=max(foreign, 0.0))
+  res = run_measured(cmd, f"{size}px R={restarts}", args.timeout,
+                     args.idle_wait)
+  res.update(size=size, restarts=restarts)
   paired = (f"; paired ratio {res['paired_ratio']:.2f}"
             if "paired_ratio" in res else "")
   print(f"  {res['s_per_step']:.4f} s/step ({res['cpu_s_per_step']:.4f} "

@@ -73,18 +73,10 @@ def measure(args, variant: str, size: int) -> dict:
   cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--variant",
          variant, "--size", str(size), "--min-seconds",
          str(args.min_seconds)]
-  label = f"{variant} {size}px"
-  print(f"measuring {label} ...", file=sys.stderr, flush=True)
-  if args.idle_wait:
-    step_speed.wait_for_idle(args.idle_wait)
-  b0, c0 = step_speed.machine_busy_s(), step_speed.children_cpu_s()
-  t0 = step_speed.time.monotonic()
-  res = step_speed.run_worker(cmd, label, args.timeout,
-                              {**os.environ, "JAX_PLATFORMS": "cpu"})
-  foreign = ((step_speed.machine_busy_s() - b0)
-             - (step_speed.children_cpu_s() - c0)) / (
-                 step_speed.time.monotonic() - t0)
-  res.update(variant=variant, size=size, other_cores=max(foreign, 0.0))
+  res = step_speed.run_measured(cmd, f"{variant} {size}px", args.timeout,
+                                args.idle_wait,
+                                {**os.environ, "JAX_PLATFORMS": "cpu"})
+  res.update(variant=variant, size=size)
   print(f"  {res['s_per_step']:.4f} s/step, final loss "
         f"{res['final_loss']:.4g}, other processes "
         f"{res['other_cores']:.2f} cores", file=sys.stderr, flush=True)

@@ -241,6 +241,24 @@ def run_worker(cmd, label: str, timeout: float, env=None) -> dict:
   return json.loads(lines[-1][len("RESULT "):])
 
 
+def run_measured(cmd, label: str, timeout: float, idle_wait: float,
+                 env=None) -> dict:
+  """`run_worker` after waiting (up to idle_wait s) for an idle machine; the
+  result gains `other_cores`, the cores other processes used meanwhile."""
+  print(f"measuring {label} ...", file=sys.stderr, flush=True)
+  if idle_wait:
+    wait_for_idle(idle_wait)
+  # Other processes on the machine skew timings. Machine-wide busy time minus
+  # our worker's own CPU time is what everything else used meanwhile: it
+  # says whether a figure can be trusted.
+  b0, c0, t0 = machine_busy_s(), children_cpu_s(), time.monotonic()
+  res = run_worker(cmd, label, timeout, env)
+  foreign = ((machine_busy_s() - b0) - (children_cpu_s() - c0)) / (
+      time.monotonic() - t0)
+  res["other_cores"] = max(foreign, 0.0)
+  return res
+
+
 def measure(args, framework: str, size: int, impl: str = "") -> dict:
   """Runs one worker; remeasures (up to --retries times) when other processes
   took more than --max-other cores meanwhile, keeping the quietest run."""
@@ -266,19 +284,10 @@ def measure_once(args, framework: str, size: int, impl: str) -> dict:
     cmd += ["--impl", impl]
   label = (f"{framework} {size}x{size}" if framework == "matmul" else
            f"{framework}{'/' + impl if impl else ''} {size}px")
-  print(f"measuring {label} ...", file=sys.stderr, flush=True)
-  if args.idle_wait:
-    wait_for_idle(args.idle_wait)
-  # Other processes on the machine skew timings. Machine-wide busy time minus
-  # our worker's own CPU time is what everything else used meanwhile: it
-  # says whether a figure can be trusted.
-  b0, c0, t0 = machine_busy_s(), children_cpu_s(), time.monotonic()
   env = {**os.environ,
          "JAX_PLATFORMS": "cuda" if args.device == "gpu" else "cpu"}
-  res = run_worker(cmd, label, args.timeout, env)
-  foreign = ((machine_busy_s() - b0) - (children_cpu_s() - c0)) / (
-      time.monotonic() - t0)
-  res.update(framework=framework, size=size, other_cores=max(foreign, 0.0))
+  res = run_measured(cmd, label, args.timeout, args.idle_wait, env)
+  res.update(framework=framework, size=size)
   what = "call" if framework == "matmul" else "step"
   rate = (f" ({res['gflop_per_s']:.0f} GFLOP/s)" if framework == "matmul"
           else "")

@@ -8,6 +8,7 @@ run never replaces a finished result. The method comes from the registry
 (`config.prior`: dip, tv, ...); the fit loop is `driver.run_fit`.
 """
 
+import contextlib
 import json
 import os
 
@@ -111,8 +112,10 @@ def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
   """`reconstruct` for each (config, workdir), the DIP fits of the
   unfinished ones sharing programs of up to `max_batch` (0: all) fits
   (methods.dip.solve_batch): the configs differ in image and seed only, and
-  the images have one size. Each workdir gets what its own run writes. A
-  batch keeps no checkpoints: an interrupted one is fitted again.
+  the images have one size. Each workdir gets what its own run writes,
+  checkpoints included (every config.checkpoint_every steps): a cut batch
+  resumes from them, as does each image's own run. The unfinished
+  workdirs are all locked from before the fit to the last write.
   Returns the summaries, in order."""
   jsons = [json.loads(c.to_json()) for c in configs]
   problems = [problem_lib.build_problem(c) for c in configs]
@@ -120,18 +123,26 @@ def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
     raise InputError("only prior=dip runs many images in one program")
   finished = [workdir_lib.check(w, j) for w, j in zip(workdirs, jsons)]
   todo = [i for i, f in enumerate(finished) if f is None]
-  fitted = dict(zip(todo, dip_method.solve_batch(
-      [problems[i] for i in todo], [configs[i] for i in todo], say,
-      max_batch))) if todo else {}
-  summaries = []
-  for i, (config, workdir) in enumerate(zip(configs, workdirs)):
-    if i not in fitted:
-      summaries.append(finished[i])
-      continue
-    with workdir_lib.locked(workdir):
-      if workdir_lib.check(workdir, jsons[i]) is not None:
-        raise InputError(f"{workdir} was finished by another process "
+  with contextlib.ExitStack() as locks:
+    for i in todo:
+      locks.enter_context(workdir_lib.locked(workdirs[i]))
+      # Checked again under the lock: another process may have finished it.
+      if workdir_lib.check(workdirs[i], jsons[i]) is not None:
+        raise InputError(f"{workdirs[i]} was finished by another process "
                          f"meanwhile")
+      # Before the first checkpoint, as a single run writes it: a resumed
+      # fit is refused under another config.
+      report.write_json(os.path.join(workdirs[i], "config.json"), jsons[i])
+    with signals.deferred():  # a signal stops the batch between chunks
+      fitted = dict(zip(todo, dip_method.solve_batch(
+          [problems[i] for i in todo], [configs[i] for i in todo], say,
+          max_batch, checkpoint_dirs=[os.path.join(workdirs[i], CHECKPOINTS)
+                                      for i in todo]))) if todo else {}
+    summaries = []
+    for i, (config, workdir) in enumerate(zip(configs, workdirs)):
+      if i not in fitted:
+        summaries.append(finished[i])
+        continue
       done = lambda *args, i=i, **kwargs: fitted[i]
       summaries.append(_write_run(config, workdir, stream, jsons[i], done,
                                   problems[i], {}))

@@ -12,7 +12,8 @@ A sweep config is a task config plus a `sweep` block (see `sweep_block`):
   sweep.batch     fits per compiled program (dip_jax/batch.py): DIP jobs of
                   one setting and image size run B at a time; 0 = auto
                   (1 on a CPU, up to AUTO_BATCH on a GPU/TPU, memory
-                  permitting); a batch keeps no checkpoints
+                  permitting); each job of a batch keeps its own
+                  checkpoints, so a cut batch resumes
   sweep.settings  tuple of settings, each a dict of dotted config keys to
                   values, built in Python with dip_jax.hyper, e.g.
                   hyper.product([hyper.sweep("corruption.sigma", [25, 50]),

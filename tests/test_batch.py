@@ -87,3 +87,63 @@ def test_a_sweep_batches_its_jobs_and_each_folder_is_its_own_run(tmp_path):
   config.sweep.batch = -1
   with pytest.raises(InputError, match="sweep.batch must be"):
     sweep.batch_size(config)
+
+
+def test_a_cut_batch_resumes_from_its_lanes_checkpoints(tmp_path,
+                                                        monkeypatch, capsys):
+  """A batch interrupted at step 2 leaves each job a checkpoint of its own
+  run; run again, the batch resumes from them, and so does each job run
+  alone: both end where the uncut batch ends."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  import signal  # pylint: disable=g-import-not-at-top
+  import test_sweep  # pylint: disable=g-import-not-at-top
+  from dip_jax import batch  # pylint: disable=g-import-not-at-top
+  from dip_jax import checkpoint  # pylint: disable=g-import-not-at-top
+  from dip_jax import results  # pylint: disable=g-import-not-at-top
+  from dip_jax import signals  # pylint: disable=g-import-not-at-top
+  from dip_jax import sweep  # pylint: disable=g-import-not-at-top
+  data = test_sweep._save_images(tmp_path / "data", ("a", "b", "c"))
+  config = test_sweep._tiny_module().get_config()
+  config.sweep.data_dir, config.sweep.settings = data, ({},)
+  config.sweep.batch, config.checkpoint_every = 3, 2
+  jobs = sweep.enumerate_jobs(config)
+  read = lambda w: [results.Summary.read(os.path.join(j.dir(w),
+                                                      "summary.json"))
+                    for j in jobs]
+  assert sweep.run_jobs(config, str(tmp_path / "whole"), jobs, 0, 1) == 0
+  # A SIGTERM noticed after the first chunk (steps 1-2).
+  monkeypatch.setattr(signals, "pending", lambda: signal.SIGTERM)
+  cut = tmp_path / "cut"
+  with pytest.raises(signals.Interrupted):
+    sweep.run_jobs(config, str(cut), jobs, 0, 1)
+  monkeypatch.undo()
+  for job in jobs:
+    assert checkpoint.latest_step(os.path.join(job.dir(cut),
+                                               "checkpoints")) == 2
+    assert not os.path.exists(os.path.join(job.dir(cut), "summary.json"))
+  shutil.copytree(cut, tmp_path / "cut_alone")
+  resumed_at = []
+  resume = batch._resume
+
+  def spy(*args):
+    out = resume(*args)
+    resumed_at.append(out and out[0])
+    return out
+
+  monkeypatch.setattr(batch, "_resume", spy)
+  assert sweep.run_jobs(config, str(cut), jobs, 0, 1) == 0
+  assert resumed_at == [2]   # one batch, from its lanes' step 2
+  config.sweep.batch = 1
+  capsys.readouterr()
+  assert sweep.run_jobs(config, str(tmp_path / "cut_alone"), jobs, 0, 1) == 0
+  # Each job alone resumed from its lane's checkpoint (the driver says so).
+  assert capsys.readouterr().out.count(
+      "resuming from the checkpoint at step 2") == 3
+  whole = read(tmp_path / "whole")
+  for resumed in (read(cut), read(tmp_path / "cut_alone")):
+    for w, r in zip(whole, resumed):
+      assert r.steps == w.steps == 4
+      assert abs(r.psnr - w.psnr) < 0.05, (w.psnr, r.psnr)
+  # The batch resumed as a batch, the same fit to the last digits.
+  assert [r.psnr for r in read(cut)] == pytest.approx(
+      [w.psnr for w in whole], abs=1e-4)

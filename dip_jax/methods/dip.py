@@ -14,6 +14,7 @@ import numpy as np
 
 from dip_jax import batch
 from dip_jax import budget
+from dip_jax import checkpoint
 from dip_jax import driver
 from dip_jax import images
 from dip_jax import methods
@@ -212,12 +213,17 @@ def solve(problem, config, hooks=None, fit=None) -> methods.Result:
   return fit_result(problem, config, fit, state, history, timing)
 
 
-def solve_batch(problems, configs, say=None, max_batch: int = 0) -> list:
+def solve_batch(problems, configs, say=None, max_batch: int = 0,
+                checkpoint_dirs=None) -> list:
   """Fits every problem of `problems` (one task, one canvas size; `configs`
   one config for all or one each, differing in image and seed only) in
   programs of B fits (dip_jax/batch.py), B = max_batch (0: all) or fewer
   where the memory available holds fewer. Each Result is the one its own
-  `solve` gives; its info says the batch size (its time is its share)."""
+  `solve` gives; its info says the batch size (its time is its share).
+
+  With `checkpoint_dirs` (one per problem) and config.checkpoint_every > 0,
+  each fit is checkpointed there as its own run would be; fits whose
+  checkpoints reached the same step resume together."""
   if not isinstance(configs, (list, tuple)):
     configs = [configs] * len(problems)
   steps = sorted({int(c.num_steps) for c in configs})
@@ -233,11 +239,25 @@ def solve_batch(problems, configs, say=None, max_batch: int = 0) -> list:
   size = max_batch or len(fits)
   if limit:
     size = max(1, min(size, int(limit // first.estimate.gib)))
-  runs = []
-  for i in range(0, len(fits), size):
-    runs += batch.run_batch(fits[i:i + size], steps[0], say)
-  return [fit_result(p, c, f, *run)
-          for p, c, f, run in zip(problems, configs, fits, runs)]
+  every = int(configs[0].checkpoint_every) if checkpoint_dirs else 0
+  dirs = checkpoint_dirs if every else [None] * len(fits)
+  # Fits are batched with others whose checkpoints reached the same step
+  # (all at 0 on a first run), so every lane of a batch resumes together.
+  by_step = {}
+  for i, d in enumerate(dirs):
+    by_step.setdefault(checkpoint.latest_step(d), []).append(i)
+  runs = {}
+  for group in by_step.values():
+    for j in range(0, len(group), size):
+      part = group[j:j + size]
+      out = batch.run_batch(
+          [fits[i] for i in part], steps[0], say,
+          checkpoint_dirs=[dirs[i] for i in part] if every else None,
+          checkpoint_every=every,
+          keep_checkpoints=int(configs[0].get("keep_checkpoints", 2)))
+      runs.update(zip(part, out))
+  return [fit_result(p, c, f, *runs[i])
+          for i, (p, c, f) in enumerate(zip(problems, configs, fits))]
 
 
 def fit_result(problem, config, fit, state, history, timing):
