@@ -151,8 +151,9 @@ def run_batch(fits, num_steps: int, say=None, checkpoint_dirs=None,
                                  f"image(s) {bad}; lower "
                                  f"optim.learning_rate or enable guard")
       if say:
+        elapsed = time.perf_counter() - t_fit
         say(f"batch of {len(fits)}: step {step}/{num_steps}, mean loss "
-            f"{float(np.nanmean(loss)):.5f}")
+            f"{float(np.nanmean(loss)):.5f}, {elapsed:.1f} s")
       interrupted = signals.pending()
       if ckpts and (interrupted or step % checkpoint_every == 0
                     or step == num_steps):

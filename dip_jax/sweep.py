@@ -258,7 +258,9 @@ def _run_batch(config, workdir, group, jobs, process, processes) -> int:
   try:
     summaries = run.reconstruct_batch(
         [job_config(config, j, processes > 1) for j in group],
-        [j.dir(workdir) for j in group], max_batch=batch_size(config))
+        [j.dir(workdir) for j in group], max_batch=batch_size(config),
+        # Progress (one line a chunk) and resumes, as a single job prints.
+        say=lambda text: print(f"{where}: {text}", flush=True))
   except Exception as e:  # pylint: disable=broad-except
     line = error_line(e)
     print(f"{where}: failed: {line}", flush=True)
