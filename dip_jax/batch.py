@@ -15,9 +15,10 @@ checkpoint folder per fit, every lane is saved as its own run would save
 it (its state, its history, its seconds; `checkpoint.Checkpointer`), every
 `checkpoint_every` steps and when a SIGINT/SIGTERM arrives, and a batch
 whose lanes all hold a checkpoint of one step resumes from them -- as can
-each lane's own single run. `methods.dip.solve_batch` groups fits by the
-step their checkpoints reached and turns each lane into the Result its own
-run gives.
+each lane's own single run. `compile_for` compiles the batched program
+from shapes, once, and gives its memory estimate; `methods.dip.solve_batch`
+halves a batch that will not fit, groups fits by the step their
+checkpoints reached and turns each lane into the Result its own run gives.
 """
 
 import time
@@ -26,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dip_jax import budget
 from dip_jax import checkpoint
 from dip_jax import driver
 from dip_jax import signals
@@ -66,6 +68,23 @@ def compile_batch(spec: dip.FitSpec):
   return jax.jit(jax.vmap(chunk, in_axes=(0, 0, 0, None)), donate_argnums=0)
 
 
+def compile_for(fits):
+  """(executable, budget.Estimate) of the batched chunk for `fits`,
+  compiled from shapes alone: its memory is known before any lane's state
+  is allocated, and `run_batch` runs this same executable."""
+  spec = check_batchable(fits)
+  init_fn, _, _ = dip.compile_fit(spec)
+  shapes = lambda tree: jax.tree.map(budget.struct, tree)
+  state = jax.eval_shape(
+      lambda: _stack([init_fn(f.init_key, f.data["z"]) for f in fits]))
+  args = (state, shapes(_stack([f.data for f in fits])),
+          shapes(_stack([f.loop_key for f in fits])),
+          jax.ShapeDtypeStruct((), jnp.int32))
+  t0 = time.perf_counter()
+  exe = compile_batch(spec).lower(*args).compile()
+  return exe, budget.estimate_of(exe, time.perf_counter() - t0)
+
+
 def _resume(ckpts, template, say):
   """(step, states, histories, seconds) restored from every lane's
   checkpoint, or None to start afresh (none saved, or lanes that restored
@@ -91,7 +110,8 @@ def _resume(ckpts, template, say):
 
 
 def run_batch(fits, num_steps: int, say=None, checkpoint_dirs=None,
-              checkpoint_every: int = 0, keep_checkpoints: int = 2):
+              checkpoint_every: int = 0, keep_checkpoints: int = 2,
+              compiled=None):
   """Runs the fits of `fits` (one shared spec) to `num_steps` in one
   program. Returns, per fit, (state, history, timing) as `driver.run_fit`
   does; a lane's history ends at its own detection when it halts early,
@@ -99,7 +119,8 @@ def run_batch(fits, num_steps: int, say=None, checkpoint_dirs=None,
 
   With `checkpoint_dirs` (one per fit) and `checkpoint_every` > 0, each lane
   is checkpointed there as its own run would be, and the batch resumes
-  from them when every lane holds one of the same step."""
+  from them when every lane holds one of the same step. `compiled`: what
+  `compile_for(fits)` returned, so the program is not compiled again."""
   spec = check_batchable(fits)
   init_fn, _, _ = dip.compile_fit(spec)
   lanes = [init_fn(f.init_key, f.data["z"]) for f in fits]
@@ -115,9 +136,8 @@ def run_batch(fits, num_steps: int, say=None, checkpoint_dirs=None,
   del lanes
   data = _stack([f.data for f in fits])
   keys = _stack([f.loop_key for f in fits])
-  t0 = time.perf_counter()
-  exe = compile_batch(spec).lower(state, data, keys, jnp.int32(1)).compile()
-  compile_seconds = time.perf_counter() - t0
+  exe, estimate = compiled or compile_for(fits)
+  compile_seconds = estimate.compile_seconds
   halt = spec.stopping is not None and spec.stopping.halt
   t_fit = time.perf_counter()
 

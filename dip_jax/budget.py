@@ -54,7 +54,7 @@ class Estimate:
     return self.flops_per_step / rate
 
 
-def _struct(a):
+def struct(a):
   # The dtype the array will have on the device (float64 numpy -> float32);
   # PRNG keys (an extended dtype) stay as they are.
   dtype = a.dtype
@@ -66,11 +66,16 @@ def _struct(a):
 def compile_chunk(chunk_fn, init_fn, init_keys, loop_keys, z_struct, data):
   """(executable, Estimate) of the chunk program for these shapes."""
   state = jax.eval_shape(init_fn, init_keys, z_struct)
-  data = jax.tree.map(_struct, {**data, "z": z_struct})
+  data = jax.tree.map(struct, {**data, "z": z_struct})
   t = time.perf_counter()
-  exe = chunk_fn.lower(state, data, _struct(loop_keys),
+  exe = chunk_fn.lower(state, data, struct(loop_keys),
                        jax.ShapeDtypeStruct((), jnp.int32)).compile()
-  seconds = time.perf_counter() - t
+  return exe, estimate_of(exe, time.perf_counter() - t)
+
+
+def estimate_of(exe, compile_seconds: float) -> Estimate:
+  """The Estimate of a compiled chunk program: XLA's memory and cost
+  analyses."""
   mem = exe.memory_analysis()
   peak = 0 if mem is None else (
       mem.argument_size_in_bytes + mem.output_size_in_bytes
@@ -79,8 +84,8 @@ def compile_chunk(chunk_fn, init_fn, init_keys, loop_keys, z_struct, data):
   cost = cost[0] if isinstance(cost, (list, tuple)) else (cost or {})
   # The scan's body is counted once: that is one step (plus a little).
   flops = float(cost.get("flops", 0.0))
-  return exe, Estimate(peak_bytes=int(peak), flops_per_step=flops,
-                       compile_seconds=seconds)
+  return Estimate(peak_bytes=int(peak), flops_per_step=flops,
+                  compile_seconds=compile_seconds)
 
 
 def available_gib() -> float | None:

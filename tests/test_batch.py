@@ -147,3 +147,30 @@ def test_a_cut_batch_resumes_from_its_lanes_checkpoints(tmp_path,
   # The batch resumed as a batch, the same fit to the last digits.
   assert [r.psnr for r in read(cut)] == pytest.approx(
       [w.psnr for w in whole], abs=1e-4)
+
+
+def test_a_batch_too_large_for_memory_is_halved(monkeypatch):
+  """With every lane taking 1 GiB (a stand-in estimate) and 2.5 GiB free,
+  three images run as a batch of two and one alone, with the same
+  answers; an image that alone does not fit is refused in one line."""
+  from dip_jax import batch  # pylint: disable=g-import-not-at-top
+  from dip_jax import budget  # pylint: disable=g-import-not-at-top
+  cleans, noisy = _images()
+  cfg = tiny_config(num_steps=20, log_every=20)
+  whole = dip_jax.reconstruct_batch(noisy, clean=cleans, config=cfg)
+  compile_for = batch.compile_for
+
+  def one_gib_a_lane(fits):
+    exe, est = compile_for(fits)
+    return exe, budget.Estimate(peak_bytes=len(fits) * 2 ** 30,
+                                flops_per_step=est.flops_per_step,
+                                compile_seconds=est.compile_seconds)
+
+  monkeypatch.setattr(batch, "compile_for", one_gib_a_lane)
+  split = dip_jax.reconstruct_batch(noisy, clean=cleans, config=cfg,
+                                    memory_limit_gb=2.5)
+  assert [r.info["batch_size"] for r in split] == [2, 2, 1]
+  for w, s in zip(whole, split):
+    assert abs(w.info["psnr"] - s.info["psnr"]) < 0.05
+  with pytest.raises(InputError, match="this fit needs about"):
+    dip_jax.reconstruct_batch(noisy, config=cfg, memory_limit_gb=0.5)

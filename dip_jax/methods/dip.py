@@ -217,8 +217,9 @@ def solve_batch(problems, configs, say=None, max_batch: int = 0,
                 checkpoint_dirs=None) -> list:
   """Fits every problem of `problems` (one task, one canvas size; `configs`
   one config for all or one each, differing in image and seed only) in
-  programs of B fits (dip_jax/batch.py), B = max_batch (0: all) or fewer
-  where the memory available holds fewer. Each Result is the one its own
+  programs of B fits (dip_jax/batch.py), B = max_batch (0: all), halved
+  while the batched program's memory estimate exceeds what is available
+  (config.memory_limit_gb, else the device's free memory). Each Result is the one its own
   `solve` gives; its info says the batch size (its time is its share).
 
   With `checkpoint_dirs` (one per problem) and config.checkpoint_every > 0,
@@ -229,33 +230,44 @@ def solve_batch(problems, configs, say=None, max_batch: int = 0,
   steps = sorted({int(c.num_steps) for c in configs})
   if len(steps) > 1:
     raise InputError(f"a batch needs one num_steps, got {steps}")
-  # The first fit is compiled alone for its memory estimate (the budget
-  # check of a single run); B of them need about B times its memory.
-  first = build_fit(configs[0], problems[0])
-  fits = [first] + [build_fit(c, p, compile_chunk=False)
-                    for c, p in zip(configs[1:], problems[1:])]
+  fits = [build_fit(c, p, compile_chunk=False)
+          for c, p in zip(configs, problems)]
   limit = (float(configs[0].memory_limit_gb) or budget.available_gib()
-           if first.estimate is not None else None)
-  size = max_batch or len(fits)
-  if limit:
-    size = max(1, min(size, int(limit // first.estimate.gib)))
+           or 0.0)
   every = int(configs[0].checkpoint_every) if checkpoint_dirs else 0
   dirs = checkpoint_dirs if every else [None] * len(fits)
+  runs = {}
+
+  def run(part):
+    # Compiled once, from shapes; a batch whose program needs more memory
+    # than there is is halved (a single fit is refused as a run would be).
+    compiled = batch.compile_for([fits[i] for i in part])
+    if limit and compiled[1].gib > limit and len(part) > 1:
+      half = (len(part) + 1) // 2
+      run(part[:half])
+      run(part[half:])
+      return
+    if len(part) == 1:
+      h, w, _ = problems[part[0]].out_shape
+      budget.check(compiled[1], float(configs[0].memory_limit_gb),
+                   f"{h}x{w} px, {fits[0].spec.num_restarts} restart(s)")
+    out = batch.run_batch(
+        [fits[i] for i in part], steps[0], say,
+        checkpoint_dirs=[dirs[i] for i in part] if every else None,
+        checkpoint_every=every,
+        keep_checkpoints=int(configs[0].get("keep_checkpoints", 2)),
+        compiled=compiled)
+    runs.update(zip(part, out))
+
   # Fits are batched with others whose checkpoints reached the same step
   # (all at 0 on a first run), so every lane of a batch resumes together.
   by_step = {}
   for i, d in enumerate(dirs):
     by_step.setdefault(checkpoint.latest_step(d), []).append(i)
-  runs = {}
+  size = max_batch or len(fits)
   for group in by_step.values():
     for j in range(0, len(group), size):
-      part = group[j:j + size]
-      out = batch.run_batch(
-          [fits[i] for i in part], steps[0], say,
-          checkpoint_dirs=[dirs[i] for i in part] if every else None,
-          checkpoint_every=every,
-          keep_checkpoints=int(configs[0].get("keep_checkpoints", 2)))
-      runs.update(zip(part, out))
+      run(group[j:j + size])
   return [fit_result(p, c, f, *runs[i])
           for i, (p, c, f) in enumerate(zip(problems, configs, fits))]
 
