@@ -139,16 +139,6 @@ class Checkpointer:
     self._mngr.close()
 
 
-def latest_step(directory: str | None) -> int:
-  """The newest saved step in `directory` from its folder names, without
-  opening (or creating) anything: 0 when there is none."""
-  try:
-    return max((int(n) for n in os.listdir(directory or "") if n.isdigit()),
-               default=0)
-  except OSError:
-    return 0
-
-
 def _reason(e: BaseException) -> str:
   """One short line for a failure deep inside orbax: the OS error in its
   chain when there is one, or a known OS message inside tensorstore's text

@@ -80,12 +80,19 @@ def check(workdir: str, config_json: dict) -> dict | None:
 
 
 def _has_checkpoints(directory: str) -> bool:
-  """True when `directory` holds a saved step (a leftover temporary folder
-  of an interrupted save does not count)."""
+  """True when `directory` holds a saved step."""
+  return latest_checkpoint_step(directory) > 0
+
+
+def latest_checkpoint_step(directory: str | None) -> int:
+  """The newest saved step in a checkpoint folder, read from its folder
+  names without opening anything (a leftover temporary folder of an
+  interrupted save does not count): 0 when there is none."""
   try:
-    return any(name.isdigit() for name in os.listdir(directory))
+    return max((int(n) for n in os.listdir(directory or "") if n.isdigit()),
+               default=0)
   except OSError:
-    return False
+    return 0
 
 
 def prepare(workdir: str, subdirs=(SNAPSHOTS,)) -> None:

@@ -9,6 +9,7 @@ import pytest
 import dip_jax
 from conftest import smooth_image
 from conftest import tiny_config
+from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
 
 SIZE, STEPS = 32, 60
@@ -98,7 +99,6 @@ def test_a_cut_batch_resumes_from_its_lanes_checkpoints(tmp_path,
   import signal  # pylint: disable=g-import-not-at-top
   import test_sweep  # pylint: disable=g-import-not-at-top
   from dip_jax import batch  # pylint: disable=g-import-not-at-top
-  from dip_jax import checkpoint  # pylint: disable=g-import-not-at-top
   from dip_jax import results  # pylint: disable=g-import-not-at-top
   from dip_jax import signals  # pylint: disable=g-import-not-at-top
   from dip_jax import sweep  # pylint: disable=g-import-not-at-top
@@ -118,8 +118,8 @@ def test_a_cut_batch_resumes_from_its_lanes_checkpoints(tmp_path,
     sweep.run_jobs(config, str(cut), jobs, 0, 1)
   monkeypatch.undo()
   for job in jobs:
-    assert checkpoint.latest_step(os.path.join(job.dir(cut),
-                                               "checkpoints")) == 2
+    assert workdir_lib.latest_checkpoint_step(
+        os.path.join(job.dir(cut), "checkpoints")) == 2
     assert not os.path.exists(os.path.join(job.dir(cut), "summary.json"))
   shutil.copytree(cut, tmp_path / "cut_alone")
   resumed_at = []

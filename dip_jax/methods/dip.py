@@ -14,7 +14,6 @@ import numpy as np
 
 from dip_jax import batch
 from dip_jax import budget
-from dip_jax import checkpoint
 from dip_jax import driver
 from dip_jax import images
 from dip_jax import methods
@@ -23,6 +22,7 @@ from dip_jax import nets
 from dip_jax import objectives
 from dip_jax import sharding
 from dip_jax import stopping
+from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
 from dip_jax.methods import dip_summary
 from dip_jax.priors import dip
@@ -219,8 +219,9 @@ def solve_batch(problems, configs, say=None, max_batch: int = 0,
   one config for all or one each, differing in image and seed only) in
   programs of B fits (dip_jax/batch.py), B = max_batch (0: all), halved
   while the batched program's memory estimate exceeds what is available
-  (config.memory_limit_gb, else the device's free memory). Each Result is the one its own
-  `solve` gives; its info says the batch size (its time is its share).
+  (config.memory_limit_gb, else the device's free memory). Each Result is
+  the one its own `solve` gives; its info says the batch size (its time is
+  its share).
 
   With `checkpoint_dirs` (one per problem) and config.checkpoint_every > 0,
   each fit is checkpointed there as its own run would be; fits whose
@@ -263,7 +264,7 @@ def solve_batch(problems, configs, say=None, max_batch: int = 0,
   # (all at 0 on a first run), so every lane of a batch resumes together.
   by_step = {}
   for i, d in enumerate(dirs):
-    by_step.setdefault(checkpoint.latest_step(d), []).append(i)
+    by_step.setdefault(workdir_lib.latest_checkpoint_step(d), []).append(i)
   size = max_batch or len(fits)
   for group in by_step.values():
     for j in range(0, len(group), size):
