@@ -1,9 +1,10 @@
 """What the early-stopping detectors cost per fit step, and in memory.
 
-Three programs of the same fit (configs/denoise.py's skip-5, or its
+Four programs of the same fit (configs/denoise.py's skip-5, or its
 `:quick` 32-channel net with --quick; the built-in photo at --size px):
-no detector, ES-WMV (window of W outputs, running sums) and ES-EMV. All
-three are compiled in this one process and then run taking turns, chunk by
+no detector, ES-WMV (window of W outputs, running sums), ES-EMV and the
+discrepancy stop (the data fit against the noise level). All four are
+compiled in this one process and then run taking turns, chunk by
 chunk (each turn: one untimed chunk to re-warm the caches, one timed), so
 the machine's drift hits them alike; the table gives each one's median
 s/step and its ratio to the no-detector program, plus the detector state's
@@ -27,10 +28,14 @@ from restarts import Fit  # pylint: disable=wrong-import-position
 
 
 def program(args, detector: str) -> Fit:
-  """The fit with `detector` ("none", "wmv", "emv") watching it."""
+  """The fit with `detector` ("none", "wmv", "emv", "discrepancy")
+  watching it."""
   def configure(cfg):
     cfg.early_stopping.kind = detector
     cfg.early_stopping.halt = False  # never skip steps: time the same work
+    if detector == "discrepancy":   # its threshold: the noise level
+      cfg.early_stopping.fit_gate = 1.0
+      cfg.early_stopping.lag = -1
   return Fit(args.size, args.chunk, full=not args.quick, configure=configure)
 
 
@@ -49,7 +54,7 @@ def main():
   p.add_argument("--rounds", type=int, default=12,
                  help="timed turns per program")
   args = p.parse_args()
-  names = ("none", "wmv", "emv")
+  names = ("none", "wmv", "emv", "discrepancy")
   progs = {}
   for name in names:
     print(f"compiling {name} ...", file=sys.stderr, flush=True)

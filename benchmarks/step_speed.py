@@ -337,7 +337,8 @@ def table(results, sizes, impls) -> str:
 def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--sizes", default="64,128,256",
-                 help="comma-separated square sizes (multiples of 32)")
+                 help="comma-separated square sizes (multiples of 32, at "
+                      "least 64)")
   p.add_argument("--xla", action="store_true",
                  help="also time dip_jax with net.conv_impl='xla' (slow)")
   p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
@@ -375,6 +376,12 @@ def main():
     return
 
   sizes = [int(s) for s in args.sizes.split(",") if s]
+  bad = [s for s in sizes if s < 64 or s % 32]
+  if bad:
+    # Five stride-2 levels leave a 1 x 1 map at 32 px, which the PyTorch
+    # reference's reflection padding cannot pad.
+    p.error(f"--sizes must be multiples of 32 and at least 64 (the skip-5 "
+            f"net halves a map five times), got {bad}")
   if args.device == "gpu":
     # The CPU conv path is for XLA:CPU; cuDNN's convolutions need no help.
     impls = ["xla"] + (["xla+bfloat16"] if args.bf16 else [])

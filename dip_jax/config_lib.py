@@ -167,12 +167,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.guard.enabled = True          # restore the last good state on divergence
   c.guard.psnr_drop = 5.0         # dB drop in PSNR to x0 counted as divergence
   c.guard.every = 100             # steps between good-state snapshots
-  # Early stopping without the clean image (dip_jax/stopping.py; Wang et al.,
-  # arXiv 2112.06074): watch the variance of the recent outputs, stop when
-  # its minimum is `patience` steps old, answer = the iterate at the minimum.
+  # Early stopping without the clean image (dip_jax/stopping.py): stop where
+  # the data fit reaches the noise level estimated from y (discrepancy), or
+  # watch the variance of the recent outputs and stop when its minimum is
+  # `patience` steps old (wmv/emv; Wang et al., arXiv 2112.06074).
   c.early_stopping = ml_collections.ConfigDict()
   c.early_stopping.kind = "none"    # none | wmv (variance over a window of
                                     # outputs) | emv (exponential moving var.)
+                                    # | discrepancy (the fit reaches the
+                                    # noise level: fit_gate below)
   c.early_stopping.window = 100     # wmv: outputs in the window (it keeps
                                     # them: window*H*W*C*4 bytes per restart)
   c.early_stopping.patience = 1000  # steps without a new minimum to stop
@@ -183,6 +186,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.early_stopping.fit_gate = 0.0   # kappa > 0: no candidate before the
                                     # data fit's MSE <= kappa x the noise
                                     # variance estimated from y (stopping.py)
+  c.early_stopping.lag = 0          # answer = the one this many steps after
+                                    # the detected step; -1: the output
+                                    # average's mean age (99 at 0.99)
 
   c.log_every = 100               # steps between metrics lines and progress
   c.steps_per_dispatch = 100      # steps per compiled dispatch (the scan

@@ -1,5 +1,6 @@
 """curves.png: a fit's loss and PSNR curves, with the oracle peak and the
-early-stopping detector's step marked, written beside every CLI run.
+early-stopping detector's step (and its answer's, with a lag) marked,
+written beside every CLI run.
 
 history.npz holds per-step arrays, T or T x R (restarts): `loss`,
 `psnr_observed` (PSNR of A f(z) to y, when y is an image), `psnr` /
@@ -84,7 +85,8 @@ def write_curves(path: str, history: dict, summary: dict) -> bool:
 
 
 def marks_of(summary: dict) -> list:
-  """(step, label, style) of the oracle peak and the detected stop(s)."""
+  """(step, label, style) of the oracle peak, the detected stop(s) and,
+  with a lag, the step(s) whose answer was kept."""
   out = []
   if summary.get("oracle_peak_step"):
     out.append((summary["oracle_peak_step"],
@@ -95,6 +97,13 @@ def marks_of(summary: dict) -> list:
                            else ()):
     if step and step > 0:
       out.append((int(step), "detected stop" if i == 0 else None, ":"))
+  # With a lag the answer is a later step's (the output average centred on
+  # the detected one).
+  answer = summary.get("answer_step")
+  for i, step in enumerate(np.atleast_1d(answer) if answer is not None
+                           else ()):
+    if step and step > 0:
+      out.append((int(step), "answer's step" if i == 0 else None, "-."))
   return out
 
 

@@ -234,10 +234,15 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
   if ckpt:
     ckpt.close()
   if halt and all_stopped(state) and hooks.progress:
-    say(f"early stop ({spec.stopping.kind}) at step {step}: the variance "
-        f"had not decreased for {spec.stopping.patience} steps; answer = "
-        f"the iterate of step(s) "
-        f"{', '.join(map(str, detected_steps(state)))}")
+    stop = spec.stopping
+    why = (f"the fit reached {stop.fit_gate:g} x the noise level at step(s) "
+           f"{', '.join(map(str, detected_steps(state)))}"
+           if stop.kind == "discrepancy" else
+           f"the variance had not decreased for {stop.patience} steps")
+    picked = ", ".join(str(t + stop.lag) for t in detected_steps(state))
+    say(f"early stop ({stop.kind}) at step {step}: {why}; answer = the "
+        f"{'output average' if spec.ema_decay > 0 else 'iterate'} of "
+        f"step(s) {picked}")
   history = {k: np.concatenate(v) for k, v in history.items()}
   timing = {"fit_seconds": previous_seconds + time.perf_counter() - t_fit,
             "compile_seconds": runner.compile_seconds}

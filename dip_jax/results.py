@@ -181,6 +181,7 @@ class Summary(_Record):
   stopped_early: bool | None = _field()
   detected_step: int | list | None = _field(_num)
   detected_variance: float | list | None = _field(_num)
+  answer_step: int | list | None = _field(_num)  # detected + lag
   detected_psnr: float | None = _field(_num)
   gap_db: float | None = _field(_num)
   final_step_psnr: float | None = _field(_num)

@@ -1,4 +1,5 @@
-r"""How far from the oracle peak do ES-WMV / ES-EMV stop, task by task?
+r"""How far from the oracle peak do the early-stopping detectors stop, task
+by task (ES-WMV, ES-EMV, the discrepancy stop; stopping.py)?
 
 For every (task, image, detector) one ordinary run (`dip_jax.run.reconstruct`)
 fits with the detector in `halt=False` mode: it detects as usual but keeps
@@ -20,7 +21,8 @@ each task's folders below; without, the built-in sample.
   python experiments/early_stopping_gap.py --data_dir=../shared/data \
       --out=workdirs/es_gap                 # paper settings (GPU)
   python experiments/early_stopping_gap.py --quick # CPU: 128 px, :quick
-      # configs, 1 image per task, wmv only (about 10 min on 2 cores)
+      # configs, 1 image per task, each task's own detector (denoising:
+      # discrepancy; others: wmv) (about 10 min on 2 cores)
 
 The table goes to OUT/early_stopping_gap.md (and stdout): oracle peak PSNR
 and step, detected PSNR and step, gap = oracle - detected, the step where
@@ -41,6 +43,7 @@ sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import run  # pylint: disable=wrong-import-position
+from dip_jax import stopping  # pylint: disable=wrong-import-position
 
 # task: (config file, config arg, overrides, image folders under --data_dir)
 TASKS = {
@@ -108,6 +111,8 @@ def task_config(task: str, image: str, detector: str, args):
   c.early_stopping.start = args.start
   if args.fit_gate is not None:  # else the task config's (denoise: 1.0)
     c.early_stopping.fit_gate = args.fit_gate
+  if args.lag is not None:       # else the task config's (denoise: -1)
+    c.early_stopping.lag = args.lag
   return c, fixed_steps
 
 
@@ -120,15 +125,21 @@ def run_one(task, image, detector, args):
   history = np.load(os.path.join(workdir, "history.npz"))
   curve = history["psnr_ema" if config.ema_decay > 0 else "psnr"][:, 0]
   detected = summary["detected_step"]
+  lag = int(config.early_stopping.lag)
+  if lag == -1:
+    lag = stopping.default_lag(config.ema_decay)
   return {
       "task": task, "image": name, "detector": detector,
       "oracle_psnr": summary["oracle_peak_psnr"],
       "oracle_step": summary["oracle_peak_step"],
       "detected_psnr": summary["detected_psnr"], "detected_step": detected,
+      "answer_step": summary.get("answer_step", detected),
       "gap": summary["gap_db"],
-      # The detector fires `patience` candidate steps after its minimum.
-      "fired": (detected + args.patience) if summary["stopped_early"]
-               else None,
+      # wmv/emv fire `patience` candidate steps after their minimum, the
+      # discrepancy stop `lag` steps after its detection.
+      "fired": ((detected + (lag if detector == "discrepancy"
+                             else args.patience))
+                if summary["stopped_early"] else None),
       "fit_gate": float(config.early_stopping.fit_gate),
       "fixed_steps": fixed_steps,
       "fixed_psnr": float(curve[fixed_steps - 1]),
@@ -142,7 +153,8 @@ def table(rows, args) -> str:
          f"{args.alpha}, start {args.start}, seed {args.seed}"
          f"{f', {args.crop} px centre crops' if args.crop else ''})", "",
          "| task | image | detector | fit gate | oracle peak PSNR / step | "
-         "detected PSNR / step | gap (dB) | fired at | PSNR at fixed N (N) | "
+         "answer PSNR / step (detected) | gap (dB) | fired at | "
+         "PSNR at fixed N (N) | "
          "final PSNR (steps) |",
          "|---|---|---|---:|---|---|---|---|---|---|"]
   for r in rows:
@@ -151,7 +163,8 @@ def table(rows, args) -> str:
         f"| {r['task']} | {r['image']} | {r['detector']} | "
         f"{r['fit_gate'] or '—'} | "
         f"{r['oracle_psnr']:.2f} / {r['oracle_step']} | "
-        f"{r['detected_psnr']:.2f} / {r['detected_step']} | {r['gap']:.2f} | "
+        f"{r['detected_psnr']:.2f} / {r['answer_step']} ({r['detected_step']})"
+        f" | {r['gap']:.2f} | "
         f"{fired} | {r['fixed_psnr']:.2f} ({r['fixed_steps']}) | "
         f"{r['final_psnr']:.2f} ({r['steps']}) |")
   out.append("")
@@ -168,10 +181,11 @@ def table(rows, args) -> str:
                f"count's median gap is {np.median(fixed):.2f} dB")
   out += ["",
           "Oracle peak: the best PSNR over all steps run (needs the clean "
-          "image). Detected: the iterate the detector keeps at its variance "
-          "minimum (the EMA image where the config averages outputs); when it "
-          "did not fire within the run, its minimum so far. Steps are "
-          "1-based."]
+          "image). Answer: the image the detector keeps (the EMA image where "
+          "the config averages outputs), `lag` steps after the detected step "
+          "(wmv/emv: the variance minimum, or its minimum so far when it did "
+          "not fire within the run; discrepancy: the first step whose fit "
+          "reached the noise level). Steps are 1-based."]
   return "\n".join(out) + "\n"
 
 
@@ -188,7 +202,9 @@ def main(argv=None):
                       "wmv only (CPU)")
   p.add_argument("--tasks", default=",".join(TASKS))
   p.add_argument("--detectors", default=None,
-                 help="comma list of wmv, emv (default wmv,emv; quick: wmv)")
+                 help="comma list of wmv, emv, discrepancy (default: each "
+                      "task config's own, wmv where it has none; without "
+                      "--quick also emv)")
   p.add_argument("--images", type=int, default=None,
                  help="images per task (default all; quick: 1)")
   p.add_argument("--image_files", default="",
@@ -206,9 +222,19 @@ def main(argv=None):
   p.add_argument("--fit_gate", type=float, default=None,
                  help="kappa of the fit gate (stopping.py; 0 = off); default: "
                       "each task config's")
+  p.add_argument("--lag", type=int, default=None,
+                 help="answer = the one this many steps after detection "
+                      "(-1: the output average's mean age); default: each "
+                      "task config's (denoise: -1, others: 0)")
   p.add_argument("--seed", type=int, default=0)
   args = p.parse_args(argv)
-  detectors = (args.detectors or ("wmv" if args.quick else "wmv,emv")).split(",")
+  def detectors(task):
+    if args.detectors:
+      return args.detectors.split(",")
+    kind = config_lib.task_config(TASKS[task][0], TASKS[task][1]
+                                  ).early_stopping.kind
+    own = kind if kind != "none" else "wmv"
+    return [own] if args.quick or own == "emv" else [own, "emv"]
   if args.images is None:
     args.images = 1 if args.quick else 10 ** 6
   if args.crop is None:
@@ -221,7 +247,7 @@ def main(argv=None):
   entries = [e for e in args.image_files.split(",") if e]
   for task in tasks:
     for image in task_images(task, args.data_dir, args.images, entries):
-      for det in detectors:
+      for det in detectors(task):
         r = run_one(task, image, det, args)
         rows.append(r)
         print(f"{task} {r['image']} {det}: oracle {r['oracle_psnr']:.2f}@"

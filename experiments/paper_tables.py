@@ -317,9 +317,9 @@ def markdown(table, rows, quick, restarts, command,
         + " | | |")
   notes = [paper["note"]]
   if has_stop:
-    notes.append("early stopping: the iterate ES-WMV (fit-gated) picks "
-                 "while the run goes the table's fixed steps, averaged "
-                 "over the restarts")
+    notes.append("early stopping: the answer the task config's detector "
+                 "(denoising: the discrepancy stop) picks while the run "
+                 "goes the table's fixed steps, averaged over the restarts")
   if methods:
     what = {"dip_tv": ("DIP-TV's detected iterate" if has_stop
                        else "DIP-TV's output average"),

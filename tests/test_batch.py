@@ -23,12 +23,16 @@ def _images():
   return cleans, noisy
 
 
-@pytest.mark.parametrize("stopping", ["none", "wmv"])
+@pytest.mark.parametrize("stopping", ["none", "wmv", "discrepancy"])
 def test_a_batch_of_three_gives_each_image_its_own_run(stopping):
   cleans, noisy = _images()
   cfg = tiny_config(num_steps=STEPS, log_every=20, **{
       "early_stopping.kind": stopping, "early_stopping.start": 10,
-      "early_stopping.window": 5, "early_stopping.patience": 15})
+      "early_stopping.window": 5, "early_stopping.patience": 15,
+      # discrepancy: each lane's own noise estimate and lagged answer (a
+      # threshold of 4 x the noise variance: reached within these steps)
+      "early_stopping.fit_gate": 4.0 if stopping == "discrepancy" else 0.0,
+      "early_stopping.lag": 3 if stopping == "discrepancy" else 0})
   alone = [dip_jax.reconstruct(y, clean=c, config=cfg)
            for y, c in zip(noisy, cleans)]
   together = dip_jax.reconstruct_batch(noisy, clean=cleans, config=cfg)
@@ -44,9 +48,11 @@ def test_a_batch_of_three_gives_each_image_its_own_run(stopping):
                                                          b.info["psnr"])
   # Three different images: three different answers.
   assert len({round(r.info["psnr"], 3) for r in together}) == 3
-  if stopping == "wmv":  # each lane stops at its own detection
+  if stopping != "none":  # each lane stops at its own detection
     assert [r.info.get("detected_step") for r in together] == [
         a.info.get("detected_step") for a in alone]
+    assert all(a.info["detected_step"] > 0 for a in alone), [
+        a.info["detected_step"] for a in alone]
 
 
 def test_a_batch_refuses_images_that_cannot_share_a_program():

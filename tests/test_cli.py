@@ -128,6 +128,8 @@ def test_curves_mark_the_oracle_peak_and_each_detected_stop(tmp_path):
   marks = curves.marks_of({"oracle_peak_step": 30, "oracle_peak_psnr": 25.0,
                          "detected_step": [12, 0, 40]})
   assert [(m[0], m[2]) for m in marks] == [(30, "--"), (12, ":"), (40, ":")]
+  marks = curves.marks_of({"detected_step": 12, "answer_step": 111})
+  assert [(m[0], m[2]) for m in marks] == [(12, ":"), (111, "-.")]
   history = {"loss": -np.linspace(1, 2, 50)[:, None],  # a maximization
              "psnr": np.linspace(10, 20, 100).reshape(50, 2)}
   assert curves.write_curves(str(tmp_path / "c.png"), history, {})

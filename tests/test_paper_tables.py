@@ -273,7 +273,7 @@ def test_early_stopping_column_where_the_runs_stopped_early(tmp_path,
   assert "averaged | + early stopping (no oracle) | SGLD | TV |" in lines[4]
   x_row = next(l for l in lines if l.startswith("| x |"))
   assert x_row.split(" | ")[5] == "27.50"
-  assert "ES-WMV (fit-gated)" in text
+  assert "the discrepancy stop" in text
   plain = dict(row, stopped=None)
   assert "early stopping" not in paper_tables.markdown(
       "denoise_cset9", [plain], True, 2, "cmd")

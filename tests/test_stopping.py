@@ -2,6 +2,7 @@
 match direct numpy computations, the stop rule matches the authors', and on
 a small denoising fit ES-WMV stops near the PSNR peak."""
 
+import dataclasses
 import shutil
 
 import jax
@@ -186,6 +187,58 @@ def test_fit_gate_keeps_the_early_valley_out():
     stopping.update(gated, stopping.init(gated, xs[0]), xs[0], xs[0], 1)
 
 
+def test_discrepancy_stops_where_the_fit_reaches_the_noise_level():
+  """kind=discrepancy detects the first step after `start` whose MSE(Ax, y)
+  is at most kappa x the noise variance, keeps the answer of `lag` steps
+  later, stops there, and is frozen after."""
+  steps = 120
+  mse = np.linspace(0.05, 0.001, steps).astype(np.float32)
+  mse[90:] = 0.5  # a later rise changes nothing
+  xs = np.arange(1, steps + 1, dtype=np.float32)[:, None, None, None] * (
+      np.ones((steps, 2, 2, 1), np.float32))  # answer at step t == t
+  spec = stopping.StopSpec("discrepancy", start=5, fit_gate=1.0, lag=7)
+  st = stopping.init(spec, jnp.zeros_like(xs[0]))
+  for i in range(steps):
+    st = stopping.update(spec, st, xs[i], xs[i], i + 1, fit_mse=mse[i],
+                         noise_var=0.02)
+  first = int(np.argmax(mse <= 0.02)) + 1
+  assert int(st.best_step) == first and bool(st.stopped)
+  np.testing.assert_array_equal(st.best_image, xs[first + 7 - 1])
+  assert float(st.best) == pytest.approx(mse[first - 1] / 0.02)
+  # lag -1 in a config: the output average's mean age.
+  assert stopping.default_lag(0.99) == 99 and stopping.default_lag(0.0) == 0
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  es = ml_collections.ConfigDict(dict(
+      kind="discrepancy", window=100, patience=1000, alpha=0.1, start=100,
+      halt=True, fit_gate=1.0, lag=-1))
+  assert stopping.from_config(es, 0.99).lag == 99
+  es.fit_gate = 0.0
+  with pytest.raises(ValueError, match="set early_stopping.fit_gate > 0"):
+    stopping.from_config(es, 0.99)
+  es.kind, es.fit_gate, es.lag = "wmv", 1.0, 2000
+  with pytest.raises(ValueError, match="must be <= early_stopping.patience"):
+    stopping.from_config(es, 0.99)
+
+
+def test_a_lagged_answer_is_the_one_lag_steps_after_the_minimum():
+  """With lag, wmv keeps the answer `lag` steps after its minimum; a run
+  that ends before then keeps the one at the minimum."""
+  rng = np.random.default_rng(3)
+  t = np.arange(300)
+  scale = 0.02 + 0.2 * np.abs(t - 120) / 300
+  xs = (0.5 + scale[:, None, None, None, None]
+        * rng.standard_normal((300, 1, 3, 3, 2))).astype(np.float32)
+  plain = stopping.StopSpec("wmv", window=10, patience=40, start=20)
+  lagged = dataclasses.replace(plain, lag=15)
+  _, st0 = _run_detector(plain, xs)
+  _, st = _run_detector(lagged, xs)
+  best = int(st0.best_step)
+  assert int(st.best_step) == best and bool(st.stopped)
+  np.testing.assert_array_equal(st.best_image, xs[best + 15 - 1])
+  _, short = _run_detector(lagged, xs[:best + 5])
+  np.testing.assert_array_equal(short.best_image, xs[best - 1])
+
+
 def test_restarts_are_independent_under_vmap():
   rng = np.random.default_rng(4)
   a = _slow_sequence(rng, 80, (1, 4, 4, 3), jitter=1e-2)
@@ -341,13 +394,14 @@ def test_resume_from_a_checkpoint_replays_the_detection(tmp_path):
 
 
 def test_denoising_configs_gate_the_detector():
-  """configs/denoise.py stops early by default, with the fit gate; the
+  """configs/denoise.py stops early by default, by the discrepancy
+  principle (the fit gate's threshold); the
   other tasks do not; the gap experiment takes the gate from the config
   unless told."""
   from dip_jax import config_lib  # pylint: disable=g-import-not-at-top
   for arg in ("quick", None, "quick,dip_tv"):
     es = config_lib.task_config("denoise.py", arg).early_stopping
-    assert (es.kind, es.fit_gate) == ("wmv", 1.0)
+    assert (es.kind, es.fit_gate, es.lag) == ("discrepancy", 1.0, -1)
   for arg in ("quick,sgld", "quick,deepred"):  # their own answers
     assert config_lib.task_config("denoise.py",
                                   arg).early_stopping.kind == "none"
@@ -361,7 +415,7 @@ def test_denoising_configs_gate_the_detector():
   import early_stopping_gap  # pylint: disable=g-import-not-at-top
   args = lambda gate: argparse.Namespace(
       quick=True, crop=128, seed=0, steps=0, window=100, patience=1000,
-      alpha=0.1, start=100, fit_gate=gate)
+      alpha=0.1, start=100, fit_gate=gate, lag=None)
   for task, gate in (("denoise25", 1.0), ("jpeg", 0.0)):
     c, _ = early_stopping_gap.task_config(task, "", "wmv", args(None))
     assert c.early_stopping.fit_gate == gate

@@ -61,7 +61,8 @@ def build_fit(config, problem, compile_chunk: bool = True,
   try:
     net = nets.build_net(config.net, out_channels=c)
     es = config.get("early_stopping")
-    stop_spec = stopping.from_config(es) if es is not None else None
+    stop_spec = (stopping.from_config(es, float(config.ema_decay))
+                 if es is not None else None)
   except ValueError as e:
     raise InputError(str(e)) from None
   _check_numbers(config)
