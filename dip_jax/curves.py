@@ -92,18 +92,15 @@ def marks_of(summary: dict) -> list:
     out.append((summary["oracle_peak_step"],
                 f"oracle peak {summary.get('oracle_peak_psnr', 0):.2f} dB",
                 "--"))
-  detected = summary.get("detected_step")
-  for i, step in enumerate(np.atleast_1d(detected) if detected is not None
-                           else ()):
-    if step and step > 0:
-      out.append((int(step), "detected stop" if i == 0 else None, ":"))
   # With a lag the answer is a later step's (the output average centred on
   # the detected one).
-  answer = summary.get("answer_step")
-  for i, step in enumerate(np.atleast_1d(answer) if answer is not None
-                           else ()):
-    if step and step > 0:
-      out.append((int(step), "answer's step" if i == 0 else None, "-."))
+  for key, label, style in (("detected_step", "detected stop", ":"),
+                            ("answer_step", "answer's step", "-.")):
+    steps = summary.get(key)
+    for i, step in enumerate(np.atleast_1d(steps) if steps is not None
+                             else ()):
+      if step and step > 0:
+        out.append((int(step), label if i == 0 else None, style))
   return out
 
 

@@ -67,6 +67,15 @@ def detected_steps(state) -> list:
   return [int(s) for s in np.asarray(jax.device_get(state.stop.best_step))]
 
 
+def answer_steps(state, lag: int) -> list:
+  """The step whose answer each restart kept: `lag` steps after its
+  detection, or the detected step itself where the fit ended before that
+  (or 0: no detection)."""
+  ran = int(np.max(jax.device_get(state.step)))
+  return [t + lag if t and t + lag <= ran else t
+          for t in detected_steps(state)]
+
+
 def _crossed(step, n, every, total):
   """True when the chunk that ended at `step` passed a multiple of `every`
   (or finished the run)."""
@@ -239,7 +248,7 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
            f"{', '.join(map(str, detected_steps(state)))}"
            if stop.kind == "discrepancy" else
            f"the variance had not decreased for {stop.patience} steps")
-    picked = ", ".join(str(t + stop.lag) for t in detected_steps(state))
+    picked = ", ".join(map(str, answer_steps(state, stop.lag)))
     say(f"early stop ({stop.kind}) at step {step}: {why}; answer = the "
         f"{'output average' if spec.ema_decay > 0 else 'iterate'} of "
         f"step(s) {picked}")

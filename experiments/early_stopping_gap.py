@@ -43,7 +43,6 @@ sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import run  # pylint: disable=wrong-import-position
-from dip_jax import stopping  # pylint: disable=wrong-import-position
 
 # task: (config file, config arg, overrides, image folders under --data_dir)
 TASKS = {
@@ -125,20 +124,18 @@ def run_one(task, image, detector, args):
   history = np.load(os.path.join(workdir, "history.npz"))
   curve = history["psnr_ema" if config.ema_decay > 0 else "psnr"][:, 0]
   detected = summary["detected_step"]
-  lag = int(config.early_stopping.lag)
-  if lag == -1:
-    lag = stopping.default_lag(config.ema_decay)
+  answer = summary.get("answer_step", detected)  # detected + lag
   return {
       "task": task, "image": name, "detector": detector,
       "oracle_psnr": summary["oracle_peak_psnr"],
       "oracle_step": summary["oracle_peak_step"],
       "detected_psnr": summary["detected_psnr"], "detected_step": detected,
-      "answer_step": summary.get("answer_step", detected),
+      "answer_step": answer,
       "gap": summary["gap_db"],
       # wmv/emv fire `patience` candidate steps after their minimum, the
       # discrepancy stop `lag` steps after its detection.
-      "fired": ((detected + (lag if detector == "discrepancy"
-                             else args.patience))
+      "fired": ((answer if detector == "discrepancy"
+                 else detected + args.patience)
                 if summary["stopped_early"] else None),
       "fit_gate": float(config.early_stopping.fit_gate),
       "fixed_steps": fixed_steps,
@@ -199,7 +196,7 @@ def main(argv=None):
                                                "early_stopping_gap"))
   p.add_argument("--quick", action="store_true",
                  help="the :quick configs on 128 px crops, 1 image per task, "
-                      "wmv only (CPU)")
+                      "each task config's own detector (CPU)")
   p.add_argument("--tasks", default=",".join(TASKS))
   p.add_argument("--detectors", default=None,
                  help="comma list of wmv, emv, discrepancy (default: each "

@@ -127,12 +127,8 @@ def summarize_detection(problem, recon, history, state, spec,
        # The criterion there (discrepancy: MSE(Ax, y) / noise variance).
        "detected_variance": one_or_list([float(v) for v in stop.best])}
   if spec.stopping.lag:
-    # The answer kept: `lag` steps after detection, or the detected one's
-    # where the run ended before that.
-    ran = int(np.max(state.step))
-    s["answer_step"] = one_or_list(
-        [t + spec.stopping.lag if t and t + spec.stopping.lag <= ran else t
-         for t in steps])
+    s["answer_step"] = one_or_list(driver.answer_steps(state,
+                                                       spec.stopping.lag))
   if problem.clean is not None:
     s["detected_psnr"] = metrics.psnr(recon, problem.clean)
     if "oracle_peak_psnr" in summary:
