@@ -123,15 +123,20 @@ def run_batch(fits, num_steps: int, say=None, checkpoint_dirs=None,
   `compile_for(fits)` returned, so the program is not compiled again."""
   spec = check_batchable(fits)
   init_fn, _, _ = dip.compile_fit(spec)
-  lanes = [init_fn(f.init_key, f.data["z"]) for f in fits]
+  # Lane 0's starting state is also the template checkpoints restore into;
+  # the other lanes are only drawn when the batch starts afresh.
+  first = init_fn(fits[0].init_key, fits[0].data["z"])
   ckpts = ([checkpoint.Checkpointer(d, keep=keep_checkpoints)
             for d in checkpoint_dirs]
            if checkpoint_dirs and checkpoint_every else [])
   step, previous_seconds = 0, 0.0
   histories = [{} for _ in fits]
-  resumed = _resume(ckpts, lanes[0], say) if ckpts else None
+  resumed = _resume(ckpts, first, say) if ckpts else None
   if resumed:
     step, lanes, histories, previous_seconds = resumed
+  else:
+    lanes = [first] + [init_fn(f.init_key, f.data["z"]) for f in fits[1:]]
+  del first
   state = _stack(lanes)
   del lanes
   data = _stack([f.data for f in fits])

@@ -13,6 +13,10 @@ import ml_collections
 
 from dip_jax.errors import InputError
 
+# config.precision: the compute dtypes a net may run in (priors/dip.py maps
+# them to dtypes; the paper-table configs and experiments offer the same).
+PRECISIONS = ("float32", "bfloat16")
+
 # configs/ beside the package in a source checkout.
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "configs")

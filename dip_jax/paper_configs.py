@@ -60,9 +60,9 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
                               methods="dip", precision="float32")
   if args.restarts < 1:
     raise ValueError(f"restarts must be >= 1, got {args.restarts}")
-  if args.precision not in ("float32", "bfloat16"):
-    raise ValueError(f"precision must be float32 or bfloat16, got "
-                     f"{args.precision!r}")
+  if args.precision not in config_lib.PRECISIONS:
+    raise ValueError(f"precision must be one of {config_lib.PRECISIONS}, "
+                     f"got {args.precision!r}")
   task_arg = ",".join(filter(None, (variant, "quick" if args.quick else "")))
   c = config_lib.task_config(task_file, task_arg or None)
   c.num_restarts = int(args.restarts)

@@ -374,7 +374,7 @@ def main():
                       "separated: " + ", ".join(successors.METHODS[1:])
                       + ", or all")
   p.add_argument("--precision", default="float32",
-                 choices=("float32", "bfloat16"),
+                 choices=config_lib.PRECISIONS,
                  help="the nets' compute dtype (config.precision); bfloat16 "
                       "runs keep their own job folders and write "
                       "<table>_bf16.md")

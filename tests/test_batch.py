@@ -39,8 +39,12 @@ def test_a_batch_of_three_gives_each_image_its_own_run(stopping):
   assert len(together) == 3
   for a, b in zip(alone, together):
     assert b.info["batch_size"] == 3
-    # The first steps are the same steps ...
-    np.testing.assert_allclose(b.history["loss"][:5], a.history["loss"][:5],
+    # The first steps are the same steps (to 1e-5; the vmapped lanes sum in
+    # another order, and Adam grows those roundings chaotically from step to
+    # step -- test_restarts measures it -- so only the first three are held
+    # this close: step 5 differed by 3e-5 under one install, 1e-6 under
+    # another) ...
+    np.testing.assert_allclose(b.history["loss"][:3], a.history["loss"][:3],
                                rtol=1e-5, atol=1e-7)
     assert len(b.history["loss"]) == len(a.history["loss"])
     # ... and the answers the same answers.

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from dip_jax import config_lib
 from dip_jax import metrics
 from dip_jax import objectives
 from dip_jax import operators
@@ -102,7 +103,7 @@ def crop_output(spec: FitSpec, y):
 # moments, gradients, BatchNorm's statistics and the output stay float32:
 # only the convolutions' operands and the activations between them change.
 # (On GPU, float32 convolutions already use TF32 by JAX's default.)
-PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+PRECISIONS = {name: jnp.dtype(name) for name in config_lib.PRECISIONS}
 
 
 def apply_net(spec: FitSpec, params, z):
@@ -352,12 +353,24 @@ def run_chunk(spec: FitSpec, state: FitState, data: dict, loop_keys,
   detector also skips every step once all restarts have stopped, so a chunk
   that ends past the detection leaves the detected state as it was.
   """
-  step = lambda s: step_restarts(spec, s, data, loop_keys)
   halt = spec.stopping is not None and spec.stopping.halt
+  # The skip branch needs the shapes of the step's metrics. `lax.cond`
+  # traces its true branch first, so they are recorded there rather than
+  # traced again with eval_shape (tracing the step is most of what building
+  # a chunk program costs once XLA's result is in the persistent cache);
+  # eval_shape stays as the fallback should a JAX trace the branches in the
+  # other order.
+  traced = {}
+
+  def step(s):
+    out = step_restarts(spec, s, data, loop_keys)
+    traced["metrics"] = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), out[1])
+    return out
 
   def body(st, i):
     def skip(s):
-      _, m = jax.eval_shape(step, s)
+      m = traced.get("metrics") or jax.eval_shape(step, s)[1]
       return s, jax.tree.map(lambda a: jnp.full(a.shape, jnp.nan, a.dtype)
                              if a.dtype != bool else jnp.zeros(a.shape, bool), m)
     active = i < num_active
