@@ -33,11 +33,15 @@ STEPS = 3000
 MARGIN_DB = 0.4
 
 
-def _noisy(size, sigma=25.0, seed=0):
-  clean = images.sample_image(size)
+def _with_noise(clean, sigma=25.0, seed=0):
+  """(clean, clean + Gaussian noise of `sigma` on the 0-255 scale, clipped)."""
   rng = np.random.default_rng(seed)
   noisy = np.clip(clean + rng.normal(0, sigma / 255, clean.shape), 0, 1)
   return clean, noisy.astype(np.float32)
+
+
+def _noisy(size, sigma=25.0, seed=0):
+  return _with_noise(images.sample_image(size), sigma, seed)
 
 
 def test_nlm_denoises_as_scikit_image_does():
@@ -54,15 +58,13 @@ def test_nlm_denoises_as_scikit_image_does():
   assert np.abs(ours - theirs)[8:-8, 8:-8].mean() < 0.02
 
 
-def _cartoon(size=32, sigma=25.0, seed=0):
-  """Flat rectangles on a flat background, and their noisy copy."""
-  clean = np.full((size, size, 3), 0.2, np.float32)
+def _cartoon(sigma=25.0, seed=0):
+  """32 px of flat rectangles on a flat background, and their noisy copy."""
+  clean = np.full((32, 32, 3), 0.2, np.float32)
   clean[4:20, 6:26] = (0.8, 0.3, 0.2)
   clean[14:30, 12:22] = (0.2, 0.7, 0.4)
   clean[2:10, 20:30] = (0.9, 0.9, 0.3)
-  rng = np.random.default_rng(seed)
-  noisy = np.clip(clean + rng.normal(0, sigma / 255, clean.shape), 0, 1)
-  return clean, noisy.astype(np.float32)
+  return _with_noise(clean, sigma, seed)
 
 
 @pytest.fixture(scope="module")
