@@ -21,6 +21,8 @@ halves a batch that will not fit, groups fits by the step their
 checkpoints reached and turns each lane into the Result its own run gives.
 """
 
+import collections
+import dataclasses
 import time
 
 import jax
@@ -68,21 +70,40 @@ def compile_batch(spec: dip.FitSpec):
   return jax.jit(jax.vmap(chunk, in_axes=(0, 0, 0, None)), donate_argnums=0)
 
 
+# The last few batched programs, by spec, batch size and shapes: a halved
+# batch runs two halves of one size, and a sweep many batches of one shape.
+_COMPILED = collections.OrderedDict()
+_KEEP = 4
+
+
 def compile_for(fits):
   """(executable, budget.Estimate) of the batched chunk for `fits`,
   compiled from shapes alone: its memory is known before any lane's state
-  is allocated, and `run_batch` runs this same executable."""
+  is allocated, and `run_batch` runs this same executable. A program this
+  process compiled already is reused (its estimate then says 0 s of
+  compile)."""
   spec = check_batchable(fits)
+  lanes = lambda tree: jax.tree.map(
+      lambda a: jax.ShapeDtypeStruct((len(fits), *a.shape),
+                                     budget.struct(a).dtype), tree)
+  data, keys = lanes(fits[0].data), lanes(fits[0].loop_key)
+  leaves, tree = jax.tree.flatten((data, keys))
+  key = (spec, tree, tuple((a.shape, a.dtype) for a in leaves))
+  if key in _COMPILED:
+    _COMPILED.move_to_end(key)
+    exe, estimate = _COMPILED[key]
+    return exe, dataclasses.replace(estimate, compile_seconds=0.0)
   init_fn, _, _ = dip.compile_fit(spec)
-  shapes = lambda tree: jax.tree.map(budget.struct, tree)
   state = jax.eval_shape(
       lambda: _stack([init_fn(f.init_key, f.data["z"]) for f in fits]))
-  args = (state, shapes(_stack([f.data for f in fits])),
-          shapes(_stack([f.loop_key for f in fits])),
-          jax.ShapeDtypeStruct((), jnp.int32))
   t0 = time.perf_counter()
-  exe = compile_batch(spec).lower(*args).compile()
-  return exe, budget.estimate_of(exe, time.perf_counter() - t0)
+  exe = compile_batch(spec).lower(state, data, keys,
+                                  jax.ShapeDtypeStruct((), jnp.int32)
+                                  ).compile()
+  _COMPILED[key] = exe, budget.estimate_of(exe, time.perf_counter() - t0)
+  while len(_COMPILED) > _KEEP:
+    _COMPILED.popitem(last=False)
+  return _COMPILED[key]
 
 
 def _resume(ckpts, template, say):
