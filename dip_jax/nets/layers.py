@@ -119,9 +119,10 @@ class BatchNorm(nn.Module):
     c = x.shape[-1]
     scale = self.param("scale", nn.initializers.ones, (c,))
     bias = self.param("bias", nn.initializers.zeros, (c,))
-    # Statistics in float32 whatever the compute dtype (config.precision):
-    # a bfloat16 sum over H x W pixels would lose the mean's low bits.
-    xs = x.astype(jnp.float32)
+    # Statistics in at least float32 whatever the compute dtype
+    # (config.precision): a bfloat16 sum over H x W pixels would lose the
+    # mean's low bits. float64 stays float64 (the x64 gradient tests).
+    xs = x.astype(jnp.promote_types(x.dtype, jnp.float32))
     mean = jnp.mean(xs, axis=(0, 1, 2))
     var = jnp.mean(jnp.square(xs - mean), axis=(0, 1, 2))
     inv = jax.lax.rsqrt(var + self.epsilon) * scale
