@@ -18,9 +18,11 @@ from dip_jax.priors import dip
 from dip_jax.methods import dip as dip_method
 
 
-def _run_detector(spec, xs, per_restart=None):
+def _run_detector(spec, xs, per_restart=None, mse=None, noise_var=None):
   """Feeds xs (T x image, or T x R x image) through the detector in one
-  scan; returns the per-step criterion values and the final state."""
+  jitted scan (a Python loop of eager steps cost ~30 s per 400 steps),
+  with the data fit `mse` (T) of each step when given; returns the per-step
+  criterion values and the final state."""
   wrap = per_restart or (lambda f: f)
   if per_restart is None:
     init = stopping.init(spec, jnp.zeros_like(xs[0]))
@@ -28,13 +30,15 @@ def _run_detector(spec, xs, per_restart=None):
     one = stopping.init(spec, jnp.zeros_like(xs[0, 0]))
     init = jax.tree.map(lambda a: jnp.stack([a] * xs.shape[1]), one)
 
-  def body(st, tx):
-    t, x = tx
-    st = stopping.update(spec, st, x, x, t, wrap)
+  def body(st, txm):
+    t, x, m = txm
+    st = stopping.update(spec, st, x, x, t, wrap, fit_mse=m,
+                         noise_var=None if m is None else noise_var)
     return st, st.value
 
   ts = jnp.arange(1, xs.shape[0] + 1, dtype=jnp.int32)
-  st, values = jax.jit(lambda s, xs: jax.lax.scan(body, s, (ts, xs)))(
+  fits = None if mse is None else jnp.asarray(mse)
+  st, values = jax.jit(lambda s, xs: jax.lax.scan(body, s, (ts, xs, fits)))(
       init, jnp.asarray(xs))
   return np.asarray(values), st
 
@@ -135,17 +139,8 @@ def _reference_rule(values, patience, start):
 
 
 def _run_gated(spec, xs, mse, noise_var):
-  """The detector over xs (T x image) with a data fit per step, in one
-  jitted scan (a Python loop of eager steps cost ~30 s per 400 steps)."""
-  def body(st, txm):
-    t, x, m = txm
-    return stopping.update(spec, st, x, x, t, fit_mse=m,
-                           noise_var=noise_var), None
-
-  ts = jnp.arange(1, len(xs) + 1, dtype=jnp.int32)
-  init = stopping.init(spec, jnp.zeros_like(xs[0]))
-  return jax.jit(lambda s: jax.lax.scan(body, s, (ts, jnp.asarray(xs),
-                                                  jnp.asarray(mse)))[0])(init)
+  """The detector's final state over xs with a data fit per step."""
+  return _run_detector(spec, xs, mse=mse, noise_var=noise_var)[1]
 
 
 @pytest.mark.parametrize("kind", ["wmv", "emv"])
