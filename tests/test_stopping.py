@@ -315,6 +315,20 @@ def _tiny_es(**overrides):
   return tiny_config(**base)
 
 
+def test_the_detector_only_watches_the_fit(tmp_path):
+  """A fit with a detector that does not halt is the fit without one, step
+  for step (what lets the acceptance test above read the detector's pick
+  and the overfit end from one run)."""
+  hist = {}
+  for kind in ("none", "wmv"):
+    run.reconstruct(_tiny_es(**{"early_stopping.kind": kind,
+                                "early_stopping.halt": False}),
+                    str(tmp_path / kind))
+    hist[kind] = np.load(tmp_path / kind / "history.npz")
+  assert len(hist["wmv"]["loss"]) == len(hist["none"]["loss"]) == 300
+  np.testing.assert_array_equal(hist["wmv"]["loss"], hist["none"]["loss"])
+
+
 def test_kind_none_allocates_no_detector_state():
   cfg = tiny_config()
   fit = dip_method.build_fit(cfg, problem_lib.build_problem(cfg),
