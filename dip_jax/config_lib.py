@@ -53,6 +53,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.seed = 0
   c.prior = "dip"             # dip (fit a net) | tv (hand-crafted prior
                               # only) | tv_gradient | sgld | deepred
+                              # | dip_dncnn
 
   c.corruption = ml_collections.ConfigDict()
   c.corruption.kind = "gaussian"  # none | gaussian | jpeg | pil_lanczos (SR)
@@ -150,6 +151,16 @@ def base_config() -> ml_collections.ConfigDict:
   c.deepred.beta = 0.5
   c.deepred.sigma_f = 3.0         # the denoiser's noise level (0-255 scale)
   c.deepred.every = 10            # steps between denoiser calls
+  # prior=dip_dncnn (denoising; methods/dip_dncnn.py): the answer is
+  # dip_weight x DIP's + (1 - dip_weight) x a pretrained DnCNN's D(y).
+  # Weights: pip install --no-deps scico==0.0.7, or `weights` = that wheel,
+  # its scico/data/flax folder or a .mpk file (dip_jax/dncnn.py).
+  c.dncnn = ml_collections.ConfigDict()
+  c.dncnn.dip_weight = 0.5
+  c.dncnn.variant = "auto"        # 17L/17M/17H (trained at std 0.06/0.1/
+                                  # 0.2); auto: nearest to y's noise estimate
+  c.dncnn.self_ensemble = True    # average over the 8 flips and turns
+  c.dncnn.weights = ""
   c.tv = ml_collections.ConfigDict()
   c.tv.enabled = True             # also solve the TV-regularised problem
                                   # (the hand-crafted baseline; seconds)

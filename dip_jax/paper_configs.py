@@ -99,7 +99,9 @@ def sweep_config(task_file: str, variant: str | None, data_subdir: str,
 
 def method_settings(c, name: str, methods: str, quick: bool):
   """One named sweep setting per method of `methods` ("dip+sgld"): plain
-  DIP is `name`, a successor `name_<method>`, each with its overrides."""
+  DIP is `name`, a successor `name_<method>`, each with its overrides; a
+  method that does not apply to the task (`successors.applies`: DIP+DnCNN
+  off denoising) is left out."""
   chosen = [m.strip() for m in methods.split("+") if m.strip()]
   unknown = sorted(set(chosen) - set(successors.METHODS))
   if unknown or not chosen:
@@ -108,4 +110,4 @@ def method_settings(c, name: str, methods: str, quick: bool):
   return tuple(
       hyper.named(name if m == "dip" else f"{name}_{m}",
                   successors.overrides(c, m, quick))
-      for m in dict.fromkeys(chosen))
+      for m in dict.fromkeys(chosen) if successors.applies(c, m))

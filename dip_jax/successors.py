@@ -25,18 +25,21 @@ What each method's settings are, and where they come from:
            3; super-resolution mu = 0.06, beta = 0.05, sigma_f = 5 and, at
            full settings, their lr 0.001 (quick keeps the task's lr: its
            short runs need the larger steps).
+  dip_dncnn  denoising only (`applies`): DIP's answer averaged with a
+           pretrained DnCNN's, half and half (methods/dip_dncnn.py; the
+           weights come from SCICO's wheel, see dip_jax/dncnn.py).
 Early stopping, where the task config has it on (denoising), stays on for
-DIP-TV (its answer is then the detected iterate) and is off for SGLD and
-DeepRED, whose answers are their own.
+DIP-TV and DIP+DnCNN (DIP's answer is then the detected iterate) and is off
+for SGLD and DeepRED, whose answers are their own.
 """
 
 import ml_collections
 
 from dip_jax import hyper
 
-METHODS = ("dip", "dip_tv", "sgld", "deepred")
+METHODS = ("dip", "dip_tv", "sgld", "deepred", "dip_dncnn")
 LABELS = {"dip": "DIP", "dip_tv": "DIP-TV", "sgld": "SGLD",
-          "deepred": "DeepRED"}
+          "deepred": "DeepRED", "dip_dncnn": "DIP+DnCNN"}
 
 DIP_TV_PER_TV_LAM = 0.375  # 0.03 / denoising's tv.lam 0.08
 SGLD_FULL = {"num_steps": 20000, "sgld.burn_in": 7000,
@@ -49,14 +52,28 @@ DEEPRED_SR = {"deepred.mu": 0.06, "deepred.beta": 0.05,
               "deepred.sigma_f": 5.0}
 
 
+def applies(config: ml_collections.ConfigDict, method: str) -> bool:
+  """Whether `method` runs on the task of `config`: DIP+DnCNN on Gaussian
+  denoising only (the identity operator; DnCNN was trained on Gaussian
+  noise, not JPEG's artefacts); every other method on any task."""
+  return method != "dip_dncnn" or (config.operator.name == "identity"
+                                   and config.corruption.kind == "gaussian")
+
+
 def overrides(config: ml_collections.ConfigDict, method: str,
               quick: bool) -> dict:
   """Dotted config keys -> values that turn `config` (a task's plain DIP
   config, quick or full) into `method` on the same task."""
   if method not in METHODS:
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+  if not applies(config, method):
+    raise ValueError(f"{method} runs on Gaussian denoising only, not on "
+                     f"operator {config.operator.name!r} with "
+                     f"{config.corruption.kind!r} corruption")
   if method == "dip":
     return {}
+  if method == "dip_dncnn":
+    return {"prior": "dip_dncnn"}
   if method == "dip_tv":
     return {"regularizer.tv": round(DIP_TV_PER_TV_LAM * config.tv.lam, 8)}
   # SGLD's posterior mean and DeepRED's x are their own answers, run for
@@ -88,10 +105,11 @@ def apply(config: ml_collections.ConfigDict, method: str,
 
 def from_args(config: ml_collections.ConfigDict, args) -> None:
   """Applies the one successor a task config's parsed arg names (bools
-  `dip_tv`, `sgld`, `deepred`: see `ARGS`), refusing two at once."""
+  `dip_tv`, `sgld`, `deepred`, `dip_dncnn`: see `ARGS`), refusing two at
+  once."""
   chosen = [m for m in METHODS[1:] if args.get(m)]
   if len(chosen) > 1:
-    raise ValueError(f"pick one of dip_tv, sgld, deepred; got {chosen}")
+    raise ValueError(f"pick one of {', '.join(METHODS[1:])}; got {chosen}")
   if chosen:
     apply(config, chosen[0], bool(args.get("quick")))
 

@@ -9,9 +9,11 @@ averaged (where the table has restarts), where the task stops early
 (denoising) the detector's pick as the run's answer, the TV solution on the
 same operator, the classical baseline and the DIP seconds per image and
 device.
-With --methods, DIP's successors (DIP-TV, SGLD, DeepRED; settings in
-dip_jax/successors.py) run as more settings of the same sweep and add one
-column each (the method's own answer) and a row of seconds per image.
+With --methods, DIP's successors (DIP-TV, SGLD, DeepRED, and on denoising
+DIP+DnCNN; settings in dip_jax/successors.py) run as more settings of the
+same sweep and add one column each (the method's own answer) and a row of
+seconds per image. DIP+DnCNN needs DnCNN's weights: pip install --no-deps
+scico==0.0.7 (dip_jax/dncnn.py).
 
 Tables (metric):
   denoise_cset9    sigma 25, the CBM3D 9-image set (PSNR; classical CBM3D)
@@ -323,7 +325,10 @@ def markdown(table, rows, quick, restarts, command,
   if methods:
     what = {"dip_tv": ("DIP-TV's detected iterate" if has_stop
                        else "DIP-TV's output average"),
-            "sgld": "SGLD's posterior mean", "deepred": "DeepRED's x"}
+            "sgld": "SGLD's posterior mean", "deepred": "DeepRED's x",
+            "dip_dncnn": "half DIP's " + ("detected iterate" if has_stop
+                                          else "output average")
+                         + ", half DnCNN(y)"}
     notes.append(
         f"{', '.join(labels)}: each method's own answer ("
         + ", ".join(what[m] for m in methods)
@@ -405,17 +410,23 @@ def main():
   texts, t0, failures = [], time.perf_counter(), 0
   for table in tables:
     config, path = load_table_config(table, arg, args.data_dir)
+    skipped = [m for m in methods if not successors.applies(config, m)]
+    if skipped:
+      print(f"{table}: {', '.join(skipped)} does not apply to this task "
+            f"(Gaussian denoising only); no column", flush=True)
+    table_methods = [m for m in methods if m not in skipped]
     workdir = os.path.join(args.out, table)
     if not args.no_run:
       failures += run_sweep(table, path, arg, config, workdir) != 0
-    rows = table_rows(table, config, workdir, methods)
+    rows = table_rows(table, config, workdir, table_methods)
     command = (f"python experiments/paper_tables.py --tables={table}"
                + (" --quick" if args.quick else "")
                + (f" --restarts={args.restarts}" if args.restarts else "")
-               + (f" --methods={','.join(methods)}" if methods else "")
+               + (f" --methods={','.join(table_methods)}"
+                  if table_methods else "")
                + (f" --precision={args.precision}" if suffix else ""))
     text = markdown(table, rows, args.quick, config.num_restarts, command,
-                    methods)
+                    table_methods)
     with open(os.path.join(args.out, f"{table}{suffix}.md"), "w") as f:
       f.write(text)
     texts.append(text)

@@ -222,6 +222,20 @@ def test_successor_columns_from_sweep_files(tmp_path, real_summary):
                                    str(tmp_path))
 
 
+def test_dip_dncnn_is_a_column_of_gaussian_denoising_only(tmp_path):
+  """A method that does not apply to a table's task is left out of its
+  sweep (and its markdown), not run to a failure on every image."""
+  from dip_jax import hyper  # pylint: disable=g-import-not-at-top
+  arg = "quick,methods=dip+dip_dncnn"
+  sr, _ = paper_tables.load_table_config("sr_x4_set5", arg, str(tmp_path))
+  den, _ = paper_tables.load_table_config("denoise_cset9", arg,
+                                          str(tmp_path))
+  assert [s[hyper.NAME] for s in sr.sweep.settings] == ["quick_r1"]
+  assert [s[hyper.NAME] for s in den.sweep.settings] == [
+      "quick_r2", "quick_r2_dip_dncnn"]
+  assert den.sweep.settings[1]["prior"] == "dip_dncnn"
+
+
 def test_a_non_finite_score_is_a_dash(tmp_path, real_summary):
   s = results.Summary.from_json(real_summary)
   s.variants.final_output[0].psnr = float("nan")  # written as null

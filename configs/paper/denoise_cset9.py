@@ -4,7 +4,7 @@ The DIP paper (Sec. 3): single run 29.22 dB, with the output average 30.43,
 two runs averaged 31.00; CBM3D 31.42, NLM 30.26 (means over the 9 images).
 Settings: configs/denoise.py (skip-5, 128 ch, lr 0.01, reg_noise 1/30, EMA
 0.99) with the table's 1800 steps, 2 restarts (one program), seed 0. The
-config's early stopping (ES-WMV, fit gate) watches without halting: the
+config's early stopping (the discrepancy stop) watches without halting: the
 fixed-step columns are the paper's protocol, the detector's pick (the run's
 answer, restarts averaged) is a column of its own.
 

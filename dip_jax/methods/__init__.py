@@ -1,7 +1,8 @@
 """Methods: a prior plus a solver, `solve(problem, config, hooks) -> Result`.
 
 `dip` fits a net f_theta(z) through the problem's operator and objective
-(`sgld` and `deepred` are DIP fits with a watcher of their own); `tv` solves the TV-regularised problem on the image directly; `bicubic` is
+(`sgld` and `deepred` are DIP fits with a watcher of their own,
+`dip_dncnn` DIP's answer averaged with a pretrained denoiser's); `tv` solves the TV-regularised problem on the image directly; `bicubic` is
 the operator's classical baseline as a method. A new method registers a
 function with `register("name")` and is then `config.prior = "name"` on the
 command line and `method="name"` in `dip_jax.reconstruct`.
@@ -65,7 +66,7 @@ def get(name: str) -> Callable:
 
 def _load_builtin():
   # Imported on first use: each registers itself (and dip pulls in flax).
-  from dip_jax.methods import deepred, dip, sgld, tv, tv_gradient  # pylint: disable=g-import-not-at-top,unused-import
+  from dip_jax.methods import deepred, dip, dip_dncnn, sgld, tv, tv_gradient  # pylint: disable=g-import-not-at-top,unused-import
 
 
 @register("bicubic")
