@@ -120,6 +120,15 @@ def read_weights(variant: str, where: str = "") -> bytes:
   raise InputError(f"no DnCNN weights ({name}) found: {INSTALL_HINT}")
 
 
+def available(variant: str = "17M", where: str = "") -> bool:
+  """Whether `read_weights(variant, where)` finds its file."""
+  try:
+    read_weights(variant, where)
+    return True
+  except InputError:
+    return False
+
+
 def load(variant: str, where: str = ""):
   """(DnCNN module, its variables) from SCICO's `dncnn<variant>.mpk`; the
   depth and width are read from the file. Grey models only (not the noise-level

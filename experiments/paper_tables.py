@@ -54,6 +54,7 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
+from dip_jax import dncnn  # pylint: disable=wrong-import-position
 from dip_jax import metrics  # pylint: disable=wrong-import-position
 from dip_jax import results  # pylint: disable=wrong-import-position
 from dip_jax import successors  # pylint: disable=wrong-import-position
@@ -399,6 +400,14 @@ def main():
     p.error(f"unknown --methods {wrong}; known: "
             f"{', '.join(successors.METHODS[1:])}, all")
   methods = list(dict.fromkeys(methods))
+  if "dip_dncnn" in methods and not dncnn.available():
+    # Its weights are an optional install: --methods=all goes on without
+    # that column, asking for it by name is an error before anything runs.
+    if args.methods.strip() != "all":
+      p.error(f"--methods=dip_dncnn: {dncnn.INSTALL_HINT}")
+    print(f"DIP+DnCNN: no DnCNN weights ({dncnn.INSTALL_HINT}); no column",
+          flush=True)
+    methods.remove("dip_dncnn")
   arg = ",".join(filter(None, [
       "quick" if args.quick else "",
       f"restarts={args.restarts}" if args.restarts else "",

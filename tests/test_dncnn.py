@@ -26,16 +26,8 @@ from dip_jax.errors import InputError
 from test_successors import MARGIN_DB, STEPS, _cartoon, _noisy
 
 
-def _have_weights() -> bool:
-  try:
-    dncnn.read_weights("17M")
-    return True
-  except InputError:
-    return False
-
-
 needs_weights = pytest.mark.skipif(
-    not _have_weights(), reason="no DnCNN weights: pip install --no-deps "
+    not dncnn.available(), reason="no DnCNN weights: pip install --no-deps "
                                 "scico==0.0.7")
 
 
