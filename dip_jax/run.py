@@ -199,6 +199,9 @@ def _write_run(config, workdir, stream, config_json, solve, problem,
   recon = result.reconstruction
   summary.update(evaluate.score(problem, recon))
   save("reconstruction", recon)
+  for label, name in result.panels.items():
+    part = result.images[name]
+    panels += _panels(label, part, problem, evaluate.score(problem, part))
   panels += _panels("DIP" if config.prior == "dip" else "reconstruction",
                     recon, problem, summary)
   if problem.clean is not None:

@@ -134,6 +134,17 @@ def test_a_cli_run_without_weights_stops_before_writing(tmp_path):
 
 
 @needs_weights
+def test_a_cli_run_writes_both_halves(tmp_path):
+  cfg = tiny_config(prior="dip_dncnn")
+  summary = run.reconstruct(cfg, str(tmp_path))
+  for name in ("dip", "dncnn", "reconstruction", "comparison"):
+    assert (tmp_path / f"{name}.png").exists(), name
+  assert summary["dncnn_variant"] == "17M"
+  assert summary["reconstruction"].startswith("0.5 x DIP (")
+  assert np.isfinite([summary["dip_psnr"], summary["dncnn_psnr"]]).all()
+
+
+@needs_weights
 def test_dncnn_denoises_the_photo():
   clean, noisy = _noisy(64)
   d = dncnn.Denoiser(dncnn.pick_variant(noisy))

@@ -32,12 +32,15 @@ class Result:
     state: the method's final state (the DIP fit state; None for TV).
     info: numbers for the summary (steps, seconds, scores, ...).
     images: further named images to write (e.g. restart_0 ... restart_R-1).
+    panels: label -> name in `images`: parts of the answer that a CLI run
+      shows beside it in comparison.png (DIP+DnCNN: its two halves).
   """
   reconstruction: np.ndarray
   history: dict = dataclasses.field(default_factory=dict)
   state: Any = None
   info: dict = dataclasses.field(default_factory=dict)
   images: dict = dataclasses.field(default_factory=dict)
+  panels: dict = dataclasses.field(default_factory=dict)
 
 
 def register(name: str, prepare: Callable | None = None):

@@ -15,7 +15,8 @@ level estimated from y, applied in an opponent colour space and averaged
 over the 8 flips and turns (`dncnn.self_ensemble`). Needs DnCNN's weights:
 `pip install --no-deps scico==0.0.7`, or `dncnn.weights` (see dncnn.py).
 Only for an observation that is the image plus noise (the identity
-operator); the images dip.png and dncnn.png are written beside the answer.
+operator); the images dip.png and dncnn.png are written beside the answer
+and shown beside it in comparison.png.
 """
 
 import time
@@ -64,6 +65,7 @@ def solve(problem, config, hooks=None, fit=None,
   result.reconstruction = (w * dip_answer + (1 - w) * denoised).astype(
       np.float32)
   result.images.update(dip=dip_answer, dncnn=denoised)
+  result.panels.update(DIP="dip", DnCNN="dncnn")
   result.info.update(
       reconstruction=f"{w:g} x DIP ({result.info.get('reconstruction')}) + "
                      f"{1 - w:g} x DnCNN-{denoiser.variant}(y)",
