@@ -30,7 +30,10 @@ LOCK = ".lock"
 # Config keys added after runs were written, with the value that does what
 # those runs did: a workdir whose config lacks one of them is the same run
 # when this config holds that value (old sweeps resume, old results count).
-ADDED_KEYS = {"precision": "float32"}
+ADDED_KEYS = {"precision": "float32",
+              # DIP+DnCNN's block (2026-12-05); only prior=dip_dncnn reads it.
+              "dncnn": {"dip_weight": 0.5, "variant": "auto",
+                        "self_ensemble": True, "weights": ""}}
 
 
 def _as_before(previous: dict, config_json: dict) -> dict:

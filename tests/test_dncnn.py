@@ -18,10 +18,12 @@ from flax import serialization
 
 import dip_jax
 from conftest import tiny_config
+from dip_jax import config_lib
 from dip_jax import dncnn
 from dip_jax import metrics
 from dip_jax import operators
 from dip_jax import run
+from dip_jax import workdir
 from dip_jax.errors import InputError
 from test_successors import MARGIN_DB, STEPS, _cartoon, _noisy
 
@@ -167,3 +169,17 @@ def test_dip_dncnn_beats_plain_dip():
   np.testing.assert_allclose(
       r.reconstruction, (r.images["dip"] + r.images["dncnn"]) / 2, atol=1e-6)
   assert r.info["dncnn_variant"] == "17M"
+
+
+def test_a_workdir_from_before_the_dncnn_block_is_the_same_run(tmp_path):
+  """Runs written before `config.dncnn` existed resume (and count as
+  finished) under today's default block, and only under it."""
+  block = config_lib.base_config().dncnn.to_dict()
+  assert block == workdir.ADDED_KEYS["dncnn"]
+  (tmp_path / "summary.json").write_text('{"psnr": 1.0}')
+  (tmp_path / "config.json").write_text('{"seed": 0}')
+  assert workdir.check(str(tmp_path), {"seed": 0, "dncnn": block}) == {
+      "psnr": 1.0}
+  with pytest.raises(InputError, match="different config"):
+    workdir.check(str(tmp_path),
+                  {"seed": 0, "dncnn": {**block, "dip_weight": 0.3}})
