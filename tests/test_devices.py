@@ -32,11 +32,14 @@ def test_four_devices_match_one(tmp_path):
   assert a["loss"].shape == (30, 4)
   # The sharded program sums in another order, and Adam's normalised early
   # steps amplify float rounding: the first steps agree to float precision,
-  # the whole curve to a percent. (Three steps, as tests/test_batch.py holds
-  # its lanes: one install's rounding put a batch lane's fifth step 3e-5
-  # off the single run's.)
+  # the first ten to 2 %. (Three steps, as tests/test_batch.py holds its
+  # lanes: one install's rounding put a batch lane's fifth step 3e-5 off
+  # the single run's.) Past that the gap is chaotic: the whole 30 steps
+  # held to 2 % at LLVM -O3 and not at -O1 (one restart 13 % off at step
+  # 20, the first gap over 2 % at step 15), so only the first ten and the
+  # answers below are compared.
   np.testing.assert_allclose(a["loss"][:3], b["loss"][:3], rtol=1e-5)
-  np.testing.assert_allclose(a["loss"], b["loss"], rtol=2e-2)
+  np.testing.assert_allclose(a["loss"][:10], b["loss"][:10], rtol=2e-2)
   sa = json.load(open(tmp_path / "one" / "summary.json"))
   sb = json.load(open(tmp_path / "four" / "summary.json"))
   assert sa["psnr"] == pytest.approx(sb["psnr"], abs=0.1)

@@ -62,8 +62,11 @@ def check_average_beats_a_single_run(summary):
       np.mean(summary["psnr_restarts"]))
   assert summary["psnr"] > summary["psnr_single_mean"] + 0.2, summary
   # Every restart fits the image (nothing diverged or stuck): the noisy
-  # input is at 20.8 dB.
-  assert min(summary["psnr_restarts"]) > summary["corrupted_psnr"] + 3.0
+  # input is at 20.8 dB. Each restart's path depends on rounding: at LLVM
+  # -O1 (the tests' level, conftest.py) they ended at 24.61, 24.63, 23.69
+  # and 24.50 dB, the weakest +2.9 dB over the input where -O3's was +3.7;
+  # a stuck or diverged restart stays at or below the input.
+  assert min(summary["psnr_restarts"]) > summary["corrupted_psnr"] + 2.5
 
 
 def check_restart_0_is_the_single_run(workdir, four):
