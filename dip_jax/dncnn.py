@@ -111,11 +111,23 @@ def read_weights(variant: str, where: str = "") -> bytes:
       return f.read()
   spec = importlib.util.find_spec("scico")
   folders = list(spec.submodule_search_locations or []) if spec else []
+  shipped = []
   for folder in folders:
-    path = os.path.join(folder, "data", "flax", name)
+    flax_dir = os.path.join(folder, "data", "flax")
+    path = os.path.join(flax_dir, name)
     if os.path.isfile(path):
       with open(path, "rb") as f:
         return f.read()
+    if os.path.isdir(flax_dir):
+      shipped += sorted(f[len("dncnn"):-len(".mpk")] for f in
+                        os.listdir(flax_dir)
+                        if f.startswith("dncnn") and f.endswith(".mpk")
+                        and not f.endswith("N.mpk"))  # load() refuses these
+  if shipped:
+    # scico is there: the name is wrong, not the install.
+    raise InputError(f"dncnn.variant {variant!r}: the installed scico has no "
+                     f"{name} (it ships {', '.join(shipped)}; 'auto' picks "
+                     f"17L/17M/17H by the noise level)")
   raise InputError(f"no DnCNN weights ({name}) found: {INSTALL_HINT}")
 
 

@@ -97,6 +97,12 @@ def test_every_view_is_undone(tmp_path, channels):
   np.testing.assert_allclose(d(np.rot90(y)), np.rot90(d(y)), atol=1e-5)
 
 
+@needs_weights
+def test_a_mistyped_variant_names_the_shipped_ones():
+  with pytest.raises(InputError, match=r"'17X'.*ships .*17M"):
+    dncnn.read_weights("17X")
+
+
 def test_the_opponent_basis_is_orthonormal():
   # So i.i.d. noise stays i.i.d. with the same std in every channel.
   np.testing.assert_allclose(dncnn.OPPONENT @ dncnn.OPPONENT.T, np.eye(3),
