@@ -127,7 +127,8 @@ def read_weights(variant: str, where: str = "") -> bytes:
     # scico is there: the name is wrong, not the install.
     raise InputError(f"dncnn.variant {variant!r}: the installed scico has no "
                      f"{name} (it ships {', '.join(shipped)}; 'auto' picks "
-                     f"17L/17M/17H by the noise level)")
+                     f"{'/'.join('17' + k for k in TRAINED_SIGMA)} by the "
+                     f"noise level)")
   raise InputError(f"no DnCNN weights ({name}) found: {INSTALL_HINT}")
 
 
