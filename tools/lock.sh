@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Refreshes constraints.txt, the exact versions `make test`, `make docs` and
 # .ci/run install: pyproject's dependencies and its test, bench, docs and lint
-# extras, resolved for Python 3.11 by pip-tools (in a venv of its own under
-# .cache/, so the lock does not depend on what the caller's env holds).
+# extras (setuptools, which torch needs, too), resolved for Python 3.11 by
+# pip-tools (in a venv of its own under .cache/, so the lock does not depend
+# on what the caller's env holds).
 # Run as `make lock`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ if [[ ! -x "$tools_venv/bin/pip-compile" ]]; then
   "$tools_venv/bin/python" -m pip install --quiet 'pip-tools==7.7.0'
 fi
 # The command constraints.txt's header names, word for word.
-cmd=(pip-compile --quiet --strip-extras --no-emit-find-links
+cmd=(pip-compile --quiet --allow-unsafe --strip-extras --no-emit-find-links
      --no-emit-index-url --no-emit-trusted-host
      --extra test --extra bench --extra docs --extra lint
      -c tools/lock_pins.txt -o constraints.txt pyproject.toml)
