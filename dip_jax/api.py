@@ -95,7 +95,8 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
     in_shape: (H, W, C) of x when neither the operator nor y tells it.
     config: a base ConfigDict (e.g. a task config); `overrides` apply on top.
     progress: print progress lines (to `stream`, default stdout).
-    **overrides: config keys, e.g. num_steps=500, seed=1, **{"net.width": 16}.
+    **overrides: config keys, e.g. num_steps=500, seed=1,
+      `**{"net.width": 16}`.
 
   Returns:
     methods.Result: reconstruction (H x W x C numpy), history, state, info.
@@ -125,7 +126,8 @@ def reconstruct_batch(ys, operator=None, *, objective="mse", weights=None,
     ys: a list of B observations of one shape.
     operator, objective: shared by every image (default: identity, "mse").
     weights, clean: None or a list of B (per-image masks, ground truths).
-    config, **overrides: as `reconstruct`.
+    config: as `reconstruct`.
+    **overrides: as `reconstruct`.
     progress: one line per dispatched chunk (to `stream`).
 
   Returns:

@@ -9,8 +9,19 @@ without its dependencies and never imported -- only its data is read:
 
   pip install --no-deps scico==0.0.7
 
-or point `where` at the wheel file (`pip download --no-deps scico==0.0.7`),
-its `scico/data/flax` folder or one .mpk file. Nothing is downloaded here.
+or point `where` (the config key `dncnn.weights`) at the wheel file
+(`pip download --no-deps scico==0.0.7`), its `scico/data/flax` folder or one
+.mpk file. Nothing is downloaded here.
+
+Where the weights are looked for, first found wins:
+
+1. `where` (`dncnn.weights`), when it is not empty;
+2. an installed `scico` package (found without importing it);
+3. the environment variable `DIP_JAX_DNCNN_WEIGHTS`: a path to the wheel
+   file, its `scico/data/flax` folder or one .mpk file, as `where` takes.
+   `make test` and `.ci/run` set it to the wheel that
+   `tools/dncnn_weights.sh` downloads and checks, so that no SCICO install
+   (and its older jax pins) is needed.
 
 The net is DnCNN as SCICO trained it: a 3x3 conv + ReLU, depth - 2 blocks of
 3x3 conv (no bias) + BatchNorm + ReLU, a last 3x3 conv, all with circular
@@ -43,9 +54,12 @@ from dip_jax.errors import InputError
 TRAINED_SIGMA = {"L": 0.06, "M": 0.10, "H": 0.20}
 INSTALL_HINT = ("pip install --no-deps scico==0.0.7 (BSD-3; dip_jax reads "
                 "only the DnCNN weights its wheel ships), or set "
-                "dncnn.weights to that wheel, its scico/data/flax folder or "
-                "a .mpk file")
+                "dncnn.weights (or the environment variable "
+                "DIP_JAX_DNCNN_WEIGHTS) to that wheel, its scico/data/flax "
+                "folder or a .mpk file")
 _WHEEL_DIR = "scico/data/flax"
+# Where the weights are looked for when neither `where` nor scico has them.
+WEIGHTS_ENV = "DIP_JAX_DNCNN_WEIGHTS"
 
 # An orthonormal opponent colour basis (rows): luminance, red - blue, and
 # red + blue - 2 green. The two colour differences are shifted by 0.5 so
@@ -91,24 +105,65 @@ def pick_variant(y, depth: int = 17) -> str:
   return f"{depth}{level}"
 
 
+def _shipped(names) -> list:
+  """The variants among file names `dncnn<variant>.mpk` that load() takes
+  (not the noise-level-input "N" models)."""
+  return sorted(n[len("dncnn"):-len(".mpk")] for n in names
+                if n.startswith("dncnn") and n.endswith(".mpk")
+                and not n.endswith("N.mpk"))
+
+
+def _mistyped(variant: str, source: str, shipped) -> InputError:
+  """The error for a variant that `source` does not ship (the name is
+  wrong, not the install)."""
+  return InputError(f"dncnn.variant {variant!r}: {source} has no "
+                    f"dncnn{variant}.mpk (it ships {', '.join(shipped)}; "
+                    f"'auto' picks "
+                    f"{'/'.join('17' + k for k in TRAINED_SIGMA)} by the "
+                    f"noise level)")
+
+
+def _read_from(where: str, variant: str, label: str) -> bytes:
+  """The bytes of `dncnn<variant>.mpk` from `where`: a .mpk file, a folder
+  holding it, or the scico wheel. label names where `where` came from (the
+  config key or the environment variable) in the errors."""
+  name = f"dncnn{variant}.mpk"
+  if os.path.isdir(where):
+    where = os.path.join(where, name)
+  elif zipfile.is_zipfile(where):
+    with zipfile.ZipFile(where) as wheel:
+      member = f"{_WHEEL_DIR}/{name}"
+      names = wheel.namelist()
+      if member not in names:
+        shipped = _shipped(os.path.basename(n) for n in names
+                           if n.startswith(_WHEEL_DIR + "/"))
+        hint = f" (it ships {', '.join(shipped)})" if shipped else ""
+        raise InputError(f"{label}: {where} has no {member}{hint}")
+      return wheel.read(member)
+  if not os.path.isfile(where):
+    raise InputError(f"{label}: no file {where}")
+  with open(where, "rb") as f:
+    return f.read()
+
+
 def read_weights(variant: str, where: str = "") -> bytes:
-  """The bytes of `dncnn<variant>.mpk`: from `where` (a .mpk file, a folder
-  holding it, or the scico wheel), else from an installed scico package,
-  found without importing it. InputError when there is none."""
+  """The bytes of `dncnn<variant>.mpk`.
+
+  Args:
+    variant: the model, e.g. "17M" (depth 17, trained at noise std 0.10).
+    where: a .mpk file, a folder holding it, or the scico wheel; when
+      empty, an installed scico package (found without importing it), else
+      the path in the environment variable `DIP_JAX_DNCNN_WEIGHTS`.
+
+  Returns:
+    The file's bytes (flax msgpack).
+
+  Raises:
+    InputError: when none of those has the file.
+  """
   name = f"dncnn{variant}.mpk"
   if where:
-    if os.path.isdir(where):
-      where = os.path.join(where, name)
-    elif zipfile.is_zipfile(where):
-      with zipfile.ZipFile(where) as wheel:
-        member = f"{_WHEEL_DIR}/{name}"
-        if member not in wheel.namelist():
-          raise InputError(f"dncnn.weights: {where} has no {member}")
-        return wheel.read(member)
-    if not os.path.isfile(where):
-      raise InputError(f"dncnn.weights: no file {where}")
-    with open(where, "rb") as f:
-      return f.read()
+    return _read_from(where, variant, "dncnn.weights")
   spec = importlib.util.find_spec("scico")
   folders = list(spec.submodule_search_locations or []) if spec else []
   shipped = []
@@ -119,16 +174,13 @@ def read_weights(variant: str, where: str = "") -> bytes:
       with open(path, "rb") as f:
         return f.read()
     if os.path.isdir(flax_dir):
-      shipped += sorted(f[len("dncnn"):-len(".mpk")] for f in
-                        os.listdir(flax_dir)
-                        if f.startswith("dncnn") and f.endswith(".mpk")
-                        and not f.endswith("N.mpk"))  # load() refuses these
+      shipped += _shipped(os.listdir(flax_dir))
   if shipped:
     # scico is there: the name is wrong, not the install.
-    raise InputError(f"dncnn.variant {variant!r}: the installed scico has no "
-                     f"{name} (it ships {', '.join(shipped)}; 'auto' picks "
-                     f"{'/'.join('17' + k for k in TRAINED_SIGMA)} by the "
-                     f"noise level)")
+    raise _mistyped(variant, "the installed scico", shipped)
+  from_env = os.environ.get(WEIGHTS_ENV, "")
+  if from_env:
+    return _read_from(from_env, variant, WEIGHTS_ENV)
   raise InputError(f"no DnCNN weights ({name}) found: {INSTALL_HINT}")
 
 

@@ -1,4 +1,4 @@
-"""Objectives: what a method minimises, `objective(x, ax, y, weights)`.
+"""Objectives: what a method minimises, `objective(x, ax, y, weights)`::
 
   x        the candidate image, N x H x W x C (N = 1 inside a fit)
   ax       A(x), the operator's measurement of it (array or pytree)
@@ -67,6 +67,8 @@ def mse(x, ax, y, weights=None):
 
 @register("l1")
 def l1(x, ax, y, weights=None):
+  """Mean absolute error over all elements; with weights, the masked-out
+  elements count as zero."""
   del x
   _need(y, "l1")
   diff = jnp.abs(ax - y)
@@ -90,7 +92,7 @@ def poisson_nll(x, ax, y, weights=None):
 
 @register("amplitude")
 def amplitude(x, ax, y, weights=None):
-  """Phase retrieval's amplitude loss mean (sqrt(I) - |A x|)^2, with ax the
+  """Phase retrieval's amplitude loss `mean (sqrt(I) - |A x|)^2`, with ax the
   complex field A x and y the measured intensities I (pytrees allowed)."""
   del x
   _need(y, "amplitude")
@@ -133,8 +135,8 @@ def normalized_mse(x, ax, y, weights=None):
 def regularized(base, l2: float = 0.0, tv: float = 0.0,
                 eps: float = 1e-3) -> Objective:
   """`base` plus weights on x itself: l2 * mean((x - 0.5)^2) (the distance
-  from mid-grey, the zero of a mean-subtracted input) and tv * TV_eps(x) /
-  |x| (the smoothed isotropic TV of `priors.tv.smooth_tv`, per element, as
+  from mid-grey, the zero of a mean-subtracted input) and
+  `tv * TV_eps(x) / |x|` (the smoothed isotropic TV of `priors.tv.smooth_tv`, per element, as
   the tv_gradient method weighs it). Cached: equal settings give the same
   function object (one compiled fit); both weights 0 give `base` itself."""
   base = get(base)

@@ -3,12 +3,16 @@
 
 The loading and view-handling tests use small random nets written here in
 SCICO's file format, so they run without the weights. The quality tests need
-SCICO's weights (`pip install --no-deps scico==0.0.7`, as `.ci/run` does)
-and are skipped without them. Measured (jax 0.10.2, CPU): on the built-in
+SCICO's weights: `make test` and `.ci/run` point DIP_JAX_DNCNN_WEIGHTS at
+SCICO 0.0.7's wheel (tools/dncnn_weights.sh downloads and checks it); an
+installed scico (`pip install --no-deps scico==0.0.7`) serves as well.
+Without either they are skipped; with the variable set they run, so a
+wrong path fails instead of skipping. Measured (jax 0.10.2, CPU): on the built-in
 photo at 64 px, sigma = 25, DnCNN-17M (self-ensemble) 20.80 -> 26.34 dB; on
 the successors' 32 px cartoon DIP+DnCNN 27.76 dB against plain DIP's 24.14.
 """
 
+import os
 import zipfile
 
 import jax
@@ -29,8 +33,22 @@ from test_successors import MARGIN_DB, STEPS, _cartoon, _noisy
 
 
 needs_weights = pytest.mark.skipif(
-    not dncnn.available(), reason="no DnCNN weights: pip install --no-deps "
-                                "scico==0.0.7")
+    not (dncnn.available() or os.environ.get(dncnn.WEIGHTS_ENV)),
+    reason=f"no DnCNN weights: set {dncnn.WEIGHTS_ENV} to the wheel "
+           f"tools/dncnn_weights.sh prints (make test does)")
+
+
+def _no_scico(monkeypatch):
+  """Hides an installed scico from read_weights (find_spec finds none)."""
+  monkeypatch.setattr(dncnn.importlib.util, "find_spec", lambda name: None)
+
+
+def _fake_wheel(folder, variant="4T"):
+  """A wheel that ships one random net as `dncnn<variant>.mpk`."""
+  wheel = folder / "scico-0.0.7-py3-none-any.whl"
+  with zipfile.ZipFile(wheel, "w") as z:
+    z.write(_write_net(folder, variant), f"scico/data/flax/dncnn{variant}.mpk")
+  return wheel
 
 
 def _write_net(folder, variant="4T", zero_last=False, channels=1, seed=0):
@@ -65,12 +83,36 @@ def test_weights_load_from_a_file_a_folder_and_the_wheel(tmp_path):
   np.testing.assert_array_equal(outs[0], outs[1])
   np.testing.assert_array_equal(outs[0], outs[2])
   assert np.abs(outs[0] - y).max() > 1e-3  # a random net changes y
-  with pytest.raises(InputError, match="has no scico/data/flax/dncnn17M"):
+  with pytest.raises(InputError,
+                     match=r"has no scico/data/flax/dncnn17M.*ships 4T"):
     dncnn.read_weights("17M", str(wheel))
 
 
+def test_the_environment_variable_is_the_last_place_looked(tmp_path,
+                                                            monkeypatch):
+  _no_scico(monkeypatch)
+  wheel = _fake_wheel(tmp_path)
+  monkeypatch.setenv(dncnn.WEIGHTS_ENV, str(wheel))
+  assert dncnn.read_weights("4T") == (tmp_path / "dncnn4T.mpk").read_bytes()
+  assert dncnn.Denoiser("4T").net.depth == 4
+  # The config key wins over the variable.
+  other = tmp_path / "other"
+  other.mkdir()
+  _write_net(other, "4T", seed=1)
+  assert dncnn.read_weights("4T", str(other)) == (
+      other / "dncnn4T.mpk").read_bytes()
+  assert dncnn.read_weights("4T") != dncnn.read_weights("4T", str(other))
+  with pytest.raises(InputError, match=r"DIP_JAX_DNCNN_WEIGHTS: .* has no "
+                                       r"scico/data/flax/dncnn17M"):
+    dncnn.read_weights("17M")
+  monkeypatch.setenv(dncnn.WEIGHTS_ENV, str(tmp_path / "none.whl"))
+  with pytest.raises(InputError, match="DIP_JAX_DNCNN_WEIGHTS: no file"):
+    dncnn.read_weights("4T")
+
+
 def test_missing_or_wrong_weights_are_one_line(tmp_path, monkeypatch):
-  monkeypatch.setattr(dncnn.importlib.util, "find_spec", lambda name: None)
+  _no_scico(monkeypatch)
+  monkeypatch.delenv(dncnn.WEIGHTS_ENV, raising=False)
   with pytest.raises(InputError, match="pip install --no-deps scico"):
     dncnn.read_weights("17M")
   with pytest.raises(InputError, match="no file"):
@@ -99,7 +141,8 @@ def test_every_view_is_undone(tmp_path, channels):
 
 @needs_weights
 def test_a_mistyped_variant_names_the_shipped_ones():
-  with pytest.raises(InputError, match=r"'17X'.*ships .*17M"):
+  # From an installed scico or from the wheel the variable names.
+  with pytest.raises(InputError, match=r"17X.*ships .*17M"):
     dncnn.read_weights("17X")
 
 
