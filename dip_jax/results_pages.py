@@ -47,11 +47,13 @@ def quickstart(recs: list[dict]) -> list[str]:
   """The README's first command: what its run reached, and in how long."""
   rows = [[str(r.get("image")), str(r.get("method")), str(r.get("steps")),
            _f(r.get("psnr")), _f(r.get("psnr_corrupted")), _f(r.get("ssim"), 3),
-           _f(r.get("seconds"), 1), _f(r.get("compile_seconds"), 1)]
+           _f(r.get("seconds"), 1), _f(r.get("compile_seconds"), 1),
+           _f(r.get("other_cores"))]
           for r in recs[-1]["rows"]]
   return _table(["image", "method", "steps", "PSNR (dB)",
                  "noisy input PSNR (dB)", "SSIM", "fit seconds",
-                 "compile seconds"], rows, "lllrrrrr")
+                 "compile seconds", "other processes (cores)"], rows,
+                "lllrrrrrr")
 
 
 def step_speed(recs: list[dict]) -> list[str]:
