@@ -11,6 +11,7 @@ s/step and its ratio to the no-detector program, plus the detector state's
 size (the WMV window is W x H x W x C floats per restart).
 
   python benchmarks/early_stopping.py [--size 128] [--quick] [--rounds 12]
+      [--record [DIR]]   # + DIR/early_stopping/<run-id>.json (records.py)
 """
 
 import argparse
@@ -25,6 +26,8 @@ import jax  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 # The restarts benchmark's compiled-program driver, not a copy of it.
 from restarts import Fit  # pylint: disable=wrong-import-position
+
+from dip_jax import records  # pylint: disable=wrong-import-position,g-bad-import-order
 
 
 def program(args, detector: str) -> Fit:
@@ -53,6 +56,7 @@ def main():
   p.add_argument("--warmup", type=int, default=2, help="chunks per program")
   p.add_argument("--rounds", type=int, default=12,
                  help="timed turns per program")
+  records.add_flag(p)
   args = p.parse_args()
   names = ("none", "wmv", "emv", "discrepancy")
   progs = {}
@@ -73,14 +77,21 @@ def main():
         f"{args.chunk} steps each, programs taking turns\n")
   print("| detector | s/step | vs none | detector state MiB |")
   print("|---|---:|---:|---:|")
+  rows = []
   for name in names:
     med = statistics.median(times[name])
+    rows.append({"detector": name, "s_per_step": med, "vs_none": med / base,
+                 "state_mib": state_mib(progs[name]),
+                 "min_s": min(times[name]), "max_s": max(times[name])})
     print(f"| {name} | {med:.4f} | {med / base:.3f} | "
           f"{state_mib(progs[name]):.1f} |")
   # Spread of the no-detector program against itself: the noise floor.
   pairs = times["none"]
   print(f"\nnoise floor: the no-detector turns ranged "
         f"{min(pairs) / base:.3f}-{max(pairs) / base:.3f} x their median")
+  config = {k: v for k, v in vars(args).items() if k != "record"}
+  records.record(args.record, "early_stopping", rows,
+                 config={**config, "net": net}, seeds=[0])
 
 
 if __name__ == "__main__":

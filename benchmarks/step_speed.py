@@ -26,7 +26,11 @@ busy.
 --bf16 adds dip_jax with config.precision = bfloat16 (README "Speed").
 
   python benchmarks/step_speed.py [--sizes 64,128,256] [--xla] [--bf16]
-      [--json f]
+      [--json f] [--record [DIR]]
+
+--record writes results/step_speed/<run-id>.json (dip_jax/records.py): one
+row per measurement, the ceilings included, which docs/performance.md's
+step_speed table is rendered from.
 """
 
 import argparse
@@ -42,6 +46,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # torch_skip; dip_jax uninstalled
 from dip_jax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from dip_jax import records  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # torch_skip imports torch: it is imported in functions, off the jax RSS.
 
@@ -362,6 +367,7 @@ def main():
                  help="other processes' cores above which a run is redone")
   p.add_argument("--retries", type=int, default=2)
   p.add_argument("--json", default="", help="also write results here")
+  records.add_flag(p)
   p.add_argument("--worker", choices=("torch", "jax", "matmul"),
                  help=argparse.SUPPRESS)
   p.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -432,6 +438,30 @@ def main():
       json.dump({"argv": sys.argv[1:], "train_step_gflop": gflop,
                  "ceiling": {"matmul_n": MATMUL_N, "by_size": ceilings},
                  "results": results}, f, indent=1)
+  if args.record:
+    record(args, results, ceilings)
+
+
+# What a record keeps of each measurement (the rest is in --json).
+RECORD_KEYS = ("framework", "conv_impl", "size", "s_per_step", "steps",
+               "gflop_per_s", "ceiling_fraction", "peak_mib",
+               "device_peak_mib", "compile_s", "other_cores", "threads")
+
+
+def record(args, results, ceilings) -> None:
+  """Writes the run's record: a row per step measurement and per ceiling
+  (framework "matmul", `ceiling_for` the size it divides)."""
+  rows = [{k: r[k] for k in RECORD_KEYS if k in r} for r in results]
+  rows += [{**{k: c[k] for k in RECORD_KEYS if k in c},
+            "ceiling_for": s} for s, c in ceilings.items()]
+  torch_version = next(r["version"] for r in results
+                       if r["framework"] == "torch")
+  # The record names the device the workers ran on.
+  os.environ["JAX_PLATFORMS"] = "cuda" if args.device == "gpu" else "cpu"
+  config = {k: v for k, v in vars(args).items()
+            if k not in ("worker", "size", "impl", "json", "record")}
+  records.record(args.record, "step_speed", rows, config=config, seeds=[0],
+                 extra_versions={"torch": torch_version})
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Every experiment writes PNG figures and a `summary.md` into `--out`
 (default experiments/out/<name>), has a `--quick` mode sized for a 2-core
-CPU, and prints its summary at the end. The fits go through dip_jax's own
+CPU, and prints its summary at the end; one that hands its numbers to
+`write_record` also writes, with --record, a JSON record of them
+(results/<name>/, dip_jax/records.py). The fits go through dip_jax's own
 engine (`methods.dip.build_fit` + `driver.run_fit`), so what is measured here is
 what `python -m dip_jax.main` runs.
 """
@@ -26,6 +28,7 @@ import numpy as np  # pylint: disable=wrong-import-position
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import problem as problem_lib  # pylint: disable=wrong-import-position
+from dip_jax import records  # pylint: disable=wrong-import-position
 from dip_jax import report  # pylint: disable=wrong-import-position
 from dip_jax import driver  # pylint: disable=wrong-import-position
 from dip_jax.methods import dip as dip_method  # pylint: disable=wrong-import-position
@@ -43,7 +46,32 @@ def parser(name: str, doc: str) -> argparse.ArgumentParser:
   p.add_argument("--quick", action="store_true",
                  help="small images and nets: minutes on a 2-core CPU")
   p.add_argument("--seed", type=int, default=0)
+  records.add_flag(p)
   return p
+
+
+def write_record(args, name: str, rows: list[dict], config=None,
+                 seeds=None) -> str | None:
+  """With --record, writes the run's numbers as results/<name>/<run-id>.json
+  (dip_jax/records.py); without it, nothing.
+
+  Args:
+    args: the parsed arguments (`parser`'s flags among them).
+    name: the results table the rows feed.
+    rows: one flat dict per (image, seed, method, ...) with the numbers.
+    config: the settings (a config_dict.ConfigDict or a dict); default: the
+      arguments.
+    seeds: default [args.seed].
+
+  Returns:
+    The path written, or None.
+  """
+  if config is not None and hasattr(config, "to_dict"):
+    config = config.to_dict()
+  settings = {k: v for k, v in vars(args).items() if k != "record"}
+  return records.record(args.record, name, rows,
+                        config=config if config is not None else settings,
+                        seeds=[args.seed] if seeds is None else seeds)
 
 
 def load_config(file: str, arg: str | None = None):

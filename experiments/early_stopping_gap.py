@@ -24,6 +24,8 @@ each task's folders below; without, the built-in sample.
       # configs, 1 image per task, each task's own detector (denoising:
       # discrepancy; others: wmv) (about 10 min on 2 cores)
 
+With --record [DIR] the rows also go to DIR/early_stopping_gap/<run-id>.json
+(default DIR: results/; dip_jax/records.py).
 The table goes to OUT/early_stopping_gap.md (and stdout): oracle peak PSNR
 and step, detected PSNR and step, gap = oracle - detected, the step where
 the detector fired (patience ran out) if it did within the run, and the PSNR
@@ -42,6 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
+from dip_jax import records  # pylint: disable=wrong-import-position
 from dip_jax import run  # pylint: disable=wrong-import-position
 
 # task: (config file, config arg, overrides, image folders under --data_dir)
@@ -224,6 +227,7 @@ def main(argv=None):
                       "(-1: the output average's mean age); default: each "
                       "task config's (denoise: -1, others: 0)")
   p.add_argument("--seed", type=int, default=0)
+  records.add_flag(p)
   args = p.parse_args(argv)
   def detectors(task):
     if args.detectors:
@@ -255,6 +259,14 @@ def main(argv=None):
         with open(path, "w") as f:
           f.write(table(rows, args))
   print(table(rows, args))
+  # One record per call, with every row (reused runs' too): the table's
+  # numbers as data (results/early_stopping_gap/).
+  records.record(args.record, "early_stopping_gap",
+                 [{**r, "seed": args.seed, "method": "dip"} for r in rows],
+                 config={k: v for k, v in vars(args).items()
+                         if k != "record"}, seeds=[args.seed],
+                 argv=["experiments/early_stopping_gap.py", *argv]
+                 if argv is not None else None)
 
 
 if __name__ == "__main__":

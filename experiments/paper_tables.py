@@ -36,7 +36,9 @@ Classical baselines need the optional extra: pip install -e '.[paper]'
 step counts; the same layout, marked quick -- not comparable to the paper.
 --precision=bfloat16 runs the nets in bfloat16 (config.precision) in job
 folders of their own beside float32's, and writes OUT/<table>_bf16.md.
-Outputs: OUT/<table>.md, OUT/tables.md (all), the sweeps in OUT/<table>/.
+Outputs: OUT/<table>.md, OUT/tables.md (all), the sweeps in OUT/<table>/;
+with --record [DIR], the tables' numbers as DIR/paper_tables/<run-id>.json
+(default DIR: results/; dip_jax/records.py).
 """
 
 import argparse
@@ -56,6 +58,7 @@ if ROOT not in sys.path:
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import dncnn  # pylint: disable=wrong-import-position
 from dip_jax import metrics  # pylint: disable=wrong-import-position
+from dip_jax import records  # pylint: disable=wrong-import-position
 from dip_jax import results  # pylint: disable=wrong-import-position
 from dip_jax import successors  # pylint: disable=wrong-import-position
 from dip_jax import sweep  # pylint: disable=wrong-import-position
@@ -349,6 +352,23 @@ def _score(answer):
   return answer[0] if isinstance(answer[0], float) else None
 
 
+def rows_for_record(table, config, rows) -> list[dict]:
+  """A table's rows as record rows (dip_jax/records.py): per image, plain
+  DIP's numbers (method "dip"), then one row per successor (its score)."""
+  base = {"table": table, "metric": TABLES[table][2],
+          "seed": int(getattr(config, "seed", 0))}
+  out = []
+  for r in rows:
+    dip = {k: v for k, v in r.items() if k != "methods"}
+    out.append({**base, **dip, "method": "dip"})
+    for method, (score, seconds) in r["methods"].items():
+      done = isinstance(score, float)
+      out.append({**base, "image": r["image"], "method": method,
+                  "status": "done" if done else score,
+                  "score": score if done else None, "seconds": seconds})
+  return out
+
+
 def host() -> str:
   """The machine in words: CPU model and cores (the tables' device column
   says which JAX backend ran the fits)."""
@@ -386,6 +406,7 @@ def main():
                       "<table>_bf16.md")
   p.add_argument("--no_run", action="store_true",
                  help="only (re)write the tables from the sweeps' files")
+  records.add_flag(p)
   args = p.parse_args()
   tables = [t.strip() for t in args.tables.split(",") if t.strip()]
   unknown = sorted(set(tables) - set(TABLES))
@@ -416,7 +437,7 @@ def main():
   ])) or None
   suffix = "" if args.precision == "float32" else "_bf16"
   os.makedirs(args.out, exist_ok=True)
-  texts, t0, failures = [], time.perf_counter(), 0
+  texts, t0, failures, record_rows = [], time.perf_counter(), 0, []
   for table in tables:
     config, path = load_table_config(table, arg, args.data_dir)
     skipped = [m for m in methods if not successors.applies(config, m)]
@@ -428,6 +449,7 @@ def main():
     if not args.no_run:
       failures += run_sweep(table, path, arg, config, workdir) != 0
     rows = table_rows(table, config, workdir, table_methods)
+    record_rows += rows_for_record(table, config, rows)
     command = (f"python experiments/paper_tables.py --tables={table}"
                + (" --quick" if args.quick else "")
                + (f" --restarts={args.restarts}" if args.restarts else "")
@@ -453,6 +475,10 @@ def main():
   print(f"wrote {os.path.join(args.out, f'tables{suffix}.md')} in "
         f"{total:.0f} s",
         flush=True)
+  records.record(args.record, "paper_tables", record_rows,
+                 config={k: v for k, v in vars(args).items()
+                         if k != "record"},
+                 seeds=sorted({r["seed"] for r in record_rows}))
   sys.exit(1 if failures else 0)
 
 

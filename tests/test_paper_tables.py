@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
 import paper_tables  # pylint: disable=g-import-not-at-top,wrong-import-position
 from dip_jax import hyper  # pylint: disable=wrong-import-position
+from dip_jax import report  # pylint: disable=wrong-import-position
 from dip_jax import results  # pylint: disable=wrong-import-position
 from dip_jax import sweep  # pylint: disable=wrong-import-position
 from tests.conftest import tiny_config  # pylint: disable=wrong-import-position
@@ -217,6 +218,15 @@ def test_successor_columns_from_sweep_files(tmp_path, real_summary):
   seconds = next(l for l in lines if l.startswith("| *s/image*"))
   assert "| 25.0 | — |" in seconds and seconds.endswith("| 10.0 | |")
   assert "SGLD's posterior mean" in text
+  # --record's rows: plain DIP's per image, then each successor's score.
+  rec = paper_tables.rows_for_record("sr_x4_set5", config, rows)
+  assert [(r["image"], r["method"], r.get("score"), r["status"])
+          for r in rec] == [
+              ("a", "dip", None, "done"), ("a", "sgld", 31.5, "done"),
+              ("a", "deepred", 32.0, "done"), ("b", "dip", None, "done"),
+              ("b", "sgld", 29.5, "done"), ("b", "deepred", None, "missing")]
+  assert rec[0]["single"] == 30.0 and rec[0]["metric"] == "psnr_y"
+  assert json.loads(report.json_text(rec))[1]["seconds"] == 20.0
   with pytest.raises(ValueError, match="known methods"):
     paper_tables.load_table_config("sr_x4_set5", "quick,methods=dip+red",
                                    str(tmp_path))
