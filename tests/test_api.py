@@ -108,8 +108,9 @@ def test_api_refuses_unknown_keys_and_non_operators():
     dip_jax.reconstruct(np.full((8, 8, 3), np.nan))
 
 
-def _readme_block(heading: str) -> str:
-  with open(os.path.join(ROOT, "README.md")) as f:
+def _doc_block(path: str, heading: str) -> str:
+  """The first python block after `heading` in the page `path`."""
+  with open(os.path.join(ROOT, path), encoding="utf-8") as f:
     text = f.read()
   section = text.split(heading, 1)[1]
   return re.search(r"```python\n(.*?)```", section, re.S).group(1)
@@ -117,7 +118,7 @@ def _readme_block(heading: str) -> str:
 
 def test_readme_python_snippet_runs():
   namespace = {}
-  exec(_readme_block("## Use it from Python"), namespace)  # pylint: disable=exec-used
+  exec(_doc_block("README.md", "## Use it from Python"), namespace)  # pylint: disable=exec-used
   result, noisy, clean = (namespace[k] for k in ("result", "noisy", "clean"))
   assert result.reconstruction.shape == clean.shape
   # measured: 23.68 dB vs the noisy 20.80
@@ -126,7 +127,7 @@ def test_readme_python_snippet_runs():
 
 def test_readme_new_operator_snippet_runs():
   namespace = {}
-  exec(_readme_block("### Add an operator"), namespace)  # pylint: disable=exec-used
+  exec(_doc_block("docs/extending.md", "## Add an operator"), namespace)  # pylint: disable=exec-used
   result = namespace["result"]
   assert result.reconstruction.shape == namespace["clean"].shape
   assert result.info["psnr"] > 20
@@ -134,7 +135,7 @@ def test_readme_new_operator_snippet_runs():
 
 def test_readme_new_method_snippet_runs():
   namespace = {}
-  exec(_readme_block("### Add a method"), namespace)  # pylint: disable=exec-used
+  exec(_doc_block("docs/extending.md", "## Add a method"), namespace)  # pylint: disable=exec-used
   clean = smooth_image(16, 16, 3)
   op = operators.blur("box", size=3)
   y = np.asarray(op(jnp.asarray(clean)[None])[0])

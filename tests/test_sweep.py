@@ -262,8 +262,8 @@ def test_settings_in_python():
 
 
 def test_readme_sweep_snippet_runs():
-  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-    section = f.read().split("**Sweeps.**", 1)[1]
+  with open(os.path.join(ROOT, "docs", "scaling.md"), encoding="utf-8") as f:
+    section = f.read().split("## Sweeps", 1)[1]
   code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
   config = _tiny_module().get_config()
   exec(code, {"c": config, "sweep": sweep})  # pylint: disable=exec-used
