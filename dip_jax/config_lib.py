@@ -116,10 +116,16 @@ def base_config() -> ml_collections.ConfigDict:
   c.input.scale = 0.1             # z = scale * U(0, 1) (or N(0, 1))
   c.input.reg_noise_std = 1.0 / 30  # fresh N(0, s^2) added to z every step
 
+  # The optimizer, an optax GradientTransformation (dip_jax/fit/optim.py):
+  # clip_by_global_norm -> optimizer(schedule) -> what a method chains on.
   c.optim = ml_collections.ConfigDict()
-  c.optim.name = "adam"           # an optax optimizer of the learning rate:
-                                  # adam | adamw | sgd | rmsprop | lion
-  c.optim.learning_rate = 0.01
+  c.optim.name = "adam"           # adam | adamw | sgd | rmsprop | lion
+  c.optim.learning_rate = 0.01    # the (peak) rate
+  c.optim.schedule = "constant"   # constant | cosine | warmup_cosine
+  c.optim.warmup_steps = 0        # warmup_cosine: linear ramp from 0
+  c.optim.decay_steps = 0         # cosine: steps to the end rate (0 = all)
+  c.optim.end_factor = 0.0        # cosine: end rate / peak rate
+  c.optim.clip_norm = 0.0         # > 0: clip the gradient's global norm
 
   # Weights on x itself added to the objective of a fit (dip, tv_gradient):
   # tv > 0 with prior=dip is DIP-TV (Liu et al., 2019): data term +

@@ -10,7 +10,7 @@ import numpy as np
 from conftest import smooth_image, tiny_config
 from dip_jax import corruptions, driver, metrics, problem as problem_lib
 from dip_jax import watchers
-from dip_jax.priors import dip
+from dip_jax.fit import step as fit_core
 from dip_jax.methods import dip as dip_method
 
 
@@ -76,8 +76,8 @@ def test_guard_restores_last_good_state_on_nan():
   spec, data, init_key, loop_key = fit.spec, fit.data, fit.init_key, fit.loop_key
   # One restart's step, unbatched (the fit's keys and z carry the R axis).
   data = {**data, "z": data["z"][0]}
-  state = dip.init_state(spec, init_key[0], data["z"])
-  step = jax.jit(lambda s: dip.fit_step(spec, s, data, loop_key[0]))
+  state = fit_core.init_state(spec, init_key[0], data["z"])
+  step = jax.jit(lambda s: fit_core.fit_step(spec, s, data, loop_key[0]))
   for _ in range(3):
     state, m = step(state)
   assert not bool(m["restored"])

@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import tiny_config
 from dip_jax import problem as problem_lib, run, stopping
 from dip_jax.errors import InputError
-from dip_jax.priors import dip
+from dip_jax.fit import step as fit_core
 from dip_jax.methods import dip as dip_method
 
 
@@ -335,7 +335,7 @@ def test_kind_none_allocates_no_detector_state():
                              compile_chunk=False)
   spec, data, init_key, _ = fit.spec, fit.data, fit.init_key, fit.loop_key
   assert spec.stopping is None
-  state = jax.eval_shape(lambda k, z: dip.init_states(spec, k, z), init_key,
+  state = jax.eval_shape(lambda k, z: fit_core.init_states(spec, k, z), init_key,
                          data["z"])
   assert state.stop is None
 
