@@ -4,7 +4,7 @@
 `driver.Fit` (the canvas padding, the net, the input z, the keys, the
 restart groups); `solve` runs it through the driver and returns the answer
 with the fit's own numbers (`dip_summary.py`). The compiled step itself is
-`dip_jax/priors/dip.py`. `solve_batch` fits many problems of one task in
+`dip_jax/fit/step.py`. `solve_batch` fits many problems of one task in
 one program (`dip_jax/batch.py`).
 """
 
