@@ -119,7 +119,7 @@ def init_state(spec: FitSpec, key, z, params=None) -> FitState:
   out = apply_net(spec, params, z)
   first = watchers_lib.StepView(step=jnp.zeros((), jnp.int32), out=out,
                                 params=params, opt_state=opt_state,
-                                data={"z": z})
+                                data={"z": z}, crop=spec.crop)
   return FitState(params=params, opt_state=opt_state,
                   step=jnp.zeros((), jnp.int32), out=out,
                   watch={w.name: w.init(first) for w in spec.watchers})
@@ -169,7 +169,8 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
     # No image to compare A x with: a guard watches the loss alone.
     fit_db = jnp.array(jnp.inf, jnp.float32)
   view = watchers_lib.StepView(step=state.step, out=out, loss=loss,
-                               fit_db=fit_db, params=params, data=data)
+                               fit_db=fit_db, params=params, data=data,
+                               crop=spec.crop)
   watch = dict(state.watch)
   bad = jnp.zeros((), bool)
   reviewers = spec.with_part("review")
@@ -339,7 +340,7 @@ def step_restarts(spec: FitSpec, state: FitState, data: dict, loop_keys):
     view = watchers_lib.StepView(
         step=t - 1, out=state.out, fit_db=step_metrics.get("psnr_observed"),
         answer=answer(spec, state), data=data,
-        per_restart=functools.partial(_per_restart, spec))
+        per_restart=functools.partial(_per_restart, spec), crop=spec.crop)
     watch = dict(state.watch)
     for w in across:
       watch[w.name] = w.update(watch[w.name], view)

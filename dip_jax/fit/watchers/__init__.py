@@ -59,6 +59,8 @@ class StepView:
   answer: Any = None         # across_restarts only: the fit's answer now
   data: Any = None           # the fit's data (z, observed, noise_var, ...)
   per_restart: Any = flax.struct.field(pytree_node=False, default=None)
+  # (top, left, H, W): where the image `out` sits in the net's canvas (z).
+  crop: tuple = flax.struct.field(pytree_node=False, default=())
 
 
 @dataclasses.dataclass(frozen=True)
