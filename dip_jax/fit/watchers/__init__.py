@@ -26,7 +26,8 @@ and, only where it has one,
   stopped(w) -> bool per restart a detector's decision; where
                                  `halting()` is True a stopped restart is
                                  frozen (its remaining steps skipped)
-  metrics(w, clean) -> dict      per-step numbers for the history
+  metrics(w, clean) -> dict      per-step numbers for the history (clean:
+                                 the clean image, or None without one)
 
 `across_restarts = True` runs `update` once over all restarts (leading axis
 R) instead of inside the per-restart vmap: the early-stopping detectors

@@ -28,4 +28,6 @@ class Ema(Watcher):
     return w if self.decay > 0 else current
 
   def metrics(self, w, clean):
+    if clean is None:
+      return {}
     return {"psnr_ema": metrics.psnr_jax(w, clean)}
