@@ -44,7 +44,7 @@ def program(args, detector: str) -> Fit:
 
 def state_mib(fit: Fit) -> float:
   return sum(np.asarray(x).nbytes
-             for x in jax.tree.leaves(fit.state.stop)) / 2 ** 20
+             for x in jax.tree.leaves(fit.state.watch.get("stop"))) / 2 ** 20
 
 
 def main():

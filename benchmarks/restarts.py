@@ -80,6 +80,7 @@ class Fit:
     self.compile_s = self.runner.compile_seconds
     self.steps = chunk
     self.loss = None
+    self.restores = 0  # per restart, steps the guard undid
 
   @property
   def state(self):
@@ -93,6 +94,8 @@ class Fit:
     # As run_fit does: every chunk's metrics come back to the host.
     metrics = self.runner.chunk(self.steps)
     self.loss = np.asarray(metrics["loss"])[-1]
+    self.restores = self.restores + np.sum(np.asarray(metrics["restored"]),
+                                           axis=0)
     jax.block_until_ready(self.state)
     # CPU time too: on a shared machine wall time grows with the other
     # processes' load, CPU time less (it still counts XLA's threads
@@ -133,8 +136,7 @@ def worker(args) -> dict:
          "cpu_s_per_step": statistics.median(cpu_times),
          # Per restart: a diverged (NaN) fit would time different work.
          "final_loss": np.atleast_1d(fit.loss).tolist(),
-         "restores": np.atleast_1d(
-             jax.device_get(fit.state.restores)).tolist(),
+         "restores": np.atleast_1d(fit.restores).tolist(),
          "params_per_restart": n_params // r,
          "compile_s": fit.compile_s, "import_mib": base_mib,
          "after_compile_mib": compiled_mib,

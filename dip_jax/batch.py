@@ -34,7 +34,7 @@ from dip_jax import checkpoint
 from dip_jax import driver
 from dip_jax import signals
 from dip_jax.errors import InputError
-from dip_jax.priors import dip
+from dip_jax.fit import step as fit_core
 
 
 def _stack(trees):
@@ -46,7 +46,7 @@ def lane(tree, i: int):
   return jax.tree.map(lambda a: a[i], tree)
 
 
-def check_batchable(fits) -> dip.FitSpec:
+def check_batchable(fits) -> fit_core.FitSpec:
   """The spec every fit shares, or one line naming what differs."""
   spec = fits[0].spec
   for i, fit in enumerate(fits[1:], 1):
@@ -63,10 +63,10 @@ def check_batchable(fits) -> dip.FitSpec:
   return spec
 
 
-def compile_batch(spec: dip.FitSpec):
-  """The batched chunk: `dip.run_chunk` vmapped over lanes (state, data,
+def compile_batch(spec: fit_core.FitSpec):
+  """The batched chunk: `fit_core.run_chunk` vmapped over lanes (state, data,
   loop keys; the step count is shared), the state donated."""
-  chunk = lambda s, d, k, n: dip.run_chunk(spec, s, d, k, n)
+  chunk = lambda s, d, k, n: fit_core.run_chunk(spec, s, d, k, n)
   return jax.jit(jax.vmap(chunk, in_axes=(0, 0, 0, None)), donate_argnums=0)
 
 
@@ -93,7 +93,7 @@ def compile_for(fits):
     _COMPILED.move_to_end(key)
     exe, estimate = _COMPILED[key]
     return exe, dataclasses.replace(estimate, compile_seconds=0.0)
-  init_fn, _, _ = dip.compile_fit(spec)
+  init_fn, _, _ = fit_core.compile_fit(spec)
   state = jax.eval_shape(
       lambda: _stack([init_fn(f.init_key, f.data["z"]) for f in fits]))
   t0 = time.perf_counter()
@@ -143,7 +143,7 @@ def run_batch(fits, num_steps: int, say=None, checkpoint_dirs=None,
   from them when every lane holds one of the same step. `compiled`: what
   `compile_for(fits)` returned, so the program is not compiled again."""
   spec = check_batchable(fits)
-  init_fn, _, _ = dip.compile_fit(spec)
+  init_fn, _, _ = fit_core.compile_fit(spec)
   # Lane 0's starting state is also the template checkpoints restore into;
   # the other lanes are only drawn when the batch starts afresh.
   first = init_fn(fits[0].init_key, fits[0].data["z"])
@@ -164,7 +164,7 @@ def run_batch(fits, num_steps: int, say=None, checkpoint_dirs=None,
   keys = _stack([f.loop_key for f in fits])
   exe, estimate = compiled or compile_for(fits)
   compile_seconds = estimate.compile_seconds
-  halt = spec.stopping is not None and spec.stopping.halt
+  halt = fit_core.halts(spec)
   t_fit = time.perf_counter()
 
   def taken(i):
@@ -180,7 +180,7 @@ def run_batch(fits, num_steps: int, say=None, checkpoint_dirs=None,
       ckpt.save(step, lane(state, i), hist, {"seconds": seconds})
 
   try:
-    while step < num_steps and not (halt and driver.all_stopped(state)):
+    while step < num_steps and not (halt and driver.all_stopped(spec, state)):
       n = min(spec.chunk, num_steps - step,
               *([checkpoint_every - step % checkpoint_every] if ckpts
                 else []))
@@ -191,7 +191,7 @@ def run_batch(fits, num_steps: int, say=None, checkpoint_dirs=None,
           hist.setdefault(k, []).append(np.asarray(v)[i, :n])
       step += n
       loss = np.asarray(m["loss"])[:, n - 1]
-      if not spec.guard and not np.all(np.isfinite(loss)):
+      if not driver.guarded(spec) and not np.all(np.isfinite(loss)):
         bad = sorted({int(i) for i in np.nonzero(~np.isfinite(loss))[0]})
         raise FloatingPointError(f"loss became non-finite by step {step} in "
                                  f"image(s) {bad}; lower "

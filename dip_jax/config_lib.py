@@ -13,7 +13,7 @@ import ml_collections
 
 from dip_jax.errors import InputError
 
-# config.precision: the compute dtypes a net may run in (priors/dip.py maps
+# config.precision: the compute dtypes a net may run in (fit/step.py maps
 # them to dtypes; the paper-table configs and experiments offer the same).
 PRECISIONS = ("float32", "bfloat16")
 
@@ -116,10 +116,16 @@ def base_config() -> ml_collections.ConfigDict:
   c.input.scale = 0.1             # z = scale * U(0, 1) (or N(0, 1))
   c.input.reg_noise_std = 1.0 / 30  # fresh N(0, s^2) added to z every step
 
+  # The optimizer, an optax GradientTransformation (dip_jax/fit/optim.py):
+  # clip_by_global_norm -> optimizer(schedule) -> what a method chains on.
   c.optim = ml_collections.ConfigDict()
-  c.optim.name = "adam"           # an optax optimizer of the learning rate:
-                                  # adam | adamw | sgd | rmsprop | lion
-  c.optim.learning_rate = 0.01
+  c.optim.name = "adam"           # adam | adamw | sgd | rmsprop | lion
+  c.optim.learning_rate = 0.01    # the (peak) rate
+  c.optim.schedule = "constant"   # constant | cosine | warmup_cosine
+  c.optim.warmup_steps = 0        # warmup_cosine: linear ramp from 0
+  c.optim.decay_steps = 0         # cosine: steps to the end rate (0 = all)
+  c.optim.end_factor = 0.0        # cosine: end rate / peak rate
+  c.optim.clip_norm = 0.0         # > 0: clip the gradient's global norm
 
   # Weights on x itself added to the objective of a fit (dip, tv_gradient):
   # tv > 0 with prior=dip is DIP-TV (Liu et al., 2019): data term +
@@ -144,7 +150,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.sgld.noise_scale = 2.0        # their code: 2 x lr
   c.sgld.burn_in = 7000           # their 20000-step runs: 7000
   c.sgld.sample_every = 50
-  # prior=deepred: DIP + RED by ADMM (Mataev et al., 2019; dip_jax/red.py):
+  # prior=deepred: DIP + RED by ADMM (Mataev et al., 2019; dip_jax/fit/watchers/admm.py):
   # net loss data + mu * |f - x + u|^2, x from a non-local-means step.
   c.deepred = ml_collections.ConfigDict()
   c.deepred.mu = 0.5
@@ -182,7 +188,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.guard.enabled = True          # restore the last good state on divergence
   c.guard.psnr_drop = 5.0         # dB drop in PSNR to x0 counted as divergence
   c.guard.every = 100             # steps between good-state snapshots
-  # Early stopping without the clean image (dip_jax/stopping.py): stop where
+  # Early stopping without the clean image (dip_jax/fit/watchers/stopping.py): stop where
   # the data fit reaches the noise level estimated from y (discrepancy), or
   # watch the variance of the recent outputs and stop when its minimum is
   # `patience` steps old (wmv/emv; Wang et al., arXiv 2112.06074).

@@ -1,5 +1,5 @@
 """Classical denoisers in JAX, jittable, for use inside a compiled fit
-(DeepRED's regularization by denoising, `dip_jax/red.py`).
+(DeepRED's regularization by denoising, `dip_jax/fit/watchers/admm.py`).
 
   nlm(x, sigma)   non-local means (Buades, Coll, Morel 2005) with the
                   per-pixel patch distance of scikit-image's fast mode:

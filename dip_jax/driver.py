@@ -20,7 +20,11 @@ from dip_jax import checkpoint
 from dip_jax import report
 from dip_jax import sharding
 from dip_jax import signals
-from dip_jax.priors import dip
+from dip_jax.fit import step as fit_core
+from dip_jax.fit import watchers as watchers_lib
+from dip_jax.fit.watchers import ema as ema_lib
+from dip_jax.fit.watchers import guard as guard_lib
+from dip_jax.fit.watchers import stopping
 
 
 @dataclasses.dataclass
@@ -42,7 +46,7 @@ class Hooks:
 @dataclasses.dataclass
 class Fit:
   """A fit ready to run: the static spec, its data, the restart keys."""
-  spec: dip.FitSpec
+  spec: fit_core.FitSpec
   data: dict
   init_key: Any
   loop_key: Any
@@ -58,22 +62,40 @@ def ensemble(outputs):
   return outputs[:, 0].mean(axis=0)
 
 
-def all_stopped(state) -> bool:
-  return bool(np.all(jax.device_get(state.stop.stopped)))
+def stop_of(spec):
+  """The fit's early-stopping watcher (a stopping.StopSpec), or None."""
+  return watchers_lib.find(spec.watchers, stopping.StopSpec)
 
 
-def detected_steps(state) -> list:
+def ema_decay(spec) -> float:
+  """The output average's decay (0: the answer is the output itself)."""
+  ema = watchers_lib.find(spec.watchers, ema_lib.Ema)
+  return ema.decay if ema is not None else 0.0
+
+
+def guarded(spec) -> bool:
+  return watchers_lib.find(spec.watchers, guard_lib.Guard) is not None
+
+
+def all_stopped(spec, state) -> bool:
+  """Whether a halting watcher has stopped every restart."""
+  return bool(jax.device_get(fit_core.halted(spec, state)))
+
+
+def detected_steps(spec, state) -> list:
   """The detected step of each restart."""
-  return [int(s) for s in np.asarray(jax.device_get(state.stop.best_step))]
+  stop = state.watch[stop_of(spec).name]
+  return [int(s) for s in np.asarray(jax.device_get(stop.best_step))]
 
 
-def answer_steps(state, lag: int) -> list:
+def answer_steps(spec, state) -> list:
   """The step whose answer each restart kept: `lag` steps after its
   detection, or the detected step itself where the fit ended before that
   (or 0: no detection)."""
+  lag = stop_of(spec).lag
   ran = int(np.max(jax.device_get(state.step)))
   return [t + lag if t and t + lag <= ran else t
-          for t in detected_steps(state)]
+          for t in detected_steps(spec, state)]
 
 
 def _crossed(step, n, every, total):
@@ -89,7 +111,7 @@ def _due(step, every):
 
 def _progress_psnr(spec, last):
   return last.get("psnr_ensemble", last.get("psnr_answer", last.get(
-      "psnr_ema" if spec.ema_decay > 0 else "psnr")))
+      "psnr_ema" if ema_decay(spec) > 0 else "psnr")))
 
 
 # The guard undoing half the steps of this many in a row means it cannot
@@ -105,7 +127,7 @@ def _check_divergence(spec, recent, step):
     raise FloatingPointError(
         f"the fit diverges: the guard undid {undone} of the last "
         f"{len(recent)} steps (by step {step}) at optim.learning_rate="
-        f"{spec.learning_rate:g}; lower the learning rate")
+        f"{spec.optim.learning_rate:g}; lower the learning rate")
 
 
 def _announce_long_fit(estimate, steps, hooks, say):
@@ -129,7 +151,7 @@ class Runner:
 
   def __init__(self, fit: Fit):
     spec = fit.spec
-    init_fn, chunk_fn, self.output_fn = dip.compile_fit(spec)
+    init_fn, chunk_fn, self.output_fn = fit_core.compile_fit(spec)
     state = init_fn(fit.init_key, fit.data["z"])
     mesh = sharding.restart_mesh(spec.num_restarts, fit.num_devices)
     self.state, self.data = sharding.place(mesh, state, fit.data)
@@ -183,9 +205,10 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
   if progress:
     progress.start(step)
     _announce_long_fit(fit.estimate, num_steps - step, hooks, say)
-  halt = spec.stopping is not None and spec.stopping.halt
+  halt = fit_core.halts(spec)
+  guard = guarded(spec)
   recent = np.zeros((0, spec.num_restarts), bool)  # guard's last decisions
-  while step < num_steps and not (halt and all_stopped(state)):
+  while step < num_steps and not (halt and all_stopped(spec, state)):
     # One compiled program for every chunk: stop short where a log line,
     # snapshot or checkpoint falls due (every cut replays exactly).
     n = min([spec.chunk, num_steps - step] + [
@@ -206,19 +229,19 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
     # With restarts, per-restart numbers are averaged for the progress line.
     last = {k: float(np.mean(np.asarray(v)[n - 1]))
             for k, v in chunk_metrics.items()}
-    if not np.isfinite(last["loss"]) and not spec.guard:
+    if not np.isfinite(last["loss"]) and not guard:
       raise FloatingPointError(
           f"loss became non-finite by step {step}; lower "
           f"optim.learning_rate or enable guard")
-    if spec.guard:
+    if guard:
       restored = np.asarray(chunk_metrics["restored"])[:n]
       recent = np.concatenate([recent, restored])[-DIVERGENCE_WINDOW:]
       _check_divergence(spec, recent, step)
     logged = (not hooks.log_every or step % hooks.log_every == 0
-              or step == num_steps or (halt and all_stopped(state)))
+              or step == num_steps or (halt and all_stopped(spec, state)))
     if log and logged:
-      log.write({"step": step, **last,
-                 "restores": int(np.sum(state.restores)), "seconds": seconds})
+      log.write({"step": step, **last, "restores": restores(history),
+                 "seconds": seconds})
     if progress and logged:
       fields = {"loss": last["loss"]}
       if "psnr_observed" in last:
@@ -242,15 +265,15 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
                                 resumable=ckpt is not None)
   if ckpt:
     ckpt.close()
-  if halt and all_stopped(state) and hooks.progress:
-    stop = spec.stopping
+  stop = stop_of(spec)
+  if halt and stop is not None and all_stopped(spec, state) and hooks.progress:
     why = (f"the fit reached {stop.fit_gate:g} x the noise level at step(s) "
-           f"{', '.join(map(str, detected_steps(state)))}"
+           f"{', '.join(map(str, detected_steps(spec, state)))}"
            if stop.kind == "discrepancy" else
            f"the variance had not decreased for {stop.patience} steps")
-    picked = ", ".join(map(str, answer_steps(state, stop.lag)))
+    picked = ", ".join(map(str, answer_steps(spec, state)))
     say(f"early stop ({stop.kind}) at step {step}: {why}; answer = the "
-        f"{'output average' if spec.ema_decay > 0 else 'iterate'} of "
+        f"{'output average' if ema_decay(spec) > 0 else 'iterate'} of "
         f"step(s) {picked}")
   history = {k: np.concatenate(v) for k, v in history.items()}
   timing = {"fit_seconds": previous_seconds + time.perf_counter() - t_fit,
@@ -258,7 +281,13 @@ def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
   return state, history, timing
 
 
+def restores(history) -> int:
+  """How many steps the guard undid (over all restarts) so far."""
+  undone = history.get("restored", [])
+  return int(sum(np.sum(a) for a in undone))
+
+
 def outputs(fit: Fit, state) -> np.ndarray:
   """The fit's answers per restart (EMA or f(z)), as numpy."""
-  return np.asarray(dip.compile_fit(fit.spec)[2](state, fit.data))
+  return np.asarray(fit_core.compile_fit(fit.spec)[2](state, fit.data))
 

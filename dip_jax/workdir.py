@@ -31,17 +31,29 @@ LOCK = ".lock"
 # those runs did: a workdir whose config lacks one of them is the same run
 # when this config holds that value (old sweeps resume, old results count).
 ADDED_KEYS = {"precision": "float32",
-              # DIP+DnCNN's block (2026-12-05); only prior=dip_dncnn reads it.
+              # DIP+DnCNN's block; only prior=dip_dncnn reads it.
               "dncnn": {"dip_weight": 0.5, "variant": "auto",
-                        "self_ensemble": True, "weights": ""}}
+                        "self_ensemble": True, "weights": ""},
+              # The optimizer's schedule and clipping (fit/optim.py).
+              "optim": {"schedule": "constant", "warmup_steps": 0,
+                        "decay_steps": 0, "end_factor": 0.0,
+                        "clip_norm": 0.0}}
 
 
-def _as_before(previous: dict, config_json: dict) -> dict:
-  """config_json without the ADDED_KEYS `previous` lacks and that hold the
-  value of the old behaviour."""
-  return {k: v for k, v in config_json.items()
-          if not (k in ADDED_KEYS and k not in previous
-                  and v == ADDED_KEYS[k])}
+def _as_before(previous: dict, config_json: dict,
+               added: dict = ADDED_KEYS) -> dict:
+  """config_json without the `added` keys (ADDED_KEYS, nested blocks
+  included) that `previous` lacks and that hold the value of the old
+  behaviour."""
+  kept = {}
+  for k, v in config_json.items():
+    if k in added and k not in previous and v == added[k]:
+      continue
+    if (k in added and isinstance(added[k], dict) and isinstance(v, dict)
+        and isinstance(previous.get(k), dict)):
+      v = _as_before(previous[k], v, added[k])
+    kept[k] = v
+  return kept
 
 
 def check(workdir: str, config_json: dict) -> dict | None:

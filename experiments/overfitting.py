@@ -8,7 +8,7 @@ run stands for) is captured by the driver's snapshot hook at three steps:
   early   (~100)    the net has drawn only the coarse scene
   middle  (~2400)   blocks and halos gone: the restored image
   late    (~50 000) the net has fitted the JPEG itself: artefacts are back
-ES-WMV (dip_jax/stopping.py) watches the same fit with halt=False: it picks
+ES-WMV (dip_jax/fit/watchers/stopping.py) watches the same fit with halt=False: it picks
 its iterate without the clean image but lets the fit run on, so one run
 gives the whole curve, the oracle peak and the detector's step.
 

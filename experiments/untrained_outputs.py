@@ -33,7 +33,7 @@ import numpy as np  # pylint: disable=wrong-import-position
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import nets  # pylint: disable=wrong-import-position
 from dip_jax.nets import presets  # pylint: disable=wrong-import-position
-from dip_jax.priors import dip  # pylint: disable=wrong-import-position
+from dip_jax.fit import step as fit_core  # pylint: disable=wrong-import-position
 
 DEFAULT_PRESETS = ("hourglass-1", "hourglass-3", "hourglass-5", "skip-5",
                    "skip-5-nearest", "encoder-decoder-6", "unet", "resnet-8",
@@ -83,7 +83,7 @@ def main():
   for n in names:
     presets.preset(n)  # refuses unknown names before any work
   # One z for all nets: the differences in the figure are the nets'.
-  z = dip.make_input(jax.random.key(args.seed + 1), "uniform", 32, size, size,
+  z = fit_core.make_input(jax.random.key(args.seed + 1), "uniform", 32, size, size,
                      0.1)
   panels, rows = [], []
   for name in names:

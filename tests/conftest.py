@@ -11,7 +11,7 @@ import os
 
 # The tests' programs are tiny nets run for seconds, so compiling them is
 # most of the suite's time: XLA:CPU compiles them with LLVM at -O1 instead
-# of -O3 (`priors/dip.py` already draws every fit's parameters that way).
+# of -O3 (`fit/step.py` already draws every fit's parameters that way).
 # Measured on the 2-core CI machine, cold cache: five compile-heavy test
 # files 146-164 s instead of 186-220 s; the whole suite 800 s instead of
 # 900-909 s. The same seeds round differently at -O1, so the checks that

@@ -9,8 +9,8 @@ import numpy as np
 
 from conftest import smooth_image, tiny_config
 from dip_jax import corruptions, driver, metrics, problem as problem_lib
-from dip_jax import watchers
-from dip_jax.priors import dip
+from dip_jax.fit.watchers import guard as guard_lib
+from dip_jax.fit import step as fit_core
 from dip_jax.methods import dip as dip_method
 
 
@@ -76,15 +76,15 @@ def test_guard_restores_last_good_state_on_nan():
   spec, data, init_key, loop_key = fit.spec, fit.data, fit.init_key, fit.loop_key
   # One restart's step, unbatched (the fit's keys and z carry the R axis).
   data = {**data, "z": data["z"][0]}
-  state = dip.init_state(spec, init_key[0], data["z"])
-  step = jax.jit(lambda s: dip.fit_step(spec, s, data, loop_key[0]))
+  state = fit_core.init_state(spec, init_key[0], data["z"])
+  step = jax.jit(lambda s: fit_core.fit_step(spec, s, data, loop_key[0]))
   for _ in range(3):
     state, m = step(state)
   assert not bool(m["restored"])
-  good = state.guard.params
+  good = state.watch["guard"].params
   poisoned = state.replace(params=jax.tree.map(lambda p: p * jnp.nan, state.params))
   state, m = step(poisoned)
-  assert bool(m["restored"]) and int(state.restores) == 1
+  assert bool(m["restored"])
   for x, y in zip(jax.tree.leaves(state.params), jax.tree.leaves(good)):
     np.testing.assert_array_equal(x, y)
   state, m = step(state)
@@ -95,22 +95,22 @@ def test_guard_snapshot_holds_the_best_fit_seen():
   """A slow slide (each snapshot a little worse, as at a learning rate far
   too large) must not become the reference: the guard only snapshots a state
   that fits at least as well as the one it holds."""
-  spec = watchers.GuardSpec(psnr_drop=5.0, every=1)
-  guard = watchers.guard_init(jnp.float32(0.0), ())
+  spec = guard_lib.Guard(psnr_drop=5.0, every=1)
+  guard = guard_lib.guard_init(jnp.float32(0.0), ())
   ok = lambda p: (jnp.float32(p), ())
   # Step 0 fits at 20 dB: snapshot.
-  keep, guard, bad = watchers.guard_update(spec, guard, 0, 1.0, 20.0, ok(1), ok(2))
+  keep, guard, bad = guard_lib.guard_update(spec, guard, 0, 1.0, 20.0, ok(1), ok(2))
   assert float(guard.psnr) == 20.0 and float(guard.params) == 1.0 and not bad
   # 18 dB: within the 5 dB drop, not undone, but not a new snapshot either.
-  keep, guard, bad = watchers.guard_update(spec, guard, 1, 1.0, 18.0, ok(2), ok(3))
+  keep, guard, bad = guard_lib.guard_update(spec, guard, 1, 1.0, 18.0, ok(2), ok(3))
   assert not bad and float(keep[0]) == 3.0
   assert float(guard.psnr) == 20.0 and float(guard.params) == 1.0
   # 14 dB: more than 5 dB below the best: back to the 20 dB snapshot.
-  keep, guard, bad = watchers.guard_update(spec, guard, 2, 1.0, 14.0, ok(3), ok(4))
+  keep, guard, bad = guard_lib.guard_update(spec, guard, 2, 1.0, 14.0, ok(3), ok(4))
   assert bad and float(keep[0]) == 1.0
   # A non-finite loss is undone whatever the fit says.
-  keep, guard, bad = watchers.guard_update(spec, guard, 3, jnp.nan, 30.0, ok(1), ok(5))
+  keep, guard, bad = guard_lib.guard_update(spec, guard, 3, jnp.nan, 30.0, ok(1), ok(5))
   assert bad and float(keep[0]) == 1.0
   # 21 dB: better, so it becomes the snapshot.
-  keep, guard, bad = watchers.guard_update(spec, guard, 4, 1.0, 21.0, ok(6), ok(7))
+  keep, guard, bad = guard_lib.guard_update(spec, guard, 4, 1.0, 21.0, ok(6), ok(7))
   assert float(guard.psnr) == 21.0 and float(guard.params) == 6.0

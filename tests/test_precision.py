@@ -16,7 +16,7 @@ from dip_jax import workdir
 from dip_jax.errors import InputError
 from dip_jax.methods import dip as dip_method
 from dip_jax import problem as problem_lib
-from dip_jax.priors import dip
+from dip_jax.fit import step as fit_core
 
 
 def _noisy(size=32, sigma=25.0):
@@ -33,21 +33,21 @@ def test_bfloat16_computes_in_bfloat16_and_keeps_float32_state():
   assert fit.spec.precision == "bfloat16"
   z = jnp.zeros((1, 32, 32, cfg.input.channels))
   # Dtypes only: shapes and dtypes (eval_shape), nothing compiled.
-  params = jax.eval_shape(lambda k: dip.init_params(fit.spec.net, k, z),
+  params = jax.eval_shape(lambda k: fit_core.init_params(fit.spec.net, k, z),
                           jax.random.key(0))
   seen = []
   # The net's convolutions see bfloat16 operands...
-  jaxpr = jax.make_jaxpr(lambda p: dip.apply_net(fit.spec, p, z))(params)
+  jaxpr = jax.make_jaxpr(lambda p: fit_core.apply_net(fit.spec, p, z))(params)
   for eqn in jaxpr.jaxpr.eqns:
     if eqn.primitive.name in ("conv_general_dilated", "dot_general",
                               "custom_vjp_call", "custom_vjp_call_jaxpr"):
       seen += [v.aval.dtype for v in eqn.invars]
   assert seen and all(d == jnp.bfloat16 for d in seen), seen
   # ... and hand back a float32 image, with float32 gradients.
-  out = jax.eval_shape(lambda p: dip.apply_net(fit.spec, p, z), params)
+  out = jax.eval_shape(lambda p: fit_core.apply_net(fit.spec, p, z), params)
   assert out.dtype == jnp.float32
   grads = jax.eval_shape(jax.grad(
-      lambda p: jnp.mean(dip.apply_net(fit.spec, p, z))), params)
+      lambda p: jnp.mean(fit_core.apply_net(fit.spec, p, z))), params)
   assert {g.dtype for g in jax.tree.leaves(grads)} == {jnp.dtype("float32")}
 
 

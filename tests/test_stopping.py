@@ -1,4 +1,4 @@
-"""Early-stopping detectors (dip_jax/stopping.py): the running statistics
+"""Early-stopping detectors (dip_jax/fit/watchers/stopping.py): the running statistics
 match direct numpy computations, the stop rule matches the authors', and on
 a small denoising fit ES-WMV stops near the PSNR peak."""
 
@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 
 from conftest import tiny_config
-from dip_jax import problem as problem_lib, run, stopping
+from dip_jax import driver, problem as problem_lib, run
+from dip_jax.fit.watchers import stopping
 from dip_jax.errors import InputError
-from dip_jax.priors import dip
+from dip_jax.fit import step as fit_core
 from dip_jax.methods import dip as dip_method
 
 
@@ -334,10 +335,10 @@ def test_kind_none_allocates_no_detector_state():
   fit = dip_method.build_fit(cfg, problem_lib.build_problem(cfg),
                              compile_chunk=False)
   spec, data, init_key, _ = fit.spec, fit.data, fit.init_key, fit.loop_key
-  assert spec.stopping is None
-  state = jax.eval_shape(lambda k, z: dip.init_states(spec, k, z), init_key,
+  assert driver.stop_of(spec) is None
+  state = jax.eval_shape(lambda k, z: fit_core.init_states(spec, k, z), init_key,
                          data["z"])
-  assert state.stop is None
+  assert "stop" not in state.watch
 
 
 def test_a_run_with_no_candidate_step_says_its_answer_is_its_own():

@@ -15,7 +15,7 @@ from dip_jax import nets
 from dip_jax import problem as problem_lib
 from dip_jax.errors import InputError
 from dip_jax.nets import presets
-from dip_jax.priors import dip
+from dip_jax.fit import step as fit_core
 from dip_jax.methods import dip as dip_method
 from tests.conftest import smooth_image
 
@@ -150,8 +150,8 @@ def test_preset_output_has_the_image_size_through_the_engine(name):
   canvas = data["z"].shape[2:4]  # R x 1 x H x W x C
   assert canvas[0] % 2 ** DEPTHS[name] == 0 and canvas[1] % 2 ** DEPTHS[name] == 0
   assert (h, w) == (37, 53) and t + h <= canvas[0] and l + w <= canvas[1]
-  state = dip.init_states(spec, init_key, data["z"])
-  out = np.asarray(dip.reconstruct_output(spec, state, data))
+  state = fit_core.init_states(spec, init_key, data["z"])
+  out = np.asarray(fit_core.reconstruct_output(spec, state, data))
   assert state.out.shape == out.shape == (1, 1, 37, 53, 3)
   assert np.all(np.isfinite(out)) and out.min() >= 0 and out.max() <= 1
 

@@ -69,7 +69,7 @@ def get(name: str) -> Callable:
 
 def _load_builtin():
   # Imported on first use: each registers itself (and dip pulls in flax).
-  from dip_jax.methods import deepred, dip, dip_dncnn, sgld, tv, tv_gradient  # pylint: disable=g-import-not-at-top,unused-import
+  from dip_jax.methods import aseqdip, deepred, dip, dip_dncnn, sgld, tv, tv_gradient  # pylint: disable=g-import-not-at-top,unused-import
 
 
 @register("bicubic")

@@ -4,9 +4,11 @@
 `driver.Fit` (the canvas padding, the net, the input z, the keys, the
 restart groups); `solve` runs it through the driver and returns the answer
 with the fit's own numbers (`dip_summary.py`). The compiled step itself is
-`dip_jax/priors/dip.py`. `solve_batch` fits many problems of one task in
+`dip_jax/fit/step.py`. `solve_batch` fits many problems of one task in
 one program (`dip_jax/batch.py`).
 """
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -21,11 +23,14 @@ from dip_jax import metrics
 from dip_jax import nets
 from dip_jax import objectives
 from dip_jax import sharding
-from dip_jax import stopping
 from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
+from dip_jax.fit import optim
+from dip_jax.fit.watchers import ema as ema_lib
+from dip_jax.fit.watchers import guard as guard_lib
+from dip_jax.fit.watchers import stopping
 from dip_jax.methods import dip_summary
-from dip_jax.priors import dip
+from dip_jax.fit import step as fit_core
 
 
 def _positive_int(config, key: str) -> int:
@@ -35,11 +40,12 @@ def _positive_int(config, key: str) -> int:
   return int(value)
 
 
-def build_fit(config, problem, compile_chunk: bool = True,
-              **spec_fields) -> driver.Fit:
-  """The fit of `problem` that `config` describes (validated first);
-  `spec_fields` set further `FitSpec` fields (a method's watcher: sgld=,
-  red=).
+def build_fit(config, problem, compile_chunk: bool = True, watchers=(),
+              optim_changes=None) -> driver.Fit:
+  """The fit of `problem` that `config` describes (validated first). A
+  method built on the DIP fit adds its `watchers` after DIP's own (the
+  output average, the guard, the stop) and changes the optimizer settings
+  by `optim_changes` (OptimSettings fields, e.g. SGLD's kernel_noise).
 
   With compile_chunk (the default) the chunk program is compiled here, from
   shapes, and the fit refused in one line if it will not fit in memory;
@@ -67,23 +73,25 @@ def build_fit(config, problem, compile_chunk: bool = True,
     raise InputError(str(e)) from None
   _check_numbers(config)
   precision = config.get("precision", "float32")
-  if precision not in dip.PRECISIONS:
-    raise InputError(f"precision must be one of {sorted(dip.PRECISIONS)}, "
+  if precision not in fit_core.PRECISIONS:
+    raise InputError(f"precision must be one of {sorted(fit_core.PRECISIONS)}, "
                      f"got {precision!r}")
-  optimizer = config.optim.get("name", "adam")
-  if optimizer not in dip.OPTIMIZERS:
-    raise InputError(f"unknown optim.name {optimizer!r}; known: "
-                     f"{sorted(dip.OPTIMIZERS)}")
-  spec = dip.FitSpec(
+  settings = optim.OptimSettings.from_config(config.optim,
+                                             int(config.num_steps))
+  if optim_changes:
+    settings = dataclasses.replace(settings, **optim_changes)
+  own = [ema_lib.Ema(float(config.ema_decay))]
+  if config.guard.enabled:
+    own.append(guard_lib.Guard(psnr_drop=float(config.guard.psnr_drop),
+                               every=int(config.guard.every)))
+  if stop_spec is not None:
+    own.append(stop_spec)
+  spec = fit_core.FitSpec(
       net=net,
       operator=problem.operator.apply,
       objective=regularized_objective(problem, config),
-      learning_rate=float(config.optim.learning_rate),
+      optim=settings,
       reg_noise_std=float(config.input.reg_noise_std),
-      ema_decay=float(config.ema_decay),
-      guard=bool(config.guard.enabled),
-      guard_psnr_drop=float(config.guard.psnr_drop),
-      guard_every=int(config.guard.every),
       crop=(pad[0], pad[2], h, w),
       # Not tied to log_every or num_steps: the driver runs fewer steps of
       # the same program where a log line, snapshot or checkpoint is due.
@@ -91,15 +99,13 @@ def build_fit(config, problem, compile_chunk: bool = True,
       num_restarts=restarts,
       restart_group=(restarts if split else
                      _restart_group(config, restarts, canvas_h * canvas_w)),
-      stopping=stop_spec,
       image_measurement=problem.image_measurement,
-      optimizer_name=optimizer,
       precision=precision,
-      **spec_fields)
+      watchers=(*own, *watchers))
   init_key, input_key, loop_key = (
-      dip.restart_keys(spec, k)
+      fit_core.restart_keys(spec, k)
       for k in jax.random.split(jax.random.key(config.seed), 3))
-  make_z = lambda k: dip.make_input(k, config.input.kind, config.input.channels,
+  make_z = lambda k: fit_core.make_input(k, config.input.kind, config.input.channels,
                                     canvas_h, canvas_w, config.input.scale)
   if problem.net_input is not None:
     # A fixed image as input (the flash photo), on the padded canvas, the
@@ -136,7 +142,7 @@ def build_fit(config, problem, compile_chunk: bool = True,
   if compile_chunk and not split:
     # Compiled from shapes, so a fit too large for the machine is refused
     # before z or any state is allocated; the driver runs this executable.
-    init_fn, chunk_fn, _ = dip.compile_fit(spec)
+    init_fn, chunk_fn, _ = fit_core.compile_fit(spec)
     executable, estimate = budget.compile_chunk(
         chunk_fn, init_fn, init_key, loop_key, z_shape, data)
     budget.check(estimate, float(config.memory_limit_gb),
@@ -168,8 +174,6 @@ def check_number(key: str, value, ok, need: str) -> None:
 def _check_numbers(config) -> None:
   """One line for a numeric setting that would run to a meaningless "done"
   (a NaN loss, an EMA that diverges) or to a traceback."""
-  check_number("optim.learning_rate", config.optim.learning_rate,
-               lambda v: v > 0, "a positive number")
   check_number("ema_decay", config.ema_decay, lambda v: 0 <= v < 1,
                "in [0, 1) (0 = off)")
   check_number("input.reg_noise_std", config.input.reg_noise_std,
@@ -190,7 +194,7 @@ def _check_numbers(config) -> None:
 
 
 def _restart_group(config, restarts: int, pixels: int) -> int:
-  """config.restart_group, resolved: 0 = auto (dip.auto_restart_group)."""
+  """config.restart_group, resolved: 0 = auto (fit_core.auto_restart_group)."""
   group = int(config.get("restart_group", 0))
   if group < 0 or (group and restarts % group):
     raise InputError(f"restart_group={group} must be 0 (auto) or a divisor "
@@ -200,7 +204,7 @@ def _restart_group(config, restarts: int, pixels: int) -> int:
   net = config.net
   channels = max([*net.channels_down, *net.channels_up, net.channels,
                   config.input.channels])
-  return dip.auto_restart_group(restarts, pixels, channels,
+  return fit_core.auto_restart_group(restarts, pixels, channels,
                                 jax.default_backend())
 
 
@@ -291,7 +295,7 @@ def fit_result(problem, config, fit, state, history, timing):
   if problem.clean is not None:
     info["variants"] = dip_summary.score_variants(problem, fit, state,
                                                   answers)
-  if spec.stopping is not None:
+  if driver.stop_of(spec) is not None:
     info.update(dip_summary.summarize_detection(problem, recon, history,
                                                 state, spec, info))
   # Each restart's own image beside their average (one run: the answer).

@@ -7,7 +7,7 @@ import numpy as np
 from dip_jax import driver
 from dip_jax import evaluate
 from dip_jax import metrics
-from dip_jax.priors import dip
+from dip_jax.fit import step as fit_core
 
 
 # A final fit to y this far below the run's best is reported as a slide.
@@ -22,10 +22,12 @@ def detected(spec, state, outputs):
   """Per restart, the detector's answer: the iterate kept at the minimum
   of its variance, or `outputs` (the fit's own answer) for a restart that
   had no candidate step (a run shorter than the window or `start`)."""
-  if spec.stopping is None:
+  stop = driver.stop_of(spec)
+  if stop is None:
     return outputs
-  found = np.asarray(jax.device_get(state.stop.best_step)) > 0
-  best = np.asarray(jax.device_get(state.stop.best_image))
+  watched = jax.device_get(state.watch[stop.name])
+  found = np.asarray(watched.best_step) > 0
+  best = np.asarray(watched.best_image)
   found = found.reshape(found.shape + (1,) * (best.ndim - found.ndim))
   return np.where(found, best, outputs)
 
@@ -37,7 +39,7 @@ def answer_curve(spec, history) -> np.ndarray:
     return history["psnr_ensemble"]
   if "psnr_answer" in history:  # SGLD's posterior mean, DeepRED's x
     return history["psnr_answer"][:, 0]
-  return history["psnr_ema" if spec.ema_decay > 0 else "psnr"][:, 0]
+  return history["psnr_ema" if driver.ema_decay(spec) > 0 else "psnr"][:, 0]
 
 
 def summarize_fit(problem, spec, per_restart, history, state, config,
@@ -49,7 +51,7 @@ def summarize_fit(problem, spec, per_restart, history, state, config,
        "seconds": round(fit_seconds + compile_seconds, 3),
        "compile_seconds": round(compile_seconds, 3),
        "seconds_per_step": round(fit_seconds / max(steps, 1), 5),
-       "restores": int(np.sum(state.restores)),
+       "restores": driver.restores(history),
        "final_loss": float(np.mean(history["loss"][-1])),
        "reconstruction": ("ema" if config.ema_decay > 0 else "final output")
                          + (" averaged over restarts"
@@ -87,10 +89,11 @@ def score_variants(problem, fit, state, answers) -> dict:
   spec = fit.spec
   answers = answers[:, 0]  # R x image
   scored = [evaluate.score(problem, x) for x in answers]
-  s = {"ema_decay": spec.ema_decay, "final_output": scored,
+  decay = driver.ema_decay(spec)
+  s = {"ema_decay": decay, "final_output": scored,
        "output_average": scored}
-  if spec.ema_decay > 0:
-    plain = np.asarray(dip.compile_net_outputs(spec)(state, fit.data))[:, 0]
+  if decay > 0:
+    plain = np.asarray(fit_core.compile_net_outputs(spec)(state, fit.data))[:, 0]
     s["final_output"] = [evaluate.score(problem, x) for x in plain]
   if spec.num_restarts > 1:
     s["restarts_average"] = evaluate.score(problem, answers.mean(axis=0))
@@ -106,29 +109,29 @@ def summarize_detection(problem, recon, history, state, spec,
   with restarts; their average is the reconstruction). The peak is over the
   steps this run took: with halt, detection + patience steps.
   """
-  stop = jax.device_get(state.stop)
-  steps = driver.detected_steps(state)
+  kind = driver.stop_of(spec)
+  stop = jax.device_get(state.watch[kind.name])
+  steps = driver.detected_steps(spec, state)
   none = [r for r, t in enumerate(steps) if t == 0]
-  label = (f"{spec.stopping.kind}-detected iterate"
+  label = (f"{kind.kind}-detected iterate"
            + (" averaged over restarts" if spec.num_restarts > 1 else ""))
   if len(none) == len(steps):
     # No candidate step (the gate never opened, or a run shorter than
     # `start`): the answer is the fit's own, say so.
     label = (f"{summary.get('reconstruction', 'final output')} (no "
-             f"{spec.stopping.kind} candidate within the run)")
+             f"{kind.kind} candidate within the run)")
   elif none:
     label += (f" (restart(s) {', '.join(map(str, none))}: no candidate, "
               f"their own answer)")
-  s = {"early_stopping": spec.stopping.kind,
+  s = {"early_stopping": kind.kind,
        "reconstruction": label,
        "stopped_early": bool(np.all(stop.stopped)),
        # One number for one run, a list for restarts.
        "detected_step": one_or_list(steps),
        # The criterion there (discrepancy: MSE(Ax, y) / noise variance).
        "detected_variance": one_or_list([float(v) for v in stop.best])}
-  if spec.stopping.lag:
-    s["answer_step"] = one_or_list(driver.answer_steps(state,
-                                                       spec.stopping.lag))
+  if kind.lag:
+    s["answer_step"] = one_or_list(driver.answer_steps(spec, state))
   if problem.clean is not None:
     s["detected_psnr"] = metrics.psnr(recon, problem.clean)
     if "oracle_peak_psnr" in summary:

@@ -5,8 +5,11 @@ as the answer, so no early stopping is needed.
 
 Their code (GP-DIP, Image_Denoising.ipynb): Adam lr 0.01 with input noise,
 kernel noise of std 2 x lr, 20000 steps, burn-in 7000, a sample every 50
-steps. Here: `config.sgld` (noise_scale, burn_in, sample_every); the answer
-is `watchers.posterior_mean`, and the run also returns the per-pixel
+steps. Here: `config.sgld` (noise_scale, burn_in, sample_every). The
+Langevin noise is an optimizer transformation chained after Adam
+(`fit.optim.kernel_noise`), the posterior a watcher
+(`fit/watchers/posterior.py`) whose mean is the answer; the run also
+returns the per-pixel
 posterior standard deviation (`posterior_std.png`, scaled to its maximum,
 which the summary states) as an uncertainty map.
 """
@@ -15,14 +18,15 @@ import jax
 import numpy as np
 
 from dip_jax import methods
-from dip_jax import watchers
 from dip_jax.errors import InputError
+from dip_jax.fit.watchers import posterior
 from dip_jax.methods import dip as dip_method
 
 
-def spec_of(config) -> watchers.SgldSpec:
-  """The SGLD watcher of `config.sgld`, refused in one line when no sample
-  would be taken or a number makes no sense."""
+def parts_of(config):
+  """(the posterior watcher, the optimizer's kernel noise std) of
+  `config.sgld`, refused in one line when no sample would be taken or a
+  number makes no sense."""
   s = config.sgld
   dip_method.check_number("sgld.noise_scale", s.noise_scale,
                           lambda v: v >= 0, "a number >= 0")
@@ -34,13 +38,16 @@ def spec_of(config) -> watchers.SgldSpec:
     raise InputError(f"sgld.burn_in ({s.burn_in}) must be below num_steps "
                      f"({config.num_steps}): no posterior sample would be "
                      f"taken")
-  return watchers.SgldSpec(
-      noise_std=float(s.noise_scale) * float(config.optim.learning_rate),
-      burn_in=int(s.burn_in), sample_every=int(s.sample_every))
+  watcher = posterior.Posterior(burn_in=int(s.burn_in),
+                                sample_every=int(s.sample_every))
+  return watcher, float(s.noise_scale) * float(config.optim.learning_rate)
 
 
 def _prepare(problem, config):
-  return {"fit": dip_method.build_fit(config, problem, sgld=spec_of(config))}
+  watcher, noise = parts_of(config)
+  return {"fit": dip_method.build_fit(
+      config, problem, watchers=(watcher,),
+      optim_changes={"kernel_noise": noise})}
 
 
 @methods.register("sgld", prepare=_prepare)
@@ -51,9 +58,10 @@ def solve(problem, config, hooks=None, fit=None) -> methods.Result:
   result = dip_method.solve(problem, config, hooks, fit=fit)
   # Pooled over restarts: every restart's samples are draws of one posterior.
   pooled = jax.tree.map(lambda a: np.sum(a, axis=0),
-                        jax.device_get(result.state.posterior))
+                        jax.device_get(
+                            result.state.watch[posterior.Posterior.name]))
   count = int(pooled.count)
-  std = np.asarray(watchers.posterior_std(pooled))[0]
+  std = np.asarray(posterior.posterior_std(pooled))[0]
   peak = float(std.max())
   result.images["posterior_std"] = (std / peak if peak > 0 else std)
   result.info.update(

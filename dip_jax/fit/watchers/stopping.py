@@ -85,12 +85,15 @@ import flax
 import jax
 import jax.numpy as jnp
 
+from dip_jax.fit.watchers import StepView, Watcher
+
 KINDS = ("none", "wmv", "emv", "discrepancy")
 
 
 @dataclasses.dataclass(frozen=True)
-class StopSpec:
-  """The detector's static settings (hashable: part of the FitSpec)."""
+class StopSpec(Watcher):
+  """The detector's static settings, and the fit's watcher "stop" (it runs
+  across the restarts: see `update`)."""
   kind: str                 # wmv | emv | discrepancy
   window: int = 100         # wmv: outputs in the window
   patience: int = 1000      # candidate steps without a new minimum to stop
@@ -101,6 +104,32 @@ class StopSpec:
                             # sigma^2 (sigma from y); 0 = no gate;
                             # discrepancy: its stopping threshold
   lag: int = 0              # answer = the one `lag` steps after detection
+  name = "stop"
+  across_restarts = True
+
+  def init(self, first: StepView):
+    return init(self, first.out)
+
+  def update(self, w, view: StepView):
+    """`view` carries all restarts; view.step is the step just taken
+    (0-based), so t = view.step + 1 is the 1-based count."""
+    gate = {}
+    if self.fit_gate > 0:
+      # The step's data fit, from its PSNR to y.
+      gate = dict(fit_mse=10.0 ** (-view.fit_db / 10.0),
+                  noise_var=view.data["noise_var"])
+    return update(self, w, view.out, view.answer, view.step + 1,
+                  view.per_restart, **gate)
+
+  def stopped(self, w):
+    return w.stopped
+
+  def halting(self) -> bool:
+    return self.halt
+
+  def metrics(self, w, clean):
+    del clean
+    return {"es_value": w.value}
 
 
 @flax.struct.dataclass

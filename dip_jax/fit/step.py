@@ -1,13 +1,16 @@
-"""The Deep Image Prior fit: theta* = argmin_theta d(x0, A f_theta(z)).
+"""The DIP fit's one step: theta* = argmin_theta d(y, A f_theta(z)).
 
-One pure step closes over the net, the operator A, the data term d and an
-optax Adam; `lax.scan` runs a chunk of steps per dispatch so Python costs
-nothing per step, and the jitted chunk donates the fit state. Everything the
-fit carries is in `FitState` (a pytree), so restarts can vmap it, meshes can
-shard it and checkpoints can save it.
+One pure step closes over the net, the operator A, the data term d, the
+optimizer (`fit/optim.py`) and the watchers (`fit/watchers/`); `lax.scan`
+runs a chunk of steps per dispatch so Python costs nothing per step, and
+the jitted chunk donates the fit state. Everything the fit carries is in
+`FitState` (a pytree), so restarts can vmap it, meshes can shard it and
+checkpoints can save it. The step knows no method and no watcher by name:
+a method is a set of watchers, objective terms and optimizer settings.
 
 Keys: the config seed is split once into (init, input, loop) keys; the step
-derives its input perturbation from fold_in(loop_key, step), so a run
+derives its input perturbation from fold_in(loop_key, step) and the
+optimizer's `noise_key` from fold_in(fold_in(loop_key, step), 1), so a run
 resumed from a saved state replays the same steps.
 """
 
@@ -24,9 +27,8 @@ from dip_jax import config_lib
 from dip_jax import metrics
 from dip_jax import objectives
 from dip_jax import operators
-from dip_jax import red as red_lib
-from dip_jax import stopping
-from dip_jax import watchers
+from dip_jax.fit import optim
+from dip_jax.fit import watchers as watchers_lib
 
 
 @flax.struct.dataclass
@@ -35,12 +37,7 @@ class FitState:
   opt_state: Any
   step: jax.Array            # int32: steps taken so far
   out: jax.Array             # last output f(z + noise), image-sized
-  ema: jax.Array             # exponential moving average of `out`
-  restores: jax.Array        # int32: how often the guard restored
-  guard: Any = None          # watchers.GuardState; None without the guard
-  stop: Any = None           # stopping.StopState; None without a detector
-  posterior: Any = None      # watchers.PosteriorState; None without SGLD
-  red: Any = None            # red.RedState; None without DeepRED
+  watch: dict                # watcher name -> its state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,33 +46,24 @@ class FitSpec:
   net: Any                    # flax module
   operator: Callable          # A: N x H x W x C image -> measurement
   objective: Callable         # (x, A x, y, weights) -> scalar to minimise
-  learning_rate: float
+  optim: optim.OptimSettings  # the optimizer (`optim.make`)
   reg_noise_std: float
-  ema_decay: float            # 0 = no averaging
-  guard: bool                 # divergence guard on/off
-  guard_psnr_drop: float      # dB drop in PSNR-to-x0 that counts as a jump
-  guard_every: int            # steps between guard snapshots
   crop: tuple                 # (top, left, H, W) of the image in the canvas
   chunk: int                  # steps per dispatch
   num_restarts: int = 1       # R fits vmapped in one program (R >= 1)
   restart_group: int = 0      # restarts vmapped together (0 = all R); the
                               # groups run one after another (lax.map)
-  stopping: Any = None        # stopping.StopSpec, or None (no detector)
   image_measurement: bool = True  # y is one image like A x: PSNR to y is
-                              # reported and watched by the guard
-  optimizer_name: str = "adam"  # an optax optimizer taking learning_rate
-  sgld: Any = None            # watchers.SgldSpec: parameter noise and the
-                              # posterior mean as the answer (None = off)
-  red: Any = None             # red.RedSpec: DeepRED's ADMM (None = off)
+                              # reported and reviewed by a guard
   precision: str = "float32"  # the net's compute dtype (PRECISIONS)
+  watchers: tuple = ()        # run after each step, in this order
 
-  def optimizer(self) -> optax.GradientTransformation:
-    return OPTIMIZERS[self.optimizer_name](self.learning_rate)
+  def optimizer(self) -> optax.GradientTransformationExtraArgs:
+    return optim.make(self.optim)
 
-
-# config.optim.name -> optax transformation of the learning rate.
-OPTIMIZERS = {"adam": optax.adam, "adamw": optax.adamw, "sgd": optax.sgd,
-              "rmsprop": optax.rmsprop, "lion": optax.lion}
+  def with_part(self, part: str) -> tuple:
+    """The watchers that define the optional `part` (see fit/watchers)."""
+    return tuple(w for w in self.watchers if watchers_lib.has(w, part))
 
 
 def make_input(key, kind: str, channels: int, height: int, width: int,
@@ -123,33 +111,36 @@ def init_params(net, key, z):
 
 def init_state(spec: FitSpec, key, z, params=None) -> FitState:
   """The state before step 1; `params` (default: drawn from `key`) lets
-  the parameters come from a program of their own (`compile_fit`)."""
+  the parameters come from a program of their own (`compile_fit`). Each
+  watcher starts from the first output (and params, optimizer state, z)."""
   if params is None:
     params = init_params(spec.net, key, z)
   opt_state = spec.optimizer().init(params)
   out = apply_net(spec, params, z)
-  return FitState(
-      params=params, opt_state=opt_state, step=jnp.zeros((), jnp.int32),
-      out=out, ema=out,
-      restores=jnp.zeros((), jnp.int32),
-      # Without the guard there is nothing to go back to: keep no copy.
-      guard=watchers.guard_init(params, opt_state) if spec.guard else None,
-      # No detector, no window memory: the field stays an empty subtree.
-      stop=(stopping.init(spec.stopping, out) if spec.stopping is not None
-            else None),
-      posterior=(watchers.posterior_init(out) if spec.sgld is not None
-                 else None),
-      red=red_lib.init(out) if spec.red is not None else None)
+  first = watchers_lib.StepView(step=jnp.zeros((), jnp.int32), out=out,
+                                params=params, opt_state=opt_state,
+                                data={"z": z}, crop=spec.crop)
+  return FitState(params=params, opt_state=opt_state,
+                  step=jnp.zeros((), jnp.int32), out=out,
+                  watch={w.name: w.init(first) for w in spec.watchers})
+
+
+def _net_input(spec: FitSpec, watch: dict, z, step, loop_key):
+  """z as the net sees it this step: a watcher's input (aSeqDIP's) in
+  place of the fixed one, then the fresh input noise."""
+  for w in spec.with_part("net_input"):
+    z = w.net_input(watch[w.name], z)
+  if spec.reg_noise_std > 0:
+    noise_key = jax.random.fold_in(loop_key, step)
+    z = z + spec.reg_noise_std * jax.random.normal(noise_key, z.shape, z.dtype)
+  return z
 
 
 def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
-  """One optimizer step, then the watchers (EMA, guard). `data` holds z and
-  optional observed / mask / clean / operator_params."""
-  z = data["z"]
+  """One optimizer step, then the watchers that run per restart. `data`
+  holds z and optional observed / mask / clean / operator_params."""
+  z = _net_input(spec, state.watch, data["z"], state.step, loop_key)
   observed = data.get("observed")
-  if spec.reg_noise_std > 0:
-    noise_key = jax.random.fold_in(loop_key, state.step)
-    z = z + spec.reg_noise_std * jax.random.normal(noise_key, z.shape, z.dtype)
   mask = data.get("mask")
   # An operator's own arrays (a classifier's weights) come in as data, not
   # as constants of the program.
@@ -159,74 +150,68 @@ def fit_step(spec: FitSpec, state: FitState, data: dict, loop_key):
     out = apply_net(spec, params, z)
     pred = operators.forward(spec.operator, out, op_params)
     value = spec.objective(out, pred, observed, mask)
-    if spec.red is not None:
-      value = value + red_lib.coupling(spec.red, state.red, out)
+    for w in spec.with_part("loss"):  # terms that read a watcher's state
+      value = value + w.loss(state.watch[w.name], out)
     return value, (out, pred)
 
   (loss, (out, pred)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       state.params)
-  updates, opt_state = spec.optimizer().update(grads, state.opt_state,
-                                               state.params)
+  # A key of its own for any noisy transformation (the input noise's
+  # stream stays that of plain DIP).
+  noise_key = jax.random.fold_in(jax.random.fold_in(loop_key, state.step), 1)
+  updates, opt_state = spec.optimizer().update(
+      grads, state.opt_state, state.params, noise_key=noise_key)
   params = optax.apply_updates(state.params, updates)
-  if spec.sgld is not None:
-    # The Langevin noise, from a key of its own (the input noise's stream
-    # stays that of plain DIP).
-    params = watchers.perturb_kernels(
-        params, jax.random.fold_in(jax.random.fold_in(loop_key, state.step),
-                                   1), spec.sgld.noise_std)
   if spec.image_measurement:
-    psnr_obs = -10.0 * jnp.log10(jnp.maximum(
+    fit_db = -10.0 * jnp.log10(jnp.maximum(
         objectives.observed_mse(pred, observed, mask), 1e-20))
   else:
-    # No image to compare A x with: the guard watches the loss alone.
-    psnr_obs = jnp.array(jnp.inf, jnp.float32)
-
-  ema = watchers.ema_update(spec.ema_decay, state.ema, out, state.step)
-  guard = state.guard
-  if spec.guard:
-    (params, opt_state), guard, bad = watchers.guard_update(
-        watchers.GuardSpec(spec.guard_psnr_drop, spec.guard_every), guard,
-        state.step, loss, psnr_obs, (state.params, state.opt_state),
+    # No image to compare A x with: a guard watches the loss alone.
+    fit_db = jnp.array(jnp.inf, jnp.float32)
+  view = watchers_lib.StepView(step=state.step, out=out, loss=loss,
+                               fit_db=fit_db, params=params, data=data,
+                               crop=spec.crop)
+  watch = dict(state.watch)
+  bad = jnp.zeros((), bool)
+  reviewers = spec.with_part("review")
+  for w in reviewers:
+    (params, opt_state), watch[w.name], undone = w.review(
+        watch[w.name], view, (state.params, state.opt_state),
         (params, opt_state))
-    # An undone step leaves no trace in the outputs either.
+    bad = bad | undone
+  if reviewers:
+    # An undone step leaves no trace in the output or the other watchers.
     out = jnp.where(bad, state.out, out)
-    ema = jnp.where(bad, state.ema, ema)
-  else:
-    bad = jnp.zeros((), bool)
-
-  posterior = state.posterior
-  if spec.sgld is not None:
-    posterior = watchers.posterior_update(spec.sgld, posterior, out,
-                                          state.step)
-  red = state.red
-  if spec.red is not None:
-    red = red_lib.update(spec.red, red, out, state.step)
-  new_state = FitState(
-      params=params, opt_state=opt_state, step=state.step + 1, out=out,
-      ema=ema, restores=state.restores + bad.astype(jnp.int32), guard=guard,
-      stop=state.stop, posterior=posterior, red=red)
+    view = view.replace(out=out, params=params)
+  for w in spec.watchers:
+    if w.across_restarts or watchers_lib.has(w, "review"):
+      continue
+    updated = w.update(watch[w.name], view)
+    if reviewers:
+      updated = jax.tree.map(lambda old, new: jnp.where(bad, old, new),
+                             watch[w.name], updated)
+    watch[w.name] = updated
+  new_state = FitState(params=params, opt_state=opt_state,
+                       step=state.step + 1, out=out, watch=watch)
   step_metrics = {"loss": loss, "restored": bad}
   if spec.image_measurement:
-    step_metrics["psnr_observed"] = psnr_obs
+    step_metrics["psnr_observed"] = fit_db
   clean = data.get("clean")
   if clean is not None:
     step_metrics["psnr"] = metrics.psnr_jax(out, clean)
-    step_metrics["psnr_ema"] = metrics.psnr_jax(ema, clean)
-    own = _own_answer(spec, new_state)
-    if own is not None:
-      step_metrics["psnr_answer"] = metrics.psnr_jax(own, clean)
+  step_metrics.update(_watcher_metrics(spec, watch, clean, across=False))
+  if clean is not None and any(w.own_answer for w in spec.watchers):
+    step_metrics["psnr_answer"] = metrics.psnr_jax(answer(spec, new_state),
+                                                   clean)
   return new_state, step_metrics
 
 
-def _own_answer(spec: FitSpec, state: FitState):
-  """The image a method watcher stands for, or None: SGLD's posterior
-  mean (the EMA, or the output, until the first sample), DeepRED's x."""
-  fallback = state.ema if spec.ema_decay > 0 else state.out
-  if spec.sgld is not None:
-    return watchers.posterior_mean(state.posterior, fallback)
-  if spec.red is not None:
-    return state.red.x
-  return None
+def _watcher_metrics(spec: FitSpec, watch: dict, clean, across: bool):
+  found = {}
+  for w in spec.with_part("metrics"):
+    if w.across_restarts == across:
+      found.update(w.metrics(watch[w.name], clean))
+  return found
 
 
 def _per_restart(spec: FitSpec, fn):
@@ -330,39 +315,58 @@ def _params_program(net, num_restarts: int, restart_group):
   return draw_cpu
 
 
-def answer(spec: FitSpec, state: FitState):
-  """Per restart, the image the fit currently stands for: SGLD's posterior
-  mean, DeepRED's x, else the EMA or the output."""
-  own = _own_answer(spec, state)
-  if own is not None:
-    return own
-  return state.ema if spec.ema_decay > 0 else state.out
+def answer(spec: FitSpec, state: FitState, current=None):
+  """The image the fit stands for now: `current` (default: the last
+  output) passed through every watcher that has an answer, in order (the
+  EMA replaces the output; SGLD's posterior mean or DeepRED's x replace
+  that). Works per restart and on the whole restart batch."""
+  image = state.out if current is None else current
+  for w in spec.with_part("answer"):
+    image = w.answer(state.watch[w.name], image)
+  return image
 
 
 def step_restarts(spec: FitSpec, state: FitState, data: dict, loop_keys):
-  """One step of every restart; with R > 1 also the ensemble's PSNR."""
+  """One step of every restart, then the watchers that run across the
+  restarts; with R > 1 also the ensemble's PSNR."""
   shared = {k: v for k, v in data.items() if k != "z"}
   one = lambda st, z, key: fit_step(spec, st, {**shared, "z": z}, key)
   state, step_metrics = _per_restart(spec, one)(state, data["z"], loop_keys)
-  if spec.stopping is not None:
-    # The detector runs here, outside the per-restart vmap, so its periodic
-    # exact refresh can branch on the step every restart shares.
+  across = [w for w in spec.watchers if w.across_restarts]
+  if across:
+    # Outside the per-restart vmap, so a detector's periodic exact refresh
+    # can branch on the step every restart shares.
     t = jnp.ravel(state.step)[0]
-    gate = {}
-    if spec.stopping.fit_gate > 0:
-      # The data fit of this step, from the metric the step already has.
-      gate = dict(fit_mse=10.0 ** (-step_metrics["psnr_observed"] / 10.0),
-                  noise_var=data["noise_var"])
-    stop = stopping.update(spec.stopping, state.stop, state.out,
-                           answer(spec, state), t,
-                           functools.partial(_per_restart, spec), **gate)
-    state = state.replace(stop=stop)
-    step_metrics["es_value"] = stop.value
+    view = watchers_lib.StepView(
+        step=t - 1, out=state.out, fit_db=step_metrics.get("psnr_observed"),
+        answer=answer(spec, state), data=data,
+        per_restart=functools.partial(_per_restart, spec), crop=spec.crop)
+    watch = dict(state.watch)
+    for w in across:
+      watch[w.name] = w.update(watch[w.name], view)
+    state = state.replace(watch=watch)
+    step_metrics.update(_watcher_metrics(spec, watch, data.get("clean"),
+                                         across=True))
   if spec.num_restarts > 1 and "clean" in data:
     # (With one restart the ensemble is that restart: no second metric.)
     mean = jnp.mean(answer(spec, state), axis=0)
     step_metrics["psnr_ensemble"] = metrics.psnr_jax(mean, data["clean"])
   return state, step_metrics
+
+
+def halted(spec: FitSpec, state: FitState):
+  """True once a halting watcher has stopped every restart (a bool array;
+  False without one)."""
+  done = jnp.zeros((), bool)
+  for w in spec.with_part("stopped"):
+    if w.halting():
+      done = done | jnp.all(w.stopped(state.watch[w.name]))
+  return done
+
+
+def halts(spec: FitSpec) -> bool:
+  """Whether a watcher of `spec` may halt the fit before num_steps."""
+  return any(w.halting() for w in spec.with_part("stopped"))
 
 
 def run_chunk(spec: FitSpec, state: FitState, data: dict, loop_keys,
@@ -374,7 +378,7 @@ def run_chunk(spec: FitSpec, state: FitState, data: dict, loop_keys,
   detector also skips every step once all restarts have stopped, so a chunk
   that ends past the detection leaves the detected state as it was.
   """
-  halt = spec.stopping is not None and spec.stopping.halt
+  halt = halts(spec)
   # The skip branch needs the shapes of the step's metrics. `lax.cond`
   # traces its true branch first, so they are recorded there rather than
   # traced again with eval_shape (tracing the step is most of what building
@@ -396,7 +400,7 @@ def run_chunk(spec: FitSpec, state: FitState, data: dict, loop_keys,
                              if a.dtype != bool else jnp.zeros(a.shape, bool), m)
     active = i < num_active
     if halt:
-      active = active & ~jnp.all(st.stop.stopped)
+      active = active & ~halted(spec, st)
     return jax.lax.cond(active, step, skip, st)
 
   return jax.lax.scan(body, state, jnp.arange(spec.chunk))
@@ -410,14 +414,14 @@ def net_outputs(spec: FitSpec, state: FitState, data: dict):
 
 
 def reconstruct_output(spec: FitSpec, state: FitState, data: dict):
-  """The answer per restart: SGLD's posterior mean or DeepRED's x; else
-  the EMA image when averaging, else f(z) without input noise."""
-  own = _own_answer(spec, state)
-  if own is not None:
-    return own
-  if spec.ema_decay > 0:
-    return state.ema
-  return net_outputs(spec, state, data)
+  """The answer per restart: `answer` of f(z) without input noise (the
+  watchers' answer where they have one: the EMA, a posterior mean, ...)."""
+  if any(w.own_answer for w in spec.watchers):
+    # A method's own answer falls back on the last output (its first
+    # sample not yet taken), as during the fit.
+    return answer(spec, state)
+  # (Under jit, f(z) is not computed where an average replaces it.)
+  return answer(spec, state, net_outputs(spec, state, data))
 
 
 @functools.lru_cache(maxsize=16)

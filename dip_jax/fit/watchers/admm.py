@@ -21,16 +21,34 @@ import jax
 import jax.numpy as jnp
 
 from dip_jax import denoisers
+from dip_jax.fit.watchers import StepView, Watcher
 
 
 @dataclasses.dataclass(frozen=True)
-class RedSpec:
+class Admm(Watcher):
+  """DeepRED's ADMM variables as a watcher: its coupling is a loss term of
+  the net's objective, its x the fit's answer."""
   mu: float          # weight of the ADMM coupling in the net's loss
   beta: float        # weight of the RED prior in the x step
   every: int         # steps between denoiser calls
   sigma: float       # D's noise level on the [0, 1] scale
   patch_size: int = 5
   patch_distance: int = 6
+  name = "admm"
+  own_answer = True
+
+  def init(self, first: StepView):
+    return init(first.out)
+
+  def update(self, w, view: StepView):
+    return update(self, w, view.out, view.step)
+
+  def loss(self, w, out):
+    return coupling(self, w, out)
+
+  def answer(self, w, current):
+    del current
+    return w.x
 
   def denoise(self, x):
     return denoisers.nlm(x, self.sigma, self.patch_size, self.patch_distance)
@@ -48,12 +66,12 @@ def init(out) -> RedState:
   return RedState(x=out, u=jnp.zeros_like(out), fx=out)
 
 
-def coupling(spec: RedSpec, red: RedState, out):
+def coupling(spec: Admm, red: RedState, out):
   """The term added to the net's loss: mu * mean((f - x + u)^2)."""
   return spec.mu * jnp.mean(jnp.square(out - red.x + red.u))
 
 
-def update(spec: RedSpec, red: RedState, out, step) -> RedState:
+def update(spec: Admm, red: RedState, out, step) -> RedState:
   """The x and u steps after the net's step `step` (0-based) gave `out`."""
   out = jax.lax.stop_gradient(out)
   fx = jax.lax.cond(step % spec.every == 0,
