@@ -108,7 +108,7 @@ def test_a_cut_batch_resumes_from_its_lanes_checkpoints(tmp_path,
   import shutil  # pylint: disable=g-import-not-at-top
   import signal  # pylint: disable=g-import-not-at-top
   import test_sweep  # pylint: disable=g-import-not-at-top
-  from dip_jax import batch  # pylint: disable=g-import-not-at-top
+  from dip_jax import driver  # pylint: disable=g-import-not-at-top
   from dip_jax import results  # pylint: disable=g-import-not-at-top
   from dip_jax import signals  # pylint: disable=g-import-not-at-top
   from dip_jax import sweep  # pylint: disable=g-import-not-at-top
@@ -133,14 +133,14 @@ def test_a_cut_batch_resumes_from_its_lanes_checkpoints(tmp_path,
     assert not os.path.exists(os.path.join(job.dir(cut), "summary.json"))
   shutil.copytree(cut, tmp_path / "cut_alone")
   resumed_at = []
-  resume = batch._resume
+  resume = driver._resume
 
   def spy(*args):
     out = resume(*args)
     resumed_at.append(out and out[0])
     return out
 
-  monkeypatch.setattr(batch, "_resume", spy)
+  monkeypatch.setattr(driver, "_resume", spy)
   assert sweep.run_jobs(config, str(cut), jobs, 0, 1) == 0
   assert resumed_at == [2]   # one batch, from its lanes' step 2
   config.sweep.batch = 1
