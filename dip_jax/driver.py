@@ -424,8 +424,10 @@ def _report(progress, spec, m, n, n_chunk, step, num_steps, lanes, say,
     progress.update(step, fields)
   elif lanes > 1:
     loss = np.asarray(m["loss"])[:, n_chunk - 1]
-    say(f"batch of {lanes}: step {step}/{num_steps}, mean loss "
-        f"{float(np.nanmean(loss)):.5f}, {time.perf_counter() - t_fit:.1f} s")
+    loss = loss[np.isfinite(loss)]  # lanes that halted report NaN
+    mean = f"{float(loss.mean()):.5f}" if loss.size else "-"
+    say(f"batch of {lanes}: step {step}/{num_steps}, mean loss {mean}, "
+        f"{time.perf_counter() - t_fit:.1f} s")
 
 
 def _say_stop(spec, state, step, say):

@@ -26,7 +26,7 @@ from dip_jax import sharding
 from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
 from dip_jax.fit import optim
-from dip_jax.fit import restarts
+from dip_jax.fit import restarts as restarts_lib
 from dip_jax.fit import step as fit_core
 from dip_jax.fit.watchers import ema as ema_lib
 from dip_jax.fit.watchers import guard as guard_lib
@@ -195,7 +195,7 @@ def _check_numbers(config) -> None:
 
 
 def _restart_group(config, restarts: int, pixels: int) -> int:
-  """config.restart_group, resolved: 0 = auto (restarts.auto_restart_group)."""
+  """config.restart_group, resolved: 0 = auto (fit/restarts.py)."""
   group = int(config.get("restart_group", 0))
   if group < 0 or (group and restarts % group):
     raise InputError(f"restart_group={group} must be 0 (auto) or a divisor "
@@ -205,7 +205,7 @@ def _restart_group(config, restarts: int, pixels: int) -> int:
   net = config.net
   channels = max([*net.channels_down, *net.channels_up, net.channels,
                   config.input.channels])
-  return restarts.auto_restart_group(restarts, pixels, channels,
+  return restarts_lib.auto_restart_group(restarts, pixels, channels,
                                 jax.default_backend())
 
 
