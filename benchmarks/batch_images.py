@@ -3,7 +3,7 @@
 Each B runs B copies of configs/denoise.py:quick (skip-5, 32 channels, one
 restart, early stopping off so every lane runs every step) on the built-in
 photo at --size with its own noise draw, through `methods.dip.solve_batch`
--> `batch.run_batch`: the real batched loop, metrics fetched every chunk.
+-> `driver.run_fits`: the one fit loop, metrics fetched every chunk.
 Timed: --steps steps after a warm-up chunk (compilation excluded); images
 per hour = B x 3600 / (s per batched step x the config's num_steps). B = 1
 is the same loop with one lane, so the ratio is what batching buys.
@@ -31,7 +31,7 @@ def worker(args) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from configs import denoise  # pylint: disable=g-import-not-at-top
-  from dip_jax import batch  # pylint: disable=g-import-not-at-top
+  from dip_jax import driver  # pylint: disable=g-import-not-at-top
   from dip_jax import images  # pylint: disable=g-import-not-at-top
   from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
   from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
@@ -51,12 +51,13 @@ def worker(args) -> dict:
         operator=operator, objective="mse"))
   fits = [dip_method.build_fit(cfg, p, compile_chunk=False) for p in problems]
   chunk = fits[0].spec.chunk
-  # Warm-up (compiles, runs one chunk), then the timed steps: run_batch's
+  # Warm-up (compiles, runs one chunk), then the timed steps: the driver's
   # own loop, its fit_seconds are per lane.
   t0 = time.perf_counter()
-  batch.run_batch(fits, chunk)
+  quiet = [driver.Hooks(progress=False) for _ in fits]
+  driver.run_fits(fits, chunk, quiet)
   first_s = time.perf_counter() - t0
-  runs = batch.run_batch(fits, args.steps)
+  runs = driver.run_fits(fits, args.steps, quiet)
   s_per_step = runs[0][2]["fit_seconds"] * args.b / args.steps
   jax.block_until_ready(runs[0][0].params)
   return {"b": args.b, "size": args.size, "s_per_step": s_per_step,

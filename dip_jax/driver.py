@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dip_jax import batch
 from dip_jax import budget
 from dip_jax import checkpoint
 from dip_jax import report
@@ -41,6 +42,7 @@ class Hooks:
   snapshot_every: int = 0
   eta_warning_minutes: float = 10.0
   quick_hint: str = ""
+  say: Callable[[str], None] | None = None  # lines go here, not to stream
 
 
 @dataclasses.dataclass
@@ -147,7 +149,7 @@ def _announce_long_fit(estimate, steps, hooks, say):
 class Runner:
   """A compiled fit on its devices: `chunk(n)` runs n steps (one dispatch)
   and returns their metrics on the host. The benchmarks drive this directly;
-  `run_fit` adds resuming, logging, snapshots and checkpoints."""
+  `run_fits` adds resuming, logging, snapshots and checkpoints."""
 
   def __init__(self, fit: Fit):
     spec = fit.spec
@@ -173,112 +175,271 @@ class Runner:
                              jnp.int32(n))
     return jax.device_get(m)
 
+
+class _Lanes:
+  """B >= 1 fits of one spec stepped together, as the loop sees them: the
+  lane axis leads every metric (B x steps x R) whatever B is. One lane runs
+  the unbatched program (`Runner`, on the restart mesh), exactly as a
+  single fit always has; B > 1 run the lanes' vmapped program
+  (`batch.compile_for`) on the default device."""
+
+  def __init__(self, fits, compiled=None):
+    self.fits, self.batched = fits, len(fits) > 1
+    if not self.batched:
+      self.runner = Runner(fits[0])
+      self.compile_seconds = self.runner.compile_seconds
+      return
+    self.exe, estimate = compiled or batch.compile_for(fits)
+    self.compile_seconds = estimate.compile_seconds
+    self.data = batch.stack([f.data for f in fits])
+    self.keys = batch.stack([f.loop_key for f in fits])
+    spec = fits[0].spec
+    self.output_fn = jax.jit(jax.vmap(
+        lambda s, d: fit_core.reconstruct_output(spec, s, d)))
+    self.state = None
+
+  def first_state(self):
+    """Lane 0's starting state (also what checkpoints restore into)."""
+    if not self.batched:
+      return self.runner.state
+    init_fn = fit_core.compile_fit(self.fits[0].spec)[0]
+    return init_fn(self.fits[0].init_key, self.fits[0].data["z"])
+
+  def start(self, states):
+    """Sets the lanes' states (a list; lanes drawn afresh where None)."""
+    if not self.batched:
+      self.runner.state = states[0]
+      return
+    init_fn = fit_core.compile_fit(self.fits[0].spec)[0]
+    self.state = batch.stack([
+        s if s is not None else init_fn(f.init_key, f.data["z"])
+        for s, f in zip(states, self.fits)])
+
+  @property
+  def states(self):
+    return self.runner.state if not self.batched else self.state
+
+  def lane(self, i: int):
+    return self.states if not self.batched else batch.lane(self.states, i)
+
+  def chunk(self, n: int) -> dict:
+    if not self.batched:
+      return {k: np.asarray(v)[None] for k, v in self.runner.chunk(n).items()}
+    self.state, m = self.exe(self.state, self.data, self.keys, jnp.int32(n))
+    return {k: np.asarray(v) for k, v in jax.device_get(m).items()}
+
+  def taken(self) -> np.ndarray:
+    """Steps each lane has taken (a halted lane stops counting)."""
+    steps = np.asarray(jax.device_get(self.states.step))
+    return steps.reshape(len(self.fits), -1)[:, 0]
+
+  def outputs(self) -> np.ndarray:
+    """Every lane's answers now: B x R x 1 x H x W x C."""
+    if not self.batched:
+      return np.asarray(self.runner.output_fn(self.runner.state,
+                                              self.runner.data))[None]
+    return np.asarray(self.output_fn(self.state, self.data))
+
+
+def _resume(ckpts, template, say):
+  """(step, states, histories, seconds) from every lane's newest checkpoint,
+  or None to start afresh: none saved, or lanes that restored different
+  steps (one had a damaged checkpoint moved aside)."""
+  restored = [c.restore_latest(template) if c else None for c in ckpts]
+  steps = {r[0] if r else 0 for r in restored}
+  if steps == {0}:
+    return None
+  if len(steps) > 1:
+    say(f"batch: its lanes' checkpoints are at steps {sorted(steps)}; "
+        f"fitting them again from the start")
+    return None
+  step = steps.pop()
+  if len(ckpts) == 1:
+    say(f"resuming from the checkpoint at step {step}")
+  else:
+    say(f"batch of {len(ckpts)}: resuming from the checkpoints at step "
+        f"{step}")
+  return (step, [r[1] for r in restored],
+          [{k: [np.asarray(v)] for k, v in r[2].items()} for r in restored],
+          max(float(r[3].get("seconds", 0.0)) for r in restored))
+
+
 def run_fit(fit: Fit, num_steps: int, hooks: Hooks | None = None):
   """Runs `fit` to `num_steps` (or to a halting detection).
 
   Returns (state, history: per-step numpy arrays, timing dict).
   """
-  hooks = hooks or Hooks()
-  runner = Runner(fit)
-  spec, data, state = fit.spec, runner.data, runner.state
-  output_fn = runner.output_fn
+  return run_fits([fit], num_steps, [hooks or Hooks()])[0]
 
-  ckpt = None
-  step, history, previous_seconds = 0, {}, 0.0
-  say = (lambda text: print(text, file=hooks.stream, flush=True))
-  if hooks.checkpoint_dir and hooks.checkpoint_every:
-    ckpt = checkpoint.Checkpointer(hooks.checkpoint_dir,
-                                   keep=hooks.keep_checkpoints)
-    restored = ckpt.restore_latest(state)
-    if restored is not None:
-      step, state, saved_history, meta = restored
-      history = {k: [np.asarray(v)] for k, v in saved_history.items()}
-      previous_seconds = float(meta.get("seconds", 0.0))
-      runner.state = state
-      say(f"resuming from the checkpoint at step {step}")
-  log = (report.MetricsLog(hooks.metrics_path, keep_until_step=step)
-         if hooks.metrics_path else None)
-  progress = (report.Progress(num_steps, hooks.eta_warning_minutes,
-                              hooks.quick_hint, hooks.stream)
-              if hooks.progress else None)
+
+def run_fits(fits, num_steps: int, hooks, compiled=None) -> list:
+  """The one fit loop, for one fit or a batch of B fits of one spec (one
+  task, canvas and setting; `batch.check_batchable`) run in one program.
+
+  Every lane is its own run: its keys, its watchers (a lane whose detector
+  halts is frozen while the others go on), its history, its `Hooks`
+  (metrics.jsonl, snapshots, checkpoints every `checkpoint_every` steps and
+  on SIGINT/SIGTERM); a batch resumes when all its lanes hold a checkpoint
+  of one step. `hooks` is one Hooks per fit (their step settings and
+  progress are read from the first); `compiled`: what
+  `batch.compile_for(fits)` returned, so a batch is not compiled again.
+
+  Returns per fit (state, history: per-step numpy arrays, timing dict);
+  with B > 1 each lane's fit_seconds are its share of the batch's.
+  """
+  spec = batch.check_batchable(fits) if len(fits) > 1 else fits[0].spec
+  first = hooks[0]
+  lanes = _Lanes(fits, compiled)
+  stream_say = first.say or (
+      lambda text: print(text, file=first.stream, flush=True))
+  say = stream_say if first.progress or len(fits) == 1 else (lambda _: None)
+  ckpts = [checkpoint.Checkpointer(h.checkpoint_dir, keep=h.keep_checkpoints)
+           if h.checkpoint_dir and h.checkpoint_every else None
+           for h in hooks]
+  every = first.checkpoint_every if any(ckpts) else 0
+  step, previous_seconds = 0, 0.0
+  histories = [{} for _ in fits]
+  resumed = _resume(ckpts, lanes.first_state(), stream_say) if any(
+      ckpts) else None
+  if resumed:
+    step, states, histories, previous_seconds = resumed
+  else:
+    states = [lanes.first_state()] + [None] * (len(fits) - 1)
+  lanes.start(states)
+  del states
+  logs = [report.MetricsLog(h.metrics_path, keep_until_step=step)
+          if h.metrics_path else None for h in hooks]
+  progress = (report.Progress(num_steps, first.eta_warning_minutes,
+                              first.quick_hint, first.stream)
+              if first.progress and len(fits) == 1 else None)
   t_fit = time.perf_counter()
   if progress:
     progress.start(step)
-    _announce_long_fit(fit.estimate, num_steps - step, hooks, say)
+    _announce_long_fit(fits[0].estimate, num_steps - step, first, stream_say)
   halt = fit_core.halts(spec)
   guard = guarded(spec)
-  recent = np.zeros((0, spec.num_restarts), bool)  # guard's last decisions
-  while step < num_steps and not (halt and all_stopped(spec, state)):
-    # One compiled program for every chunk: stop short where a log line,
-    # snapshot or checkpoint falls due (every cut replays exactly).
-    n = min([spec.chunk, num_steps - step] + [
-        d for d in (_due(step, hooks.log_every),
-                    _due(step, hooks.snapshot_every),
-                    _due(step, hooks.checkpoint_every if ckpt else 0))
-        if d is not None])
-    chunk_metrics = runner.chunk(n)
-    state = runner.state
-    if halt:
-      # Steps after a detection inside the chunk were skipped: keep only
-      # the steps taken (restarts step together, so any one's count tells).
-      n = int(np.ravel(jax.device_get(state.step))[0]) - step
-    for k, v in chunk_metrics.items():
-      history.setdefault(k, []).append(np.asarray(v)[:n])
-    step += n
-    seconds = previous_seconds + time.perf_counter() - t_fit
-    # With restarts, per-restart numbers are averaged for the progress line.
-    last = {k: float(np.mean(np.asarray(v)[n - 1]))
-            for k, v in chunk_metrics.items()}
-    if not np.isfinite(last["loss"]) and not guard:
-      raise FloatingPointError(
-          f"loss became non-finite by step {step}; lower "
-          f"optim.learning_rate or enable guard")
-    if guard:
-      restored = np.asarray(chunk_metrics["restored"])[:n]
-      recent = np.concatenate([recent, restored])[-DIVERGENCE_WINDOW:]
-      _check_divergence(spec, recent, step)
-    logged = (not hooks.log_every or step % hooks.log_every == 0
-              or step == num_steps or (halt and all_stopped(spec, state)))
-    if log and logged:
-      log.write({"step": step, **last, "restores": restores(history),
-                 "seconds": seconds})
-    if progress and logged:
-      fields = {"loss": last["loss"]}
-      if "psnr_observed" in last:
-        fields["psnr_obs"] = last["psnr_observed"]
-      fields["psnr"] = _progress_psnr(spec, last)
-      progress.update(step, fields)
-    if hooks.snapshot and _crossed(step, n, hooks.snapshot_every, num_steps):
-      hooks.snapshot(step, ensemble(np.asarray(output_fn(state, data))))
-    # A SIGINT/SIGTERM that arrived during the chunk (the CLI defers them,
-    # see signals.py) stops here, after a checkpoint of this very step.
-    interrupted = signals.pending()
-    if ckpt and (interrupted or
-                 _crossed(step, n, hooks.checkpoint_every, num_steps)):
-      history = {k: [np.concatenate(v)] for k, v in history.items()}
-      ckpt.save(step, state, {k: v[0] for k, v in history.items()},
-                {"seconds": seconds})
-    if interrupted:
+  # The guard's last decisions, per lane.
+  recent = [np.zeros((0, spec.num_restarts), bool) for _ in fits]
+  seen = lanes.taken()
+  stopped = lambda: halt and all_stopped(spec, lanes.states)
+  try:
+    while step < num_steps and not stopped():
+      # One compiled program for every chunk: stop short where a log line,
+      # snapshot or checkpoint falls due (every cut replays exactly).
+      n = min([spec.chunk, num_steps - step] + [
+          d for d in (_due(step, first.log_every),
+                      _due(step, first.snapshot_every),
+                      _due(step, every)) if d is not None])
+      m = lanes.chunk(n)
+      # Steps after a detection inside the chunk were skipped: each lane
+      # keeps only the steps it took.
+      now = lanes.taken()
+      for i, hist in enumerate(histories):
+        for k, v in m.items():
+          hist.setdefault(k, []).append(v[i, :now[i] - seen[i]])
+      if halt and len(fits) == 1:
+        n = int(now[0]) - step
+      step += n
+      seconds = previous_seconds + time.perf_counter() - t_fit
+      _check_lanes(spec, m, now - seen, guard, recent, step)
+      logged = (not first.log_every or step % first.log_every == 0
+                or step == num_steps or stopped())
+      for i, log in enumerate(logs):
+        if log and logged and now[i] > seen[i]:
+          last = _last(m, i, now[i] - seen[i])
+          log.write({"step": int(now[i]), **last,
+                     "restores": restores(histories[i]), "seconds": seconds})
+      if logged:
+        _report(progress, spec, m, int(now[0] - seen[0]), n, step,
+                num_steps, len(fits), say, t_fit)
+      seen = now
+      due = [i for i, h in enumerate(hooks) if h.snapshot and
+             _crossed(step, n, h.snapshot_every, num_steps)]
+      if due:
+        answers = lanes.outputs()
+        for i in due:
+          hooks[i].snapshot(step, ensemble(answers[i]))
+      # A SIGINT/SIGTERM that arrived during the chunk (the CLI defers
+      # them, see signals.py) stops here, after a checkpoint of this step.
+      interrupted = signals.pending()
+      if any(ckpts) and (interrupted or _crossed(step, n, every, num_steps)):
+        for i, ckpt in enumerate(ckpts):
+          hist = {k: np.concatenate(v) for k, v in histories[i].items()}
+          histories[i] = {k: [v] for k, v in hist.items()}
+          if ckpt:
+            ckpt.save(step, lanes.lane(i), hist, {"seconds": seconds})
+      if interrupted:
+        raise signals.Interrupted(interrupted, step,
+                                  resumable=any(ckpts))
+  finally:
+    for ckpt in ckpts:
       if ckpt:
         ckpt.close()
-      raise signals.Interrupted(interrupted, step,
-                                resumable=ckpt is not None)
-  if ckpt:
-    ckpt.close()
+  if len(fits) == 1 and halt and stopped() and first.progress:
+    _say_stop(spec, lanes.states, step, stream_say)
+  seconds = previous_seconds + time.perf_counter() - t_fit
+  runs = []
+  for i, hist in enumerate(histories):
+    timing = {"fit_seconds": seconds / len(fits),
+              "compile_seconds": lanes.compile_seconds}
+    if len(fits) > 1:
+      timing["batch_size"] = len(fits)
+    runs.append((lanes.lane(i),
+                 {k: np.concatenate(v) for k, v in hist.items()}, timing))
+  return runs
+
+
+def _last(m, i, n) -> dict:
+  """Lane i's numbers at its last step of the chunk (restarts averaged)."""
+  return {k: float(np.mean(np.asarray(v)[i, n - 1])) for k, v in m.items()}
+
+
+def _check_lanes(spec, m, taken, guard, recent, step):
+  """A non-finite loss without the guard, or a guard that keeps undoing
+  steps, ends the fit in one line naming the lanes."""
+  for i, n in enumerate(taken):
+    if n <= 0:
+      continue
+    if not guard and not np.all(np.isfinite(m["loss"][i, n - 1])):
+      which = f" in image {i}" if len(taken) > 1 else ""
+      raise FloatingPointError(
+          f"loss became non-finite by step {step}{which}; lower "
+          f"optim.learning_rate or enable guard")
+    if guard:
+      recent[i] = np.concatenate([recent[i],
+                                  m["restored"][i, :n]])[-DIVERGENCE_WINDOW:]
+      _check_divergence(spec, recent[i], step)
+
+
+def _report(progress, spec, m, n, n_chunk, step, num_steps, lanes, say,
+            t_fit):
+  """The progress line: one fit's (loss, PSNRs, rate, ETA) at its n-th step
+  of the chunk, or a batch's at the chunk's last step."""
+  if progress:
+    last = _last(m, 0, n)
+    fields = {"loss": last["loss"]}
+    if "psnr_observed" in last:
+      fields["psnr_obs"] = last["psnr_observed"]
+    fields["psnr"] = _progress_psnr(spec, last)
+    progress.update(step, fields)
+  elif lanes > 1:
+    loss = np.asarray(m["loss"])[:, n_chunk - 1]
+    loss = loss[np.isfinite(loss)]  # lanes that halted report NaN
+    mean = f"{float(loss.mean()):.5f}" if loss.size else "-"
+    say(f"batch of {lanes}: step {step}/{num_steps}, mean loss {mean}, "
+        f"{time.perf_counter() - t_fit:.1f} s")
+
+
+def _say_stop(spec, state, step, say):
   stop = stop_of(spec)
-  if halt and stop is not None and all_stopped(spec, state) and hooks.progress:
-    why = (f"the fit reached {stop.fit_gate:g} x the noise level at step(s) "
-           f"{', '.join(map(str, detected_steps(spec, state)))}"
-           if stop.kind == "discrepancy" else
-           f"the variance had not decreased for {stop.patience} steps")
-    picked = ", ".join(map(str, answer_steps(spec, state)))
-    say(f"early stop ({stop.kind}) at step {step}: {why}; answer = the "
-        f"{'output average' if ema_decay(spec) > 0 else 'iterate'} of "
-        f"step(s) {picked}")
-  history = {k: np.concatenate(v) for k, v in history.items()}
-  timing = {"fit_seconds": previous_seconds + time.perf_counter() - t_fit,
-            "compile_seconds": runner.compile_seconds}
-  return state, history, timing
+  why = (f"the fit reached {stop.fit_gate:g} x the noise level at step(s) "
+         f"{', '.join(map(str, detected_steps(spec, state)))}"
+         if stop.kind == "discrepancy" else
+         f"the variance had not decreased for {stop.patience} steps")
+  picked = ", ".join(map(str, answer_steps(spec, state)))
+  say(f"early stop ({stop.kind}) at step {step}: {why}; answer = the "
+      f"{'output average' if ema_decay(spec) > 0 else 'iterate'} of "
+      f"step(s) {picked}")
 
 
 def restores(history) -> int:

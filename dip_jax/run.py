@@ -113,7 +113,8 @@ def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
   unfinished ones sharing programs of up to `max_batch` (0: all) fits
   (methods.dip.solve_batch): the configs differ in image and seed only, and
   the images have one size. Each workdir gets what its own run writes,
-  checkpoints included (every config.checkpoint_every steps): a cut batch
+  metrics.jsonl, snapshots and checkpoints included (every
+  config.checkpoint_every steps): a cut batch
   resumes from them, as does each image's own run. The unfinished
   workdirs are all locked from before the fit to the last write.
   Returns the summaries, in order."""
@@ -136,8 +137,8 @@ def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
     with signals.deferred():  # a signal stops the batch between chunks
       fitted = dict(zip(todo, dip_method.solve_batch(
           [problems[i] for i in todo], [configs[i] for i in todo], say,
-          max_batch, checkpoint_dirs=[os.path.join(workdirs[i], CHECKPOINTS)
-                                      for i in todo]))) if todo else {}
+          max_batch, hooks=[hooks_for(configs[i], workdirs[i], problems[i],
+                                      stream) for i in todo]))) if todo else {}
     summaries = []
     for i, (config, workdir) in enumerate(zip(configs, workdirs)):
       if i not in fitted:

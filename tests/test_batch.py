@@ -1,6 +1,7 @@
 """Many images in one program (dip_jax/batch.py, dip_jax.reconstruct_batch):
 each image of a batch gets the result of its own run."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -39,22 +40,26 @@ def test_a_batch_of_three_gives_each_image_its_own_run(stopping):
   assert len(together) == 3
   for a, b in zip(alone, together):
     assert b.info["batch_size"] == 3
-    # The first steps are the same steps (to 1e-5; the vmapped lanes sum in
+    # The first steps are the same steps (to 5e-5; the vmapped lanes sum in
     # another order, and Adam grows those roundings chaotically from step to
     # step -- test_restarts measures it -- so only the first three are held
     # this close: step 5 differed by 3e-5 under one install, 1e-6 under
-    # another) ...
+    # another; step 3 by 1.9e-5 under the locked install at -O1) ...
     np.testing.assert_allclose(b.history["loss"][:3], a.history["loss"][:3],
-                               rtol=1e-5, atol=1e-7)
-    assert len(b.history["loss"]) == len(a.history["loss"])
+                               rtol=5e-5, atol=1e-7)
+    # Where a detector halts, the lane stops within 2 steps of its own run:
+    # the roundings above reach 1e-3 by step 20, and a window's minimum
+    # can move by a step (measured: WMV's lane halted at 33, alone at 32).
+    assert abs(len(b.history["loss"]) - len(a.history["loss"])) <= (
+        0 if stopping == "none" else 2)
     # ... and the answers the same answers.
     assert abs(b.info["psnr"] - a.info["psnr"]) < 0.05, (a.info["psnr"],
                                                          b.info["psnr"])
   # Three different images: three different answers.
   assert len({round(r.info["psnr"], 3) for r in together}) == 3
   if stopping != "none":  # each lane stops at its own detection
-    assert [r.info.get("detected_step") for r in together] == [
-        a.info.get("detected_step") for a in alone]
+    for r, a in zip(together, alone):
+      assert abs(r.info["detected_step"] - a.info["detected_step"]) <= 2
     assert all(a.info["detected_step"] > 0 for a in alone), [
         a.info["detected_step"] for a in alone]
 
@@ -108,7 +113,7 @@ def test_a_cut_batch_resumes_from_its_lanes_checkpoints(tmp_path,
   import shutil  # pylint: disable=g-import-not-at-top
   import signal  # pylint: disable=g-import-not-at-top
   import test_sweep  # pylint: disable=g-import-not-at-top
-  from dip_jax import batch  # pylint: disable=g-import-not-at-top
+  from dip_jax import driver  # pylint: disable=g-import-not-at-top
   from dip_jax import results  # pylint: disable=g-import-not-at-top
   from dip_jax import signals  # pylint: disable=g-import-not-at-top
   from dip_jax import sweep  # pylint: disable=g-import-not-at-top
@@ -133,14 +138,14 @@ def test_a_cut_batch_resumes_from_its_lanes_checkpoints(tmp_path,
     assert not os.path.exists(os.path.join(job.dir(cut), "summary.json"))
   shutil.copytree(cut, tmp_path / "cut_alone")
   resumed_at = []
-  resume = batch._resume
+  resume = driver._resume
 
   def spy(*args):
     out = resume(*args)
     resumed_at.append(out and out[0])
     return out
 
-  monkeypatch.setattr(batch, "_resume", spy)
+  monkeypatch.setattr(driver, "_resume", spy)
   assert sweep.run_jobs(config, str(cut), jobs, 0, 1) == 0
   assert resumed_at == [2]   # one batch, from its lanes' step 2
   config.sweep.batch = 1
@@ -176,7 +181,16 @@ def test_a_batch_too_large_for_memory_is_halved(monkeypatch):
                                 flops_per_step=est.flops_per_step,
                                 compile_seconds=est.compile_seconds)
 
+  compile_chunk = budget.compile_chunk
+
+  def one_gib_alone(*args, **kwargs):
+    # An image fitted alone runs the single fit's program, whose estimate
+    # comes from budget.compile_chunk: 1 GiB as well.
+    exe, est = compile_chunk(*args, **kwargs)
+    return exe, dataclasses.replace(est, peak_bytes=2 ** 30)
+
   monkeypatch.setattr(batch, "compile_for", one_gib_a_lane)
+  monkeypatch.setattr(budget, "compile_chunk", one_gib_alone)
   split = dip_jax.reconstruct_batch(noisy, clean=cleans, config=cfg,
                                     memory_limit_gb=2.5)
   assert [r.info["batch_size"] for r in split] == [2, 2, 1]

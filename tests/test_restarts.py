@@ -160,16 +160,16 @@ def test_restart_groups_compute_the_same_fit(tmp_path):
 
 
 def test_auto_restart_group():
-  from dip_jax.fit import step as fit_core  # pylint: disable=g-import-not-at-top
+  from dip_jax.fit import restarts  # pylint: disable=g-import-not-at-top
   px = lambda s: s * s
   # CPU: all 8 at 64 px x 32 channels, 2 at a time at 128 px, 1 at 256 px.
-  assert fit_core.auto_restart_group(8, px(64), 32, "cpu") == 8
-  assert fit_core.auto_restart_group(8, px(128), 32, "cpu") == 2
-  assert fit_core.auto_restart_group(8, px(256), 32, "cpu") == 1
-  assert fit_core.auto_restart_group(6, px(128), 32, "cpu") == 2
-  assert fit_core.auto_restart_group(3, px(128), 32, "cpu") == 1  # divisor of R
+  assert restarts.auto_restart_group(8, px(64), 32, "cpu") == 8
+  assert restarts.auto_restart_group(8, px(128), 32, "cpu") == 2
+  assert restarts.auto_restart_group(8, px(256), 32, "cpu") == 1
+  assert restarts.auto_restart_group(6, px(128), 32, "cpu") == 2
+  assert restarts.auto_restart_group(3, px(128), 32, "cpu") == 1  # divisor of R
   # GPU/TPU: always one vmapped group.
-  assert fit_core.auto_restart_group(8, px(512), 128, "gpu") == 8
+  assert restarts.auto_restart_group(8, px(512), 128, "gpu") == 8
 
 
 def test_bad_restart_group_is_one_clear_error(tmp_path):

@@ -39,7 +39,7 @@ class OptimSettings:
   learning_rate: float = 0.01
   schedule: str = "constant"
   warmup_steps: int = 0
-  decay_steps: int = 0          # resolved: > 0 for the cosine schedules
+  decay_steps: int = 0          # resolved (> 0) for the cosine schedules
   end_factor: float = 0.0
   clip_norm: float = 0.0
   kernel_noise: float = 0.0     # std of N(0, s^2) added to 4-D leaves (SGLD)
@@ -65,7 +65,10 @@ class OptimSettings:
            lambda v: 0 <= v <= 1, "in [0, 1]")
     _check("optim.clip_norm", optim.get("clip_norm", 0.0), lambda v: v >= 0,
            "a number >= 0 (0 = off)")
-    decay = int(optim.get("decay_steps", 0)) or int(num_steps)
+    # Resolved only where a schedule reads it: a constant rate's settings
+    # (and so its compiled program) must not depend on num_steps.
+    decay = ((int(optim.get("decay_steps", 0)) or int(num_steps))
+             if schedule != "constant" else 0)
     warmup = int(optim.get("warmup_steps", 0))
     if schedule == "warmup_cosine" and warmup >= decay:
       raise InputError(f"optim.warmup_steps ({warmup}) must be below the "

@@ -26,11 +26,12 @@ from dip_jax import sharding
 from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
 from dip_jax.fit import optim
+from dip_jax.fit import restarts as restarts_lib
+from dip_jax.fit import step as fit_core
 from dip_jax.fit.watchers import ema as ema_lib
 from dip_jax.fit.watchers import guard as guard_lib
 from dip_jax.fit.watchers import stopping
 from dip_jax.methods import dip_summary
-from dip_jax.fit import step as fit_core
 
 
 def _positive_int(config, key: str) -> int:
@@ -194,7 +195,7 @@ def _check_numbers(config) -> None:
 
 
 def _restart_group(config, restarts: int, pixels: int) -> int:
-  """config.restart_group, resolved: 0 = auto (fit_core.auto_restart_group)."""
+  """config.restart_group, resolved: 0 = auto (fit/restarts.py)."""
   group = int(config.get("restart_group", 0))
   if group < 0 or (group and restarts % group):
     raise InputError(f"restart_group={group} must be 0 (auto) or a divisor "
@@ -204,7 +205,7 @@ def _restart_group(config, restarts: int, pixels: int) -> int:
   net = config.net
   channels = max([*net.channels_down, *net.channels_up, net.channels,
                   config.input.channels])
-  return fit_core.auto_restart_group(restarts, pixels, channels,
+  return restarts_lib.auto_restart_group(restarts, pixels, channels,
                                 jax.default_backend())
 
 
@@ -219,18 +220,19 @@ def solve(problem, config, hooks=None, fit=None) -> methods.Result:
 
 
 def solve_batch(problems, configs, say=None, max_batch: int = 0,
-                checkpoint_dirs=None) -> list:
+                hooks=None) -> list:
   """Fits every problem of `problems` (one task, one canvas size; `configs`
   one config for all or one each, differing in image and seed only) in
-  programs of B fits (dip_jax/batch.py), B = max_batch (0: all), halved
-  while the batched program's memory estimate exceeds what is available
-  (config.memory_limit_gb, else the device's free memory). Each Result is
-  the one its own `solve` gives; its info says the batch size (its time is
-  its share).
+  programs of B fits (dip_jax/batch.py) run by the driver's one loop,
+  B = max_batch (0: all), halved while the batched program's memory
+  estimate exceeds what is available (config.memory_limit_gb, else the
+  device's free memory). Each Result is the one its own `solve` gives; its
+  info says the batch size (its time is its share).
 
-  With `checkpoint_dirs` (one per problem) and config.checkpoint_every > 0,
-  each fit is checkpointed there as its own run would be; fits whose
-  checkpoints reached the same step resume together."""
+  `hooks`: one driver.Hooks per problem (a CLI batch's workdirs: metrics,
+  snapshots, checkpoints every config.checkpoint_every steps); fits whose
+  checkpoints reached the same step resume together. `say`: where the
+  batch's progress lines go (None: nowhere)."""
   if not isinstance(configs, (list, tuple)):
     configs = [configs] * len(problems)
   steps = sorted({int(c.num_steps) for c in configs})
@@ -238,38 +240,44 @@ def solve_batch(problems, configs, say=None, max_batch: int = 0,
     raise InputError(f"a batch needs one num_steps, got {steps}")
   fits = [build_fit(c, p, compile_chunk=False)
           for c, p in zip(configs, problems)]
+  if hooks is None:
+    hooks = [driver.Hooks(progress=False, log_every=int(c.log_every))
+             for c in configs]
+  hooks = [dataclasses.replace(h, progress=say is not None, say=say)
+           for h in hooks]
   limit = (float(configs[0].memory_limit_gb) or budget.available_gib()
            or 0.0)
-  every = int(configs[0].checkpoint_every) if checkpoint_dirs else 0
-  dirs = checkpoint_dirs if every else [None] * len(fits)
   runs = {}
 
   def run(part):
+    if len(part) == 1:
+      # One fit is a single run: its own program, refused as a run would
+      # be when it will not fit.
+      i = part[0]
+      fit = build_fit(configs[i], problems[i])
+      state, history, timing = driver.run_fits([fit], steps[0], [hooks[i]])[0]
+      runs[i] = state, history, {**timing, "batch_size": 1}
+      fits[i] = fit
+      return
     # Compiled once, from shapes; a batch whose program needs more memory
-    # than there is is halved (a single fit is refused as a run would be).
+    # than there is is halved.
     compiled = batch.compile_for([fits[i] for i in part])
-    if limit and compiled[1].gib > limit and len(part) > 1:
+    if limit and compiled[1].gib > limit:
       half = (len(part) + 1) // 2
       run(part[:half])
       run(part[half:])
       return
-    if len(part) == 1:
-      h, w, _ = problems[part[0]].out_shape
-      budget.check(compiled[1], float(configs[0].memory_limit_gb),
-                   f"{h}x{w} px, {fits[0].spec.num_restarts} restart(s)")
-    out = batch.run_batch(
-        [fits[i] for i in part], steps[0], say,
-        checkpoint_dirs=[dirs[i] for i in part] if every else None,
-        checkpoint_every=every,
-        keep_checkpoints=int(configs[0].get("keep_checkpoints", 2)),
-        compiled=compiled)
+    out = driver.run_fits([fits[i] for i in part], steps[0],
+                          [hooks[i] for i in part], compiled=compiled)
     runs.update(zip(part, out))
 
   # Fits are batched with others whose checkpoints reached the same step
   # (all at 0 on a first run), so every lane of a batch resumes together.
   by_step = {}
-  for i, d in enumerate(dirs):
-    by_step.setdefault(workdir_lib.latest_checkpoint_step(d), []).append(i)
+  for i, h in enumerate(hooks):
+    done = (workdir_lib.latest_checkpoint_step(h.checkpoint_dir)
+            if h.checkpoint_every else 0)
+    by_step.setdefault(done, []).append(i)
   size = max_batch or len(fits)
   for group in by_step.values():
     for j in range(0, len(group), size):
