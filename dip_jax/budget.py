@@ -16,8 +16,14 @@ machine, the larger ratios on fits under 70 MiB, and up to 52 MiB over the
 estimate under load (the runtime's thread stacks and buffers, the host
 copies of the metrics). A fit is refused when 1.1 x the estimate + 128 MiB
 exceeds the free memory.
+
+A large image file is checked from its header, before its pixels are
+decoded: the fit is built on a stand-in of the same shapes whose arrays are
+constants (`problem.shape_problem`) and `checked_only` stops it right after
+this check (see HEADER_CHECK_BYTES).
 """
 
+import contextvars
 import dataclasses
 import os
 import time
@@ -35,6 +41,20 @@ OVERHEAD_BYTES = 128 * 2 ** 20
 # for accelerators a deliberately modest fraction of their peak.
 CPU_FLOPS_PER_CORE = 75e9
 ACCELERATOR_FLOPS = 20e12
+# An image file whose decoded float32 pixels take more than this is checked
+# from its header first (`run.check_before_decoding`): decoding and
+# converting a photo takes several copies of it (the 10000 x 10000 PNG of
+# the issue reached 6.6 GiB before its fit was refused), more than a fit a
+# machine can run would need to be told no. Smaller ones are checked once
+# decoded, which spares them a second compilation of the fit.
+HEADER_CHECK_BYTES = 32 * 2 ** 20
+
+# True inside `checked_only`: a passing `check` stops its caller there.
+_CHECK_ONLY = contextvars.ContextVar("budget_check_only", default=False)
+
+
+class _Passed(Exception):
+  """Raised by a passing `check` inside `checked_only`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +138,24 @@ def check(estimate: Estimate, limit_gib: float, what: str) -> None:
         f"{limit:.1f} GiB are {source}; use a smaller image "
         f"(--config.center_crop), fewer restarts or a narrower net, or set "
         f"--config.memory_limit_gb")
+  if _CHECK_ONLY.get():
+    raise _Passed()
+
+
+def checked_only(prepare) -> None:
+  """Runs `prepare()` (a method's validation, which builds its fit and
+  checks its budget) up to the budget check and no further: a refusal
+  raises as it would, a fit that fits returns here, before the caller
+  allocates its input and state. Used on shape-only problems
+  (`problem.shape_problem`), whose arrays are constants held as one
+  number; a method without a budget check just runs its validation."""
+  token = _CHECK_ONLY.set(True)
+  try:
+    prepare()
+  except _Passed:
+    pass
+  finally:
+    _CHECK_ONLY.reset(token)
 
 
 def describe(estimate: Estimate, num_steps: int, backend: str) -> str:
