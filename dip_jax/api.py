@@ -92,23 +92,6 @@ def _as_measurement(y, objective="mse"):
   return y
 
 
-def _as_weights(w, what: str) -> np.ndarray:
-  """Weights as float32: bool as 0 / 1, integers 0 / 1 as they are, an
-  unsigned integer mask image (0 / 255) scaled to [0, 1]; other integers,
-  negative or non-finite values are refused."""
-  w = _as_array(w, what)
-  if np.issubdtype(w.dtype, np.integer) and w.size and (
-      w.min() < 0 or w.max() > 1):
-    if not np.issubdtype(w.dtype, np.unsignedinteger):
-      raise InputError(f"{what} of dtype {w.dtype} hold values outside "
-                       f"0 / 1; give a bool mask or floats in [0, 1]")
-    w = w.astype(np.float32) / np.float32(np.iinfo(w.dtype).max)
-  w = w.astype(np.float32)
-  if not np.all(np.isfinite(w)) or (w.size and w.min() < 0):
-    raise InputError(f"{what} must be finite and >= 0 (1 = observed)")
-  return w
-
-
 def _check_weights(weights, op, shape, y, what: str):
   """`weights` as float32, checked against the measurement A gives for an x
   of `shape` (the one y was checked against): each must broadcast to its
@@ -117,7 +100,7 @@ def _check_weights(weights, op, shape, y, what: str):
   spec = op.out_spec(shape)
   measured = "y" if y is not None else "A x"
   if hasattr(spec, "shape"):
-    w = _as_weights(weights, what)
+    w = operators.as_weights(weights, what)
     checked = _fit_weights(w, tuple(spec.shape[1:]))
     if checked is None:
       raise InputError(f"{what} of shape {w.shape} cannot weight the "
@@ -127,7 +110,8 @@ def _check_weights(weights, op, shape, y, what: str):
   leaves, tree = jax.tree.flatten(weights)
   spec_leaves, spec_tree = jax.tree.flatten(spec)
   if tree == spec_tree:
-    checked = [_fit_weights(_as_weights(w, what), tuple(s.shape[1:]))
+    checked = [_fit_weights(operators.as_weights(w, what),
+                            tuple(s.shape[1:]))
                for w, s in zip(leaves, spec_leaves)]
     if all(c is not None for c in checked):
       return jax.tree.unflatten(tree, checked)

@@ -139,6 +139,8 @@ def read_shape(path, max_pixels: int = DEFAULT_MAX_PIXELS,
         if exif.get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
           h, w = w, h
         mode = im.mode
+    except InputError:
+      raise
     except UnidentifiedImageError:
       raise _cannot_read(what, path, "not an image file (or not a format "
                          "Pillow reads)") from None
