@@ -83,10 +83,11 @@ def check_before_decoding(config) -> None:
   an image over config.max_pixels or one whose fit will not fit in memory:
   the method's validation and budget check run on a stand-in of the
   image's shapes (`problem.shape_problem`), so a photo too large for the
-  machine costs what its header and the fit's compilation cost, not its
-  decoded copies. Images whose pixels take less than
-  budget.HEADER_CHECK_BYTES are left to the check after decoding, which
-  compiles the fit once instead of twice."""
+  machine costs what its header costs, not its decoded copies: a fit whose
+  floor (`budget.floor_bytes`) exceeds the memory is refused before it is
+  compiled, any other after its compilation. Images whose pixels take less
+  than budget.HEADER_CHECK_BYTES are left to the check after decoding,
+  which compiles the fit once instead of twice."""
   if not config.image or tasks.builder(config.task) is not None:
     return
   shape = images.read_shape(config.image, max_pixels=int(config.max_pixels))
@@ -95,7 +96,7 @@ def check_before_decoding(config) -> None:
   stand_in = problem_lib.shape_problem(config)
   if stand_in is not None:
     budget.checked_only(
-        lambda: methods.prepare(config.prior, stand_in, config))
+        lambda: methods.prepare(config.prior, stand_in, config), config)
 
 
 def reconstruct(config, workdir: str, stream=None) -> dict:
