@@ -42,22 +42,107 @@ def make_config(config=None, **overrides) -> ml_collections.ConfigDict:
   return cfg
 
 
-def _as_measurement(y):
-  """y as float32 (or complex64) numpy leaves; an H x W image gets a channel
-  axis. Non-finite values are refused."""
+# Objectives whose y is counts or intensities, not an image: integer y is
+# taken as the numbers it holds, not scaled to [0, 1].
+_COUNT_OBJECTIVES = ("poisson", "amplitude")
+
+
+def _as_array(a, what: str) -> np.ndarray:
+  """`a` as a numpy array of numbers, or one line saying what it is."""
+  try:
+    a = np.asarray(a)
+  except (ValueError, TypeError) as e:  # a ragged list, ...
+    raise InputError(f"{what} is not an array ({str(e).splitlines()[0]})"
+                     ) from None
+  if not (a.dtype == bool or np.issubdtype(a.dtype, np.number)):
+    raise InputError(f"{what} has dtype {a.dtype}, not numbers")
+  return a
+
+
+def _as_float(a, what: str, scale_integers: bool = True) -> np.ndarray:
+  """An image as float32 (complex64 kept), as scikit-image's img_as_float
+  gives it: unsigned integers scaled to [0, 1] by their type's maximum
+  (uint8 / 255, uint16 / 65535), bool as 0 / 1. Signed integers are
+  refused (they have no such scale); with scale_integers=False (counts)
+  integers are taken as they are. Non-finite values are refused."""
+  a = _as_array(a, what)
+  if np.issubdtype(a.dtype, np.integer) and scale_integers:
+    if not np.issubdtype(a.dtype, np.unsignedinteger):
+      raise InputError(f"{what} has dtype {a.dtype}; give floats in "
+                       f"[0, 1] or uint8 / uint16 (scaled to [0, 1])")
+    a = a.astype(np.float32) / np.float32(np.iinfo(a.dtype).max)
+  a = a.astype(np.complex64 if np.iscomplexobj(a) else np.float32)
+  if not np.all(np.isfinite(a)):
+    raise InputError(f"{what} has non-finite values")
+  return a
+
+
+def _as_measurement(y, objective="mse"):
+  """y as float32 (or complex64) numpy leaves (`_as_float`: integer images
+  scaled to [0, 1], integer counts of the poisson and amplitude objectives
+  kept); an H x W image gets a channel axis. Non-finite values are
+  refused."""
   if y is None:
     return None
-
-  def leaf(a):
-    a = np.asarray(a)
-    a = a.astype(np.complex64 if np.iscomplexobj(a) else np.float32)
-    if not np.all(np.isfinite(a)):
-      raise InputError("the observation has non-finite values")
-    return a
-  y = jax.tree.map(leaf, y)
+  counts = isinstance(objective, str) and objective in _COUNT_OBJECTIVES
+  y = jax.tree.map(
+      lambda a: _as_float(a, "the observation", scale_integers=not counts), y)
   if isinstance(y, np.ndarray) and y.ndim == 2:
     y = y[..., None]
   return y
+
+
+def _check_weights(weights, op, shape, y, what: str):
+  """`weights` as float32, checked against the measurement A gives for an x
+  of `shape` (the one y was checked against): each must broadcast to its
+  measurement without growing it (an H x W mask gets a channel axis).
+  One line naming both shapes when it does not."""
+  spec = op.out_spec(shape)
+  measured = "y" if y is not None else "A x"
+  if hasattr(spec, "shape"):
+    w = operators.as_weights(weights, what)
+    checked = _fit_weights(w, tuple(spec.shape[1:]))
+    if checked is None:
+      raise InputError(f"{what} of shape {w.shape} cannot weight the "
+                       f"measurement ({measured}) of shape "
+                       f"{tuple(spec.shape[1:])}")
+    return checked
+  leaves, tree = jax.tree.flatten(weights)
+  spec_leaves, spec_tree = jax.tree.flatten(spec)
+  if tree == spec_tree:
+    checked = [_fit_weights(operators.as_weights(w, what),
+                            tuple(s.shape[1:]))
+               for w, s in zip(leaves, spec_leaves)]
+    if all(c is not None for c in checked):
+      return jax.tree.unflatten(tree, checked)
+  raise InputError(
+      f"{what} of shape {jax.tree.map(np.shape, weights)} cannot weight "
+      f"the measurement ({measured}) of shape "
+      f"{jax.tree.map(lambda s: tuple(s.shape[1:]), spec)}")
+
+
+def _fit_weights(w, expected):
+  """w as it multiplies a measurement of shape `expected`, or None."""
+  if w.ndim == len(expected) - 1 and w.shape == expected[:-1]:
+    w = w[..., None]
+  try:
+    return w if np.broadcast_shapes(w.shape, expected) == expected else None
+  except ValueError:
+    return None
+
+
+def _check_method(method) -> None:
+  """One line for a method the registry does not hold, in the API's words
+  (`method`; the registry's own message says `prior`, the CLI's key)."""
+  try:
+    methods.get(str(method))
+  except InputError:
+    pass
+  else:
+    if isinstance(method, str):
+      return
+  raise InputError(f"unknown method {method!r}; known: "
+                   f"{sorted(methods.METHODS)}")
 
 
 def _check_measurement(y, op, shape):
@@ -82,16 +167,30 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
                 **overrides) -> methods.Result:
   """Reconstructs x from y = A(x) (+ noise) with a method of the registry.
 
+  Everything given is checked before anything is compiled, each problem
+  in one line (InputError): y against the operator, weights (and an
+  operator's own mask) against y's shape, clean against x's shape.
+
   Args:
     y: the observation: an H' x W' (x C) image, any pytree of arrays the
       operator produces (complex allowed), or None for an objective alone.
+      Floats are taken as they are (an image in [0, 1]); integer images
+      are converted as scikit-image's `img_as_float` does: uint8 / 255,
+      uint16 / 65535 (what `np.asarray(Image.open(...))` and
+      `skimage.data` give), bool as 0 / 1; signed integers are refused.
+      For the "poisson" and "amplitude" objectives y is counts or
+      intensities, and integers are taken as the numbers they are.
     operator: an `operators.Operator` (default: identity).
     method: "dip", "tv", "bicubic", or any registered method.
     objective: a name of `objectives.OBJECTIVES` ("mse", "l1", "poisson",
       "amplitude") or a function (x, ax, y, weights) -> scalar to minimise.
     weights: per-measurement weights for the objective (an inpainting mask,
-      1 = observed); default the operator's own.
+      1 = observed); default the operator's own. Each must broadcast to its
+      measurement's shape (an H x W mask to H x W x C); bool and 0 / 1
+      integer masks are taken as 0 / 1, a uint8 mask image (0 / 255) is
+      scaled to [0, 1].
     clean: the ground truth, if known: scores go into `result.info`.
+      Converted as y is; its shape must be x's.
     in_shape: (H, W, C) of x when neither the operator nor y tells it.
     config: a base ConfigDict (e.g. a task config); `overrides` apply on top.
     progress: print progress lines (to `stream`, default stdout).
@@ -101,6 +200,9 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
   Returns:
     methods.Result: reconstruction (H x W x C numpy), history, state, info.
   """
+  _check_method(method)
+  if any(k.replace("__", ".") == "prior" for k in overrides):
+    raise InputError("choose the method with method=..., not prior=...")
   cfg = make_config(config, **overrides)
   cfg.prior = method
   problem = _problem(y, operator, objective, weights, clean, in_shape)
@@ -163,16 +265,25 @@ def _problem(y, operator, objective, weights, clean, in_shape):
     raise InputError(f"operator must be a dip_jax.operators.Operator, got "
                      f"{type(op).__name__} (wrap a function with "
                      f"operators.Operator(apply=fn, in_shape=...))")
-  y = _as_measurement(y)
+  y = _as_measurement(y, objective)
   shape = tuple(in_shape) if in_shape is not None else op.input_shape(y)
   if y is not None:
     y = _check_measurement(y, op, shape)
+  if weights is not None:
+    weights = _check_weights(weights, op, shape, y, "weights")
+  elif op.weights is not None:
+    # The operator's own (operators.inpainting(mask)): checked as well, so
+    # a mask of another size is named here, not by a failed broadcast.
+    weights = _check_weights(op.weights, op, shape, y,
+                             f"the mask (weights) of operator {op.name!r}")
   if clean is not None:
-    clean = np.asarray(clean, np.float32)
+    clean = _as_float(clean, "the clean image")
     clean = clean[..., None] if clean.ndim == 2 else clean
+    if np.iscomplexobj(clean):
+      raise InputError("the clean image is complex; x is a real image")
     if clean.shape != shape:
-      raise InputError(f"clean image is {clean.shape} but x is {shape}")
+      raise InputError(f"the clean image has shape {clean.shape} but x has "
+                       f"shape {shape}")
   return problem_lib.Problem(
-      observed=y, clean=clean,
-      mask=None if weights is None else np.asarray(weights, np.float32),
-      out_shape=shape, operator=op, objective=objective)
+      observed=y, clean=clean, mask=weights, out_shape=shape, operator=op,
+      objective=objective)

@@ -16,16 +16,28 @@ machine, the larger ratios on fits under 70 MiB, and up to 52 MiB over the
 estimate under load (the runtime's thread stacks and buffers, the host
 copies of the metrics). A fit is refused when 1.1 x the estimate + 128 MiB
 exceeds the free memory.
+
+A large image file is checked from its header, before its pixels are
+decoded: the fit is built on a stand-in of the same shapes whose arrays are
+constants (`problem.shape_problem`) and `checked_only` stops it right after
+this check (see HEADER_CHECK_BYTES). There the fit is first held to a floor
+that needs no compilation (`floor_bytes`: its state, its image-sized inputs
+and one full-resolution activation of the net): refusing a 10000 x 10000
+photo after compiling its fit peaked at 0.78 GiB of RSS, from the floor at
+0.27 GiB, of which importing dip_jax.run is 0.20 (tests/test_input_edges.py).
 """
 
+import contextvars
 import dataclasses
 import os
 import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dip_jax.errors import InputError
+from dip_jax.nets import presets
 
 # What the runtime adds to XLA's count (see the module docstring).
 OVERHEAD = 1.1
@@ -35,6 +47,23 @@ OVERHEAD_BYTES = 128 * 2 ** 20
 # for accelerators a deliberately modest fraction of their peak.
 CPU_FLOPS_PER_CORE = 75e9
 ACCELERATOR_FLOPS = 20e12
+# An image file whose decoded float32 pixels take more than this is checked
+# from its header first (`run.check_before_decoding`): decoding and
+# converting a photo takes several copies of it (the 10000 x 10000 PNG of
+# the issue reached 6.6 GiB before its fit was refused), more than a fit a
+# machine can run would need to be told no. Smaller ones are checked once
+# decoded, which spares them a second compilation of the fit.
+HEADER_CHECK_BYTES = 32 * 2 ** 20
+
+# True inside `checked_only`: a passing `check` stops its caller there.
+_CHECK_ONLY = contextvars.ContextVar("budget_check_only", default=False)
+# The config `checked_only` checks: `compile_chunk` holds its fit to the
+# floor before compiling it.
+_FLOOR_CONFIG = contextvars.ContextVar("budget_floor_config", default=None)
+
+
+class _Passed(Exception):
+  """Raised by a passing `check` inside `checked_only`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,10 +96,75 @@ def compile_chunk(chunk_fn, init_fn, init_keys, loop_keys, z_struct, data):
   """(executable, Estimate) of the chunk program for these shapes."""
   state = jax.eval_shape(init_fn, init_keys, z_struct)
   data = jax.tree.map(struct, {**data, "z": z_struct})
+  config = _FLOOR_CONFIG.get()
+  if config is not None:
+    floor, what = floor_bytes(config, state, data)
+    _refuse(Estimate(peak_bytes=floor, flops_per_step=0.0,
+                     compile_seconds=0.0),
+            float(config.memory_limit_gb), what, "needs at least about")
   t = time.perf_counter()
   exe = chunk_fn.lower(state, data, struct(loop_keys),
                        jax.ShapeDtypeStruct((), jnp.int32)).compile()
   return exe, estimate_of(exe, time.perf_counter() - t)
+
+
+def floor_bytes(config, state, data) -> tuple[int, str]:
+  """A lower bound of the peak XLA will give the chunk program of a DIP fit,
+  from shapes alone (nothing compiled), and the fit's size in words.
+
+  The program's arguments hold the whole state (the chunk's skip branch
+  passes every leaf through, so none is pruned; donated, each is counted
+  once) and the data the step reads: z, the observation, its mask, the
+  clean image. Its temporaries hold at least one full-resolution
+  activation of the net, for the restarts vmapped together (each conv's
+  output is a buffer of its own): `_full_resolution_channels` of it.
+
+  Args:
+    config: the run's config (net, precision, restart_group).
+    state: the fit's starting state, as ShapeDtypeStructs (R x ... leaves).
+    data: the chunk's data as ShapeDtypeStructs, z of R x 1 x H x W x C.
+
+  Returns:
+    (bytes, "H x W px on a canvas, R restart(s)" as `check` names a fit).
+  """
+  restarts, _, canvas_h, canvas_w, _ = data["z"].shape
+  h, w = state.out.shape[-3:-1]
+  arrays = sum(_nbytes(a) for a in jax.tree.leaves(state))
+  arrays += sum(_nbytes(a) for k in ("z", "observed", "mask", "clean")
+                for a in jax.tree.leaves(data.get(k)))
+  # Restarts run in groups (methods/dip.py); on CPU an automatic group may
+  # be a single restart, elsewhere it is all of them.
+  group = int(config.get("restart_group", 0)) or (
+      restarts if jax.default_backend() != "cpu" else 1)
+  itemsize = jnp.dtype(config.get("precision", "float32")).itemsize
+  activation = (min(group, restarts) * canvas_h * canvas_w * itemsize
+                * _full_resolution_channels(config.net))
+  return (int(arrays + activation),
+          f"{h}x{w} px on a {canvas_h}x{canvas_w} canvas, "
+          f"{restarts} restart(s)")
+
+
+def _full_resolution_channels(net_cfg) -> int:
+  """Channels of a conv output the net computes at the canvas's size (the
+  nets' own docstrings): the skip family's last up level, a U-Net's first
+  level, every layer of a ResNet and the last of a Deep Decoder."""
+  cfg = presets.resolve(net_cfg)
+  arch = cfg.get("arch", "skip")
+  if arch == "skip":
+    return int(cfg.channels_up[0])
+  if arch == "unet":
+    return int(cfg.channels_down[0])
+  if arch in ("resnet", "deep_decoder"):
+    return int(cfg.channels)
+  return 0
+
+
+def _nbytes(a) -> int:
+  """Bytes of a ShapeDtypeStruct (0 for PRNG keys and other extended
+  dtypes, whose size the backend decides)."""
+  if a is None or jax.dtypes.issubdtype(a.dtype, jax.dtypes.extended):
+    return 0
+  return int(np.prod(a.shape, dtype=np.int64)) * a.dtype.itemsize
 
 
 def estimate_of(exe, compile_seconds: float) -> Estimate:
@@ -109,15 +203,47 @@ def available_gib() -> float | None:
 
 def check(estimate: Estimate, limit_gib: float, what: str) -> None:
   """Refuses, in one line, a fit that will not fit in memory."""
+  _refuse(estimate, limit_gib, what, "needs about")
+  if _CHECK_ONLY.get():
+    raise _Passed()
+
+
+def _refuse(estimate: Estimate, limit_gib: float, what: str,
+            needs: str) -> None:
+  """The one-line refusal of `check` ("this fit `needs` X GiB ...") where
+  the estimate exceeds memory_limit_gb (`limit_gib` > 0) or else the
+  memory available."""
   limit = limit_gib if limit_gib > 0 else available_gib()
   source = ("memory_limit_gb" if limit_gib > 0 else
             "available on this machine")
   if limit is not None and estimate.gib > limit:
     raise InputError(
-        f"this fit needs about {estimate.gib:.1f} GiB ({what}) but "
+        f"this fit {needs} {estimate.gib:.1f} GiB ({what}) but "
         f"{limit:.1f} GiB are {source}; use a smaller image "
         f"(--config.center_crop), fewer restarts or a narrower net, or set "
         f"--config.memory_limit_gb")
+
+
+def checked_only(prepare, config=None) -> None:
+  """Runs `prepare()` (a method's validation, which builds its fit and
+  checks its budget) up to the budget check and no further: a refusal
+  raises as it would, a fit that fits returns here, before the caller
+  allocates its input and state. Used on shape-only problems
+  (`problem.shape_problem`), whose arrays are constants held as one
+  number; a method without a budget check just runs its validation.
+
+  With `config` (the one `prepare` builds its fit from), a fit whose floor
+  (`floor_bytes`) already exceeds the memory is refused before its
+  program is compiled."""
+  token = _CHECK_ONLY.set(True)
+  floor_token = _FLOOR_CONFIG.set(config)
+  try:
+    prepare()
+  except _Passed:
+    pass
+  finally:
+    _FLOOR_CONFIG.reset(floor_token)
+    _CHECK_ONLY.reset(token)
 
 
 def describe(estimate: Estimate, num_steps: int, backend: str) -> str:

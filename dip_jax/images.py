@@ -98,6 +98,66 @@ def load_image(path, max_pixels: int = DEFAULT_MAX_PIXELS, what: str = "image",
   return LoadedImage(pixels, alpha, depth, path, tuple(notes))
 
 
+def read_shape(path, max_pixels: int = DEFAULT_MAX_PIXELS,
+               what: str = "image") -> tuple | None:
+  """(H, W, C) of an image file as `load_image` would return its pixels,
+  from the header alone: no pixel is decoded, so a 10000 x 10000 photo
+  costs what its header costs. The same file and pixel-limit checks as
+  `load_image` run here.
+
+  Args:
+    path: the file.
+    max_pixels: refuse images with more pixels than this.
+    what: the word for the file in error messages.
+
+  Returns:
+    (H, W, C) with C in {1, 3} (alpha not counted), upright after an EXIF
+    orientation where the header holds one (a PNG's eXIf chunk after its
+    image data is not looked for); None for a pixel mode `load_image`
+    refuses (it says why when it reads the file).
+
+  Raises:
+    InputError: one line naming the file and the problem.
+  """
+  path = os.fspath(path)
+  with _open_regular_file(path, what) as f:
+    head = f.read(26)
+    f.seek(0)
+    png_header = _png_header(head)
+    if png_header and png_header[2] == 16:
+      width, height, _ = png_header
+      _check_size(what, path, (height, width), max_pixels)
+      # IHDR's colour type: 0 grey, 2 RGB, 4 grey + alpha, 6 RGBA.
+      return height, width, 1 if head[25] in (0, 4) else 3
+    try:
+      with _pillow_size_check_off(), Image.open(f) as im:
+        w, h = im.size
+        _check_size(what, path, (h, w), max_pixels)
+        # A PNG's getexif decodes it unless the eXIf chunk came first.
+        exif = (im.getexif() if im.format != "PNG" or "exif" in im.info
+                else {})
+        if exif.get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+          h, w = w, h
+        mode = im.mode
+    except InputError:
+      raise
+    except UnidentifiedImageError:
+      raise _cannot_read(what, path, "not an image file (or not a format "
+                         "Pillow reads)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error,
+            zlib.error) as e:
+      reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+      raise _cannot_read(what, path,
+                         f"truncated or corrupt ({reason})") from None
+  if mode in _16BIT_GRAY_MODES or mode == "I":
+    return h, w, 1
+  if mode == "P":
+    return h, w, 3
+  if mode not in _TARGET_MODE:
+    return None
+  return h, w, 1 if _TARGET_MODE[mode] in ("L", "LA") else 3
+
+
 def _cannot_read(what, path, reason):
   return InputError(f"cannot read {what} {path}: {reason}")
 
@@ -188,7 +248,8 @@ def _read_png16(f, what, path):
   if count < height:
     raise _cannot_read(what, path, f"truncated PNG (image data ends after "
                        f"{count} of {height} rows)")
-  return out.reshape(height, width, planes).astype(np.float32) / 65535.0
+  arr = out.reshape(height, width, planes).astype(np.float32)
+  return np.divide(arr, 65535.0, out=arr)
 
 
 def _check_inflated_size(f, limit):
@@ -284,7 +345,9 @@ def _pixels_of(im, what, path, notes):
                      f"does not read; save it as an 8- or 16-bit PNG")
   if mode == "CMYK":
     notes.append(f"{path}: converted CMYK to RGB (no colour management)")
-  return np.asarray(im.convert(target), np.float32) / 255.0, 8
+  # Scaled in place: a float32 copy of a large photo is its biggest cost.
+  arr = np.asarray(im.convert(target), np.float32)
+  return np.divide(arr, 255.0, out=arr), 8
 
 
 def split_alpha(arr: np.ndarray):

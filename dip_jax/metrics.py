@@ -92,10 +92,15 @@ def noise_sigma(y) -> float:
   noise's std, and natural images have few large diagonal details, so the
   median sees mostly noise; on a clean photo it returns a small value
   (texture), not 0. An odd last row or column is dropped."""
-  y = np.asarray(y, np.float64)
+  y = np.asarray(y)
   if y.ndim == 2:
     y = y[..., None]
   h, w = (y.shape[0] // 2) * 2, (y.shape[1] // 2) * 2
+  if h and w and not any(y.strides):
+    # A constant held as one number (a shape-only stand-in for an image
+    # not yet decoded): no noise, and no full-size copy to find that out.
+    return 0.0
+  y = y.astype(np.float64, copy=False)
   if h == 0 or w == 0:
     raise ValueError(f"noise_sigma needs an image of at least 2 x 2 pixels, "
                      f"got {y.shape[:2]}")

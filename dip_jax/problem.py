@@ -51,7 +51,7 @@ class Problem:
       self.mask = self.operator.weights
     elif self.operator.weights is not self.mask:
       self.operator = dataclasses.replace(self.operator, weights=self.mask)
-    if self.mask is not None and not np.any(np.asarray(self.mask) > 0):
+    if self.mask is not None and not _any_positive(self.mask):
       # The objective would be 0 for every x: a fit that "converges" to
       # whatever the net starts with.
       raise InputError("the mask observes no pixel (all weights are 0); "
@@ -123,6 +123,74 @@ def build_problem(config) -> Problem:
                  out_shape=out_shape, operator=op, objective=config.loss,
                  alpha=alpha if factor == 1 else None, bit_depth=depth,
                  source=source, net_input=net_input, notes=tuple(notes))
+
+
+def shape_problem(config) -> Problem | None:
+  """The Problem `build_problem(config)` would give, from the image file's
+  header alone: the same shapes and operator, every array a constant held
+  as one number (a zero-stride numpy view), so a method's checks and the
+  fit's memory budget run before a pixel is decoded.
+
+  Returns:
+    The stand-in Problem, or None where the observation does not come from
+    `config.image` through the image pipeline (a task's own builder, the
+    built-in sample), where the net's input is an image (it would be padded
+    and copied at full size), or where the image's own checks will refuse
+    it (a center_crop larger than the image, a pixel mode dip_jax does not
+    read): `build_problem` then says why.
+
+  Raises:
+    InputError: the file's own problems (not a regular file, not an image,
+      over config.max_pixels), from its header.
+  """
+  if tasks.builder(config.task) is not None or not config.image:
+    return None
+  if config.input.kind == "image":
+    return None
+  op = operators.from_config(config.operator)
+  factor = getattr(op, "factor", 1)
+  shape = images.read_shape(config.image, max_pixels=int(config.max_pixels))
+  if shape is None:
+    return None
+  h, w, c = shape
+  if config.center_crop:
+    if not 1 <= int(config.center_crop) <= min(h, w):
+      return None
+    h = w = int(config.center_crop)
+  clean = None
+  if config.corrupted:
+    observed_shape = (h, w, c)
+    if config.clean_image:
+      clean = _constant((h * factor, w * factor, c))
+  else:
+    h, w = h - h % factor, w - w % factor
+    if h == 0 or w == 0:
+      return None
+    clean = _constant((h, w, c))
+    spec = op.out_spec((h, w, c))
+    if not hasattr(spec, "shape") or len(spec.shape) != 4:
+      return None
+    observed_shape = tuple(spec.shape[1:])
+  mask = (None if config.mask.get("kind", "none") == "none"
+          else _constant((*observed_shape[:2], 1), 1.0))
+  out_shape = (observed_shape[0] * factor, observed_shape[1] * factor,
+               observed_shape[2])
+  return Problem(observed=_constant(observed_shape), clean=clean, mask=mask,
+                 out_shape=out_shape, operator=op, objective=config.loss,
+                 source=os.path.abspath(config.image))
+
+
+def _constant(shape, value=0.5):
+  """A float32 array of `shape` holding `value` everywhere, in 4 bytes."""
+  return np.broadcast_to(np.float32(value), shape)
+
+
+def _any_positive(a) -> bool:
+  """np.any(a > 0), without a full-size comparison for a constant view."""
+  a = np.asarray(a)
+  if a.size and not any(a.strides):
+    return bool(a.flat[0] > 0)
+  return bool(np.any(a > 0))
 
 
 @dataclasses.dataclass(frozen=True)

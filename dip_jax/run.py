@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from dip_jax import budget
 from dip_jax import curves
 from dip_jax import driver
 from dip_jax import evaluate
@@ -23,6 +24,7 @@ from dip_jax import problem as problem_lib
 from dip_jax import report
 from dip_jax import results
 from dip_jax import signals
+from dip_jax import tasks
 from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
 from dip_jax.methods import dip as dip_method
@@ -76,6 +78,27 @@ def _panels(name: str, x, problem, scores=None) -> list:
   return tiles
 
 
+def check_before_decoding(config) -> None:
+  """Refuses, in one line and before a pixel of `config.image` is decoded,
+  an image over config.max_pixels or one whose fit will not fit in memory:
+  the method's validation and budget check run on a stand-in of the
+  image's shapes (`problem.shape_problem`), so a photo too large for the
+  machine costs what its header costs, not its decoded copies: a fit whose
+  floor (`budget.floor_bytes`) exceeds the memory is refused before it is
+  compiled, any other after its compilation. Images whose pixels take less
+  than budget.HEADER_CHECK_BYTES are left to the check after decoding,
+  which compiles the fit once instead of twice."""
+  if not config.image or tasks.builder(config.task) is not None:
+    return
+  shape = images.read_shape(config.image, max_pixels=int(config.max_pixels))
+  if shape is None or 4 * np.prod(shape) <= budget.HEADER_CHECK_BYTES:
+    return
+  stand_in = problem_lib.shape_problem(config)
+  if stand_in is not None:
+    budget.checked_only(
+        lambda: methods.prepare(config.prior, stand_in, config), config)
+
+
 def reconstruct(config, workdir: str, stream=None) -> dict:
   """Runs the configured reconstruction into `workdir`; returns the summary.
 
@@ -90,6 +113,7 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
   # Validated (and the fit compiled, for its budget check) before the
   # workdir is looked at: bad input is named as such, even in a workdir
   # that holds a finished run, and leaves no half-made workdir behind.
+  check_before_decoding(config)
   problem = problem_lib.build_problem(config)
   prepared = methods.prepare(config.prior, problem, config)
   finished = workdir_lib.check(workdir, config_json)
@@ -119,9 +143,16 @@ def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
   workdirs are all locked from before the fit to the last write.
   Returns the summaries, in order."""
   jsons = [json.loads(c.to_json()) for c in configs]
-  problems = [problem_lib.build_problem(c) for c in configs]
   if any(c.prior != "dip" for c in configs):
     raise InputError("only prior=dip runs many images in one program")
+  checked = set()
+  for c in configs:
+    # One check per image size: the configs differ in image and seed only.
+    shape = images.read_shape(c.image, int(c.max_pixels)) if c.image else None
+    if shape not in checked:
+      checked.add(shape)
+      check_before_decoding(c)
+  problems = [problem_lib.build_problem(c) for c in configs]
   finished = [workdir_lib.check(w, j) for w, j in zip(workdirs, jsons)]
   todo = [i for i, f in enumerate(finished) if f is None]
   with contextlib.ExitStack() as locks:

@@ -235,6 +235,9 @@ def _batches(config, workdir, jobs, processes):
       singles.append(job)
       continue
     try:
+      # From the header first: a photo too large for the fit is not
+      # decoded here (its own run refuses it in one line).
+      run.check_before_decoding(c)
       shape = problem_lib.build_problem(c).out_shape
     except Exception:  # pylint: disable=broad-except
       singles.append(job)

@@ -159,10 +159,37 @@ def identity(in_shape=None) -> Operator:
                   name="identity", baseline_fn=_observed, display_fn=_show)
 
 
+def as_weights(w, what: str = "the mask") -> np.ndarray:
+  """Weights (a mask) as float32: bool as 0 / 1, integers 0 / 1 as they
+  are, an unsigned integer mask image (0 / 255, 0 / 65535) scaled to
+  [0, 1] as scikit-image's img_as_float would; other integers, negative or
+  non-finite values are refused in one line."""
+  try:
+    w = np.asarray(w)
+  except (ValueError, TypeError) as e:  # a ragged list, ...
+    raise InputError(f"{what} is not an array ({str(e).splitlines()[0]})"
+                     ) from None
+  if not (w.dtype == bool or np.issubdtype(w.dtype, np.number)):
+    raise InputError(f"{what} has dtype {w.dtype}, not numbers")
+  if np.issubdtype(w.dtype, np.integer) and w.size and (
+      w.min() < 0 or w.max() > 1):
+    if not np.issubdtype(w.dtype, np.unsignedinteger):
+      raise InputError(f"{what} (dtype {w.dtype}): values outside 0 / 1; "
+                       f"give a bool mask or floats in [0, 1]")
+    w = w.astype(np.float32) / np.float32(np.iinfo(w.dtype).max)
+  if np.iscomplexobj(w):
+    raise InputError(f"{what} is complex; weights are real numbers")
+  w = w.astype(np.float32)
+  if not np.all(np.isfinite(w)) or (w.size and w.min() < 0):
+    raise InputError(f"{what} must be finite and >= 0 (1 = observed)")
+  return w
+
+
 def inpainting(mask, in_shape=None) -> Operator:
   """Identity with a mask (H x W x 1 or H x W x C, 1 = observed pixel) as the
-  objective's weights: the missing pixels do not count."""
-  mask = np.asarray(mask, np.float32)
+  objective's weights: the missing pixels do not count. The mask is read
+  by `as_weights` (bool, 0 / 1, or a 0 / 255 mask image)."""
+  mask = as_weights(mask)
   if mask.ndim == 2:
     mask = mask[..., None]
   if mask.ndim != 3:
