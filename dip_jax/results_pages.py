@@ -103,6 +103,12 @@ def _mean_sd(values: list) -> tuple[float | None, float | None]:
           statistics.stdev(vals) if len(vals) > 1 else None)
 
 
+def _signed(v: float, digits: int = 2) -> str:
+  """`v` with its sign, and no sign where it rounds to zero (not "-0.00")."""
+  text = f"{v:+.{digits}f}"
+  return text[1:] if float(text) == 0 else text
+
+
 def _pm(values: list, digits: int = 2) -> str:
   mean, sd = _mean_sd(values)
   return _f(mean, digits) + ("" if sd is None else f" ± {_f(sd, digits)}")
@@ -139,15 +145,16 @@ def aseqdip_denoise(recs: list[dict]) -> list[str]:
     ma, mb = (_mean_sd(psnr.get((m, image), []))[0] for m in (a, b))
     diff = None if ma is None or mb is None else ma - mb
     per_image.append([str(image), _f(ma), _f(mb),
-                      "—" if diff is None else f"{diff:+.2f}"])
+                      "—" if diff is None else _signed(diff)])
   lines += ["", "PSNR (dB) per image, the mean over seeds:", ""]
   lines += _table(["image", a_name, b_name, f"{a_name} − {b_name}"],
                   per_image, "lrrr")
   c = claims.compare(claims.pairs(rows, a, b, "psnr"))
   lo, hi = c.ci
   lines += ["", f"Paired over the {c.n} (image, seed) pairs, PSNR "
-            f"{a_name} − {b_name}: {c.diff_mean:+.2f} dB (sd "
-            f"{c.diff_sd:.2f}, 95 % CI [{lo:+.2f}, {hi:+.2f}]). Verdict: "
+            f"{a_name} − {b_name}: {_signed(c.diff_mean)} dB (sd "
+            f"{c.diff_sd:.2f}, 95 % CI [{_signed(lo)}, {_signed(hi)}]). "
+            "Verdict: "
             + claims.verdict(c, a_name, b_name) + "."]
   return lines
 
