@@ -20,8 +20,10 @@ import argparse
 import glob
 import os
 import re
+import statistics
 import sys
 
+from dip_jax import claims
 from dip_jax import records
 from dip_jax.errors import InputError
 
@@ -90,6 +92,70 @@ def step_speed(recs: list[dict]) -> list[str]:
               + "), measured before each size: " + ", ".join(
                   f"{_f(c['gflop_per_s'], 0)} GFLOP/s before {s} px"
                   for s, c in sorted(ceilings.items())) + "."]
+  return lines
+
+
+def _mean_sd(values: list) -> tuple[float | None, float | None]:
+  vals = [float(v) for v in values if v is not None]
+  if not vals:
+    return None, None
+  return (statistics.fmean(vals),
+          statistics.stdev(vals) if len(vals) > 1 else None)
+
+
+def _signed(v: float, digits: int = 2) -> str:
+  """`v` with its sign, and no sign where it rounds to zero (not "-0.00")."""
+  text = f"{v:+.{digits}f}"
+  return text[1:] if float(text) == 0 else text
+
+
+def _pm(values: list, digits: int = 2) -> str:
+  mean, sd = _mean_sd(values)
+  return _f(mean, digits) + ("" if sd is None else f" ± {_f(sd, digits)}")
+
+
+# aseqdip_denoise: the record's method names (the sweep's settings,
+# configs/sweeps/aseqdip_vs_dip.py) and their names in the page.
+ASEQ_METHODS = (("aseqdip", "aSeqDIP"), ("dip", "DIP"))
+
+
+def aseqdip_denoise(recs: list[dict]) -> list[str]:
+  """aSeqDIP against the default DIP: each method's mean ± sd over the
+  (image, seed) runs, per image the means over seeds, and the paired
+  difference aSeqDIP - DIP with its 95 % interval, in words."""
+  rows = recs[-1]["rows"]
+  (a, a_name), (b, b_name) = ASEQ_METHODS
+  lines = _table(
+      ["method", "runs", "PSNR (dB), mean ± sd", "SSIM, mean ± sd",
+       "steps, mean", "fit seconds, mean"],
+      [[name, str(len(mine)), _pm([r.get("psnr") for r in mine]),
+        _pm([r.get("ssim") for r in mine], 3),
+        _f(_mean_sd([r.get("steps") for r in mine])[0], 0),
+        _f(_mean_sd([r.get("seconds") for r in mine])[0], 1)]
+       for method, name in ASEQ_METHODS
+       for mine in [[r for r in rows if r.get("method") == method]]],
+      "lrrrrr")
+  psnr = {}  # (method, image) -> the PSNRs over seeds
+  for r in rows:
+    psnr.setdefault((r.get("method"), r.get("image")), []).append(
+        r.get("psnr"))
+  images = sorted({r.get("image") for r in rows}, key=str)
+  per_image = []
+  for image in images:
+    ma, mb = (_mean_sd(psnr.get((m, image), []))[0] for m in (a, b))
+    diff = None if ma is None or mb is None else ma - mb
+    per_image.append([str(image), _f(ma), _f(mb),
+                      "—" if diff is None else _signed(diff)])
+  lines += ["", "PSNR (dB) per image, the mean over seeds:", ""]
+  lines += _table(["image", a_name, b_name, f"{a_name} − {b_name}"],
+                  per_image, "lrrr")
+  c = claims.compare(claims.pairs(rows, a, b, "psnr"))
+  lo, hi = c.ci
+  lines += ["", f"Paired over the {c.n} (image, seed) pairs, PSNR "
+            f"{a_name} − {b_name}: {_signed(c.diff_mean)} dB (sd "
+            f"{c.diff_sd:.2f}, 95 % CI [{_signed(lo)}, {_signed(hi)}]). "
+            "Verdict: "
+            + claims.verdict(c, a_name, b_name) + "."]
   return lines
 
 

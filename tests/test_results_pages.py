@@ -166,3 +166,122 @@ def test_experiments_take_record(tmp_path, monkeypatch):
   assert rec["seeds"] == [3] and rec["config"]["seed"] == 3
   assert rec["rows"] == [{"psnr": 1.0}] and "record" not in rec["config"]
   assert common.write_record(parser.parse_args([]), "demo", []) is None
+
+
+def _aseq_record(aseq: list, dip: list) -> dict:
+  """An aseqdip_denoise record: images i0, i1 x seeds 0, 1, the PSNRs in
+  that order for each method."""
+  keys = [(f"i{k // 2}", k % 2) for k in range(len(aseq))]
+  rows = [{"image": image, "seed": seed, "method": method, "psnr": v,
+           "ssim": v / 50, "steps": 2000 if method == "aseqdip"
+           else 1500, "seconds": 60.0, "device": "cpu"}
+          for method, vals in (("aseqdip", aseq), ("dip", dip))
+          for (image, seed), v in zip(keys, vals)]
+  return records.make("aseqdip_denoise", rows, config={"sigma": 25},
+                      seeds=[0, 1], command="python -m dip_jax.sweep x")
+
+
+@pytest.fixture
+def aseq_table(monkeypatch):
+  """The aseqdip_denoise renderer registered (a no-op once it is)."""
+  monkeypatch.setitem(results_pages.RENDERERS, "aseqdip_denoise",
+                      results_pages.aseqdip_denoise)
+
+
+@pytest.mark.usefixtures("aseq_table")
+def test_aseqdip_table_gives_means_per_image_and_the_paired_verdict(
+    tmp_path):
+  # A and B above: the hand-checked paired case (1.25 dB, CI [0.22, 2.28]).
+  records.write(_aseq_record(A, B), str(tmp_path))
+  text = results_pages.render_block("aseqdip_denoise", str(tmp_path))
+  lines = text.splitlines()
+  assert "| aSeqDIP | 4 | 31.50 ± 1.29 | 0.630 ± 0.026 | 2000 | 60.0 |" \
+      in lines
+  assert "| DIP | 4 | 30.25 ± 1.19 | 0.605 ± 0.024 | 1500 | 60.0 |" in lines
+  # Per image, the mean over its two seeds: i0 30.5 vs 29.25, i1 32.5 vs
+  # 31.25.
+  assert "| i0 | 30.50 | 29.25 | +1.25 |" in lines
+  assert "| i1 | 32.50 | 31.25 | +1.25 |" in lines
+  assert ("Paired over the 4 (image, seed) pairs, PSNR aSeqDIP − DIP: "
+          "+1.25 dB (sd 0.65, 95 % CI [+0.22, +2.28]). Verdict: aSeqDIP "
+          "beats DIP by 1.25 dB (95 % CI [0.22, 2.28], 4 pairs).") in lines
+  assert "`python -m dip_jax.sweep x`" in lines[-1]
+  assert [results_pages._signed(v) for v in (-0.004, 0.004, -0.006)] == [
+      "0.00", "0.00", "-0.01"]  # no "-0.00" in a table
+  # Worse, and a difference whose interval holds 0, in words.
+  records.write(_aseq_record(B, A), str(tmp_path / "worse"))
+  assert "DIP beats aSeqDIP by 1.25 dB" in results_pages.render_block(
+      "aseqdip_denoise", str(tmp_path / "worse"))
+  records.write(_aseq_record([1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 1.5, 0.5]),
+                str(tmp_path / "even"))
+  even = results_pages.render_block("aseqdip_denoise", str(tmp_path / "even"))
+  assert ("Verdict: no difference between aSeqDIP and DIP: the 95 % "
+          "interval [") in even
+  assert "holds 0 (4 pairs)." in even
+
+
+@pytest.mark.usefixtures("aseq_table")
+def test_aseqdip_table_refuses_unpaired_runs(tmp_path):
+  rec = _aseq_record(A, B)
+  rec["rows"] = rec["rows"][:-1]  # DIP's last (image, seed) is missing
+  records.write(rec, str(tmp_path))
+  with pytest.raises(InputError, match="not paired"):
+    results_pages.render_block("aseqdip_denoise", str(tmp_path))
+
+
+_SWEEP_CONFIG = '''
+import ml_collections
+from dip_jax import hyper, sweep
+
+def get_config(arg=None):
+  c = ml_collections.ConfigDict({"prior": "dip", "image": "", "seed": 0})
+  c.sweep = sweep.sweep_block(
+      images=("*.png",), data_dir=DATA,
+      settings=(hyper.named("dip"), hyper.named("aseqdip",
+                                                {"prior": "aseqdip"})),
+      seeds=(0, 1))
+  return c
+'''
+
+
+@pytest.mark.usefixtures("aseq_table")
+def test_record_sweep_writes_one_record_of_a_finished_sweep(
+    tmp_path, monkeypatch, capsys):
+  monkeypatch.syspath_prepend(os.path.join(ROOT, "experiments"))
+  import record_sweep  # pylint: disable=g-import-not-at-top
+  data, work, out = tmp_path / "data", tmp_path / "sweep", tmp_path / "res"
+  data.mkdir()
+  (data / "i0.png").write_bytes(b"")  # only their names are read
+  config = tmp_path / "sweep_config.py"
+  config.write_text(_SWEEP_CONFIG.replace("DATA", repr(str(data))))
+  args = [f"--config={config}", f"--workdir={work}",
+          "--name=aseqdip_denoise", f"--results={out}"]
+  psnr = {("aseqdip", 0): A[0], ("aseqdip", 1): A[1], ("dip", 0): B[0],
+          ("dip", 1): B[1]}
+  for (method, seed), value in list(psnr.items())[:3]:  # one job not done
+    job = work / method / "i0" / f"seed{seed}"
+    job.mkdir(parents=True)
+    (job / "summary.json").write_text(json.dumps(
+        {"psnr": value, "ssim": 0.8, "steps": 7, "seconds": 2.5,
+         "device": "cpu"}))
+  assert record_sweep.main(args) == 2
+  assert "3 of 4 jobs done" in capsys.readouterr().err
+  assert records.load("aseqdip_denoise", str(out)) == []
+  job = work / "dip" / "i0" / "seed1"
+  job.mkdir(parents=True)
+  (job / "summary.json").write_text(json.dumps(
+      {"psnr": psnr["dip", 1], "ssim": None, "steps": 7, "seconds": 2.5,
+       "device": "cpu"}))
+  assert record_sweep.main(args) == 0
+  (rec,) = records.load("aseqdip_denoise", str(out))
+  assert sorted((r["method"], r["seed"], r["psnr"]) for r in rec["rows"]) \
+      == sorted((m, s, v) for (m, s), v in psnr.items())
+  assert {r["image"] for r in rec["rows"]} == {"i0"}
+  assert [r["ssim"] for r in rec["rows"] if r["seed"] == 1
+          and r["method"] == "dip"] == [None]
+  assert set(rec["rows"][0]) == {"image", "seed", "method", "psnr", "ssim",
+                                 "steps", "seconds", "device"}
+  assert rec["command"].startswith(
+      f"python -m dip_jax.sweep --config={config} --workdir={work} && ")
+  assert rec["seeds"] == [0, 1] and rec["config"]["sweep"]["seeds"] == [0, 1]
+  assert "aSeqDIP" in results_pages.render_block("aseqdip_denoise", str(out))

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dip_jax import config_lib
 from dip_jax import hyper
 from dip_jax import results
 from dip_jax import sweep
@@ -270,3 +271,28 @@ def test_readme_sweep_snippet_runs():
   assert [name for name, _ in hyper.check(config.sweep.settings, config)] \
       == ["sigma=25,width=16", "sigma=25,width=32", "sigma=50,width=16",
           "sigma=50,width=32"]
+
+
+def test_aseqdip_sweep_runs_the_task_and_what_aseqdip_config_runs():
+  """configs/sweeps/aseqdip_vs_dip.py: its "dip" jobs are the denoising
+  task as configs/denoise.py:quick sets it, its "aseqdip" jobs what
+  configs/aseqdip.py:task=denoise,quick sets (no images needed: jobs are
+  built by hand)."""
+  load = lambda name, arg=None: config_lib.load_config_file(
+      os.path.join(ROOT, "configs", name), arg)
+  config = load(os.path.join("sweeps", "aseqdip_vs_dip.py"))
+  assert config.sweep.seeds == (0, 1, 2)
+  assert config.sweep.data_dir == "../shared/data/denoise9"
+  checked = dict(hyper.check(config.sweep.settings, config))
+  assert list(checked) == ["dip", "aseqdip"]
+  expected = {"dip": load("denoise.py", "quick"),
+              "aseqdip": load("aseqdip.py", "task=denoise,quick")}
+  for name, want in expected.items():
+    job = sweep.Job(0, name, "x.png", 2, checked[name])
+    got = sweep.job_config(config, job).to_dict()
+    want = want.to_dict()
+    want.update(image="x.png", seed=2, center_crop=128,
+                quick_hint=got["quick_hint"])
+    want["tv"]["enabled"] = False
+    want.setdefault("aseqdip", got["aseqdip"])  # unread by DIP
+    assert got == want, name
