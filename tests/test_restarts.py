@@ -86,9 +86,10 @@ def check_restart_0_is_the_single_run(workdir, four):
   # e.g. the conv biases in front of batch norm have pure-rounding
   # gradients (~1e-9, random sign). Measured relative loss gaps: step 1
   # 4.6e-5, step 2 8.8e-4, step 3 7.2e-3, step 5 3.2e-2, step 19 0.12: a
-  # chaotic divergence, so only the first steps are compared closely.
+  # chaotic divergence, so only the first steps are compared closely. On
+  # another CPU (the same versions) step 3 differed by 2.3e-2.
   np.testing.assert_allclose(loss_4[1], loss_1[1], rtol=1e-3)
-  np.testing.assert_allclose(loss_4[2], loss_1[2], rtol=1e-2)
+  np.testing.assert_allclose(loss_4[2], loss_1[2], rtol=5e-2)
   # The answer after 20 steps, the EMA of the outputs (0.99 decay, so still
   # mostly the shared early outputs): measured 10.413 dB (R = 1) vs 10.438
   # dB (restart 0 of 4), a 0.026 dB gap.
