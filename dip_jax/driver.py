@@ -21,11 +21,8 @@ from dip_jax import checkpoint
 from dip_jax import report
 from dip_jax import sharding
 from dip_jax import signals
+from dip_jax.fit import readout
 from dip_jax.fit import step as fit_core
-from dip_jax.fit import watchers as watchers_lib
-from dip_jax.fit.watchers import ema as ema_lib
-from dip_jax.fit.watchers import guard as guard_lib
-from dip_jax.fit.watchers import stopping
 
 
 @dataclasses.dataclass
@@ -64,42 +61,6 @@ def ensemble(outputs):
   return outputs[:, 0].mean(axis=0)
 
 
-def stop_of(spec):
-  """The fit's early-stopping watcher (a stopping.StopSpec), or None."""
-  return watchers_lib.find(spec.watchers, stopping.StopSpec)
-
-
-def ema_decay(spec) -> float:
-  """The output average's decay (0: the answer is the output itself)."""
-  ema = watchers_lib.find(spec.watchers, ema_lib.Ema)
-  return ema.decay if ema is not None else 0.0
-
-
-def guarded(spec) -> bool:
-  return watchers_lib.find(spec.watchers, guard_lib.Guard) is not None
-
-
-def all_stopped(spec, state) -> bool:
-  """Whether a halting watcher has stopped every restart."""
-  return bool(jax.device_get(fit_core.halted(spec, state)))
-
-
-def detected_steps(spec, state) -> list:
-  """The detected step of each restart."""
-  stop = state.watch[stop_of(spec).name]
-  return [int(s) for s in np.asarray(jax.device_get(stop.best_step))]
-
-
-def answer_steps(spec, state) -> list:
-  """The step whose answer each restart kept: `lag` steps after its
-  detection, or the detected step itself where the fit ended before that
-  (or 0: no detection)."""
-  lag = stop_of(spec).lag
-  ran = int(np.max(jax.device_get(state.step)))
-  return [t + lag if t and t + lag <= ran else t
-          for t in detected_steps(spec, state)]
-
-
 def _crossed(step, n, every, total):
   """True when the chunk that ended at `step` passed a multiple of `every`
   (or finished the run)."""
@@ -113,7 +74,7 @@ def _due(step, every):
 
 def _progress_psnr(spec, last):
   return last.get("psnr_ensemble", last.get("psnr_answer", last.get(
-      "psnr_ema" if ema_decay(spec) > 0 else "psnr")))
+      "psnr_ema" if readout.ema_decay(spec) > 0 else "psnr")))
 
 
 # The guard undoing half the steps of this many in a row means it cannot
@@ -317,11 +278,11 @@ def run_fits(fits, num_steps: int, hooks, compiled=None) -> list:
     progress.start(step)
     _announce_long_fit(fits[0].estimate, num_steps - step, first, stream_say)
   halt = fit_core.halts(spec)
-  guard = guarded(spec)
+  guard = readout.guarded(spec)
   # The guard's last decisions, per lane.
   recent = [np.zeros((0, spec.num_restarts), bool) for _ in fits]
   seen = lanes.taken()
-  stopped = lambda: halt and all_stopped(spec, lanes.states)
+  stopped = lambda: halt and readout.all_stopped(spec, lanes.states)
   try:
     while step < num_steps and not stopped():
       # One compiled program for every chunk: stop short where a log line,
@@ -344,30 +305,17 @@ def run_fits(fits, num_steps: int, hooks, compiled=None) -> list:
       _check_lanes(spec, m, now - seen, guard, recent, step)
       logged = (not first.log_every or step % first.log_every == 0
                 or step == num_steps or stopped())
-      for i, log in enumerate(logs):
-        if log and logged and now[i] > seen[i]:
-          last = _last(m, i, now[i] - seen[i])
-          log.write({"step": int(now[i]), **last,
-                     "restores": restores(histories[i]), "seconds": seconds})
       if logged:
+        _log_lanes(logs, m, now, seen, histories, seconds)
         _report(progress, spec, m, int(now[0] - seen[0]), n, step,
                 num_steps, len(fits), say, t_fit)
       seen = now
-      due = [i for i, h in enumerate(hooks) if h.snapshot and
-             _crossed(step, n, h.snapshot_every, num_steps)]
-      if due:
-        answers = lanes.outputs()
-        for i in due:
-          hooks[i].snapshot(step, ensemble(answers[i]))
+      _snapshot_lanes(hooks, lanes, step, n, num_steps)
       # A SIGINT/SIGTERM that arrived during the chunk (the CLI defers
       # them, see signals.py) stops here, after a checkpoint of this step.
       interrupted = signals.pending()
       if any(ckpts) and (interrupted or _crossed(step, n, every, num_steps)):
-        for i, ckpt in enumerate(ckpts):
-          hist = {k: np.concatenate(v) for k, v in histories[i].items()}
-          histories[i] = {k: [v] for k, v in hist.items()}
-          if ckpt:
-            ckpt.save(step, lanes.lane(i), hist, {"seconds": seconds})
+        _save_lanes(ckpts, histories, lanes, step, seconds)
       if interrupted:
         raise signals.Interrupted(interrupted, step,
                                   resumable=any(ckpts))
@@ -377,16 +325,49 @@ def run_fits(fits, num_steps: int, hooks, compiled=None) -> list:
         ckpt.close()
   if len(fits) == 1 and halt and stopped() and first.progress:
     _say_stop(spec, lanes.states, step, stream_say)
-  seconds = previous_seconds + time.perf_counter() - t_fit
+  return _results(lanes, histories,
+                  previous_seconds + time.perf_counter() - t_fit)
+
+
+def _results(lanes, histories, seconds) -> list:
+  """Per lane (state, history, timing): a batch's seconds are shared."""
   runs = []
   for i, hist in enumerate(histories):
-    timing = {"fit_seconds": seconds / len(fits),
+    timing = {"fit_seconds": seconds / len(histories),
               "compile_seconds": lanes.compile_seconds}
-    if len(fits) > 1:
-      timing["batch_size"] = len(fits)
+    if len(histories) > 1:
+      timing["batch_size"] = len(histories)
     runs.append((lanes.lane(i),
                  {k: np.concatenate(v) for k, v in hist.items()}, timing))
   return runs
+
+
+def _log_lanes(logs, m, now, seen, histories, seconds):
+  """A metrics.jsonl line for each lane that stepped in this chunk."""
+  for i, log in enumerate(logs):
+    if log and now[i] > seen[i]:
+      log.write({"step": int(now[i]), **_last(m, i, now[i] - seen[i]),
+                 "restores": readout.restores(histories[i]),
+                 "seconds": seconds})
+
+
+def _snapshot_lanes(hooks, lanes, step, n, num_steps):
+  """The answers of the lanes whose snapshot falls due (computed once)."""
+  due = [i for i, h in enumerate(hooks) if h.snapshot and
+         _crossed(step, n, h.snapshot_every, num_steps)]
+  if due:
+    answers = lanes.outputs()
+    for i in due:
+      hooks[i].snapshot(step, ensemble(answers[i]))
+
+
+def _save_lanes(ckpts, histories, lanes, step, seconds):
+  """Every lane's checkpoint of `step`, with its history so far."""
+  for i, ckpt in enumerate(ckpts):
+    hist = {k: np.concatenate(v) for k, v in histories[i].items()}
+    histories[i] = {k: [v] for k, v in hist.items()}
+    if ckpt:
+      ckpt.save(step, lanes.lane(i), hist, {"seconds": seconds})
 
 
 def _last(m, i, n) -> dict:
@@ -431,21 +412,15 @@ def _report(progress, spec, m, n, n_chunk, step, num_steps, lanes, say,
 
 
 def _say_stop(spec, state, step, say):
-  stop = stop_of(spec)
+  stop = readout.stop_of(spec)
   why = (f"the fit reached {stop.fit_gate:g} x the noise level at step(s) "
-         f"{', '.join(map(str, detected_steps(spec, state)))}"
+         f"{', '.join(map(str, readout.detected_steps(spec, state)))}"
          if stop.kind == "discrepancy" else
          f"the variance had not decreased for {stop.patience} steps")
-  picked = ", ".join(map(str, answer_steps(spec, state)))
+  picked = ", ".join(map(str, readout.answer_steps(spec, state)))
   say(f"early stop ({stop.kind}) at step {step}: {why}; answer = the "
-      f"{'output average' if ema_decay(spec) > 0 else 'iterate'} of "
+      f"{'output average' if readout.ema_decay(spec) > 0 else 'iterate'} of "
       f"step(s) {picked}")
-
-
-def restores(history) -> int:
-  """How many steps the guard undid (over all restarts) so far."""
-  undone = history.get("restored", [])
-  return int(sum(np.sum(a) for a in undone))
 
 
 def outputs(fit: Fit, state) -> np.ndarray:

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from conftest import tiny_config
-from dip_jax import driver, problem as problem_lib, run
+from dip_jax import problem as problem_lib, run
+from dip_jax.fit import readout
 from dip_jax.fit.watchers import stopping
 from dip_jax.errors import InputError
 from dip_jax.fit import step as fit_core
@@ -340,7 +341,7 @@ def test_kind_none_allocates_no_detector_state():
   fit = dip_method.build_fit(cfg, problem_lib.build_problem(cfg),
                              compile_chunk=False)
   spec, data, init_key, _ = fit.spec, fit.data, fit.init_key, fit.loop_key
-  assert driver.stop_of(spec) is None
+  assert readout.stop_of(spec) is None
   state = jax.eval_shape(lambda k, z: fit_core.init_states(spec, k, z), init_key,
                          data["z"])
   assert "stop" not in state.watch

@@ -26,6 +26,7 @@ from dip_jax import sharding
 from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
 from dip_jax.fit import optim
+from dip_jax.fit import readout
 from dip_jax.fit import restarts as restarts_lib
 from dip_jax.fit import step as fit_core
 from dip_jax.fit.watchers import ema as ema_lib
@@ -303,7 +304,7 @@ def fit_result(problem, config, fit, state, history, timing):
   if problem.clean is not None:
     info["variants"] = dip_summary.score_variants(problem, fit, state,
                                                   answers)
-  if driver.stop_of(spec) is not None:
+  if readout.stop_of(spec) is not None:
     info.update(dip_summary.summarize_detection(problem, recon, history,
                                                 state, spec, info))
   # Each restart's own image beside their average (one run: the answer).

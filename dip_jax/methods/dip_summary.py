@@ -7,6 +7,7 @@ import numpy as np
 from dip_jax import driver
 from dip_jax import evaluate
 from dip_jax import metrics
+from dip_jax.fit import readout
 from dip_jax.fit import step as fit_core
 
 
@@ -22,7 +23,7 @@ def detected(spec, state, outputs):
   """Per restart, the detector's answer: the iterate kept at the minimum
   of its variance, or `outputs` (the fit's own answer) for a restart that
   had no candidate step (a run shorter than the window or `start`)."""
-  stop = driver.stop_of(spec)
+  stop = readout.stop_of(spec)
   if stop is None:
     return outputs
   watched = jax.device_get(state.watch[stop.name])
@@ -39,7 +40,7 @@ def answer_curve(spec, history) -> np.ndarray:
     return history["psnr_ensemble"]
   if "psnr_answer" in history:  # SGLD's posterior mean, DeepRED's x
     return history["psnr_answer"][:, 0]
-  return history["psnr_ema" if driver.ema_decay(spec) > 0 else "psnr"][:, 0]
+  return history["psnr_ema" if readout.ema_decay(spec) > 0 else "psnr"][:, 0]
 
 
 def summarize_fit(problem, spec, per_restart, history, state, config,
@@ -51,7 +52,7 @@ def summarize_fit(problem, spec, per_restart, history, state, config,
        "seconds": round(fit_seconds + compile_seconds, 3),
        "compile_seconds": round(compile_seconds, 3),
        "seconds_per_step": round(fit_seconds / max(steps, 1), 5),
-       "restores": driver.restores(history),
+       "restores": readout.restores(history),
        "final_loss": float(np.mean(history["loss"][-1])),
        "reconstruction": ("ema" if config.ema_decay > 0 else "final output")
                          + (" averaged over restarts"
@@ -89,7 +90,7 @@ def score_variants(problem, fit, state, answers) -> dict:
   spec = fit.spec
   answers = answers[:, 0]  # R x image
   scored = [evaluate.score(problem, x) for x in answers]
-  decay = driver.ema_decay(spec)
+  decay = readout.ema_decay(spec)
   s = {"ema_decay": decay, "final_output": scored,
        "output_average": scored}
   if decay > 0:
@@ -109,9 +110,9 @@ def summarize_detection(problem, recon, history, state, spec,
   with restarts; their average is the reconstruction). The peak is over the
   steps this run took: with halt, detection + patience steps.
   """
-  kind = driver.stop_of(spec)
+  kind = readout.stop_of(spec)
   stop = jax.device_get(state.watch[kind.name])
-  steps = driver.detected_steps(spec, state)
+  steps = readout.detected_steps(spec, state)
   none = [r for r, t in enumerate(steps) if t == 0]
   label = (f"{kind.kind}-detected iterate"
            + (" averaged over restarts" if spec.num_restarts > 1 else ""))
@@ -131,7 +132,7 @@ def summarize_detection(problem, recon, history, state, spec,
        # The criterion there (discrepancy: MSE(Ax, y) / noise variance).
        "detected_variance": one_or_list([float(v) for v in stop.best])}
   if kind.lag:
-    s["answer_step"] = one_or_list(driver.answer_steps(spec, state))
+    s["answer_step"] = one_or_list(readout.answer_steps(spec, state))
   if problem.clean is not None:
     s["detected_psnr"] = metrics.psnr(recon, problem.clean)
     if "oracle_peak_psnr" in summary:
