@@ -245,9 +245,10 @@ def reconstruct_batch(ys, operator=None, *, objective="mse", weights=None,
       raise InputError(f"{name} has {len(v)} entries for {len(ys)} "
                        f"observations")
   cfg = make_config(config, **overrides)
-  if cfg.prior != "dip":
-    raise InputError(f"reconstruct_batch fits DIP only, but the config's "
-                     f"prior is {cfg.prior!r}")
+  if not methods.batches(cfg.prior):
+    known = ", ".join(sorted(methods.BATCHED))
+    raise InputError(f"reconstruct_batch fits {known} only, but the "
+                     f"config's method (config.prior) is {cfg.prior!r}")
   problems = [_problem(y, operator, objective, w, c, None)
               for y, w, c in zip(ys, weights, clean)]
   say = (lambda text: print(text, file=stream, flush=True)) if progress else None

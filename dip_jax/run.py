@@ -143,8 +143,9 @@ def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
   workdirs are all locked from before the fit to the last write.
   Returns the summaries, in order."""
   jsons = [json.loads(c.to_json()) for c in configs]
-  if any(c.prior != "dip" for c in configs):
-    raise InputError("only prior=dip runs many images in one program")
+  if not all(methods.batches(c.prior) for c in configs):
+    raise InputError(f"only prior={' or '.join(sorted(methods.BATCHED))} "
+                     f"runs many images in one program")
   checked = set()
   for c in configs:
     # One check per image size: the configs differ in image and seed only.

@@ -225,12 +225,13 @@ def _batches(config, workdir, jobs, processes):
   """(groups, singles): the unfinished DIP jobs that can share a program,
   grouped by setting and image size; every other job runs alone (a job
   whose problem cannot even be built fails there, with its own record)."""
+  from dip_jax import methods  # pylint: disable=g-import-not-at-top
   from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
   from dip_jax import run  # pylint: disable=g-import-not-at-top
   groups, singles = {}, []
   for job in jobs:
     c = job_config(config, job, processes > 1)
-    if (c.prior != "dip"
+    if (not methods.batches(c.prior)
         or os.path.exists(os.path.join(job.dir(workdir), run.SUMMARY))):
       singles.append(job)
       continue

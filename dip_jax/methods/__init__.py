@@ -19,6 +19,10 @@ METHODS: dict[str, Callable] = {}
 # name -> prepare(problem, config) -> dict of extra `solve` arguments: the
 # method's validation, run before a CLI run writes anything.
 PREPARE: dict[str, Callable] = {}
+# Methods whose fits of many problems can share one program
+# (`methods.dip.solve_batch`): the CLI's batches, sweeps and
+# `dip_jax.reconstruct_batch` ask `batches(name)`.
+BATCHED: set[str] = set()
 
 
 @dataclasses.dataclass
@@ -43,13 +47,22 @@ class Result:
   panels: dict = dataclasses.field(default_factory=dict)
 
 
-def register(name: str, prepare: Callable | None = None):
+def register(name: str, prepare: Callable | None = None,
+             batches: bool = False):
   def wrap(solve):
     METHODS[name] = solve
     if prepare is not None:
       PREPARE[name] = prepare
+    if batches:
+      BATCHED.add(name)
     return solve
   return wrap
+
+
+def batches(name: str) -> bool:
+  """Whether method `name` fits many problems in one program."""
+  _load_builtin()
+  return name in BATCHED
 
 
 def prepare(name: str, problem, config) -> dict:

@@ -211,7 +211,8 @@ def _restart_group(config, restarts: int, pixels: int) -> int:
 
 
 @methods.register(
-    "dip", prepare=lambda problem, config: {"fit": build_fit(config, problem)})
+    "dip", prepare=lambda problem, config: {"fit": build_fit(config, problem)},
+    batches=True)
 def solve(problem, config, hooks=None, fit=None) -> methods.Result:
   """Fits the net of `config` to `problem`; the answer is the restarts'
   average of each one's EMA (or f(z)), or the detected iterate."""
