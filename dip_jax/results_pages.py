@@ -46,16 +46,14 @@ def _table(header: list[str], rows: list[list[str]], align: str) -> list:
 
 
 def quickstart(recs: list[dict]) -> list[str]:
-  """The README's first command: what its run reached, and in how long."""
+  """The README's first command: what its run reached. Its seconds stay in
+  the record: the README names no host's speed (docs/performance.md has
+  the step benchmark, with the machine's load beside it)."""
   rows = [[str(r.get("image")), str(r.get("method")), str(r.get("steps")),
-           _f(r.get("psnr")), _f(r.get("psnr_corrupted")), _f(r.get("ssim"), 3),
-           _f(r.get("seconds"), 1), _f(r.get("compile_seconds"), 1),
-           _f(r.get("other_cores"))]
+           _f(r.get("psnr")), _f(r.get("psnr_corrupted")), _f(r.get("ssim"), 3)]
           for r in recs[-1]["rows"]]
   return _table(["image", "method", "steps", "PSNR (dB)",
-                 "noisy input PSNR (dB)", "SSIM", "fit seconds",
-                 "compile seconds", "other processes (cores)"], rows,
-                "lllrrrrrr")
+                 "noisy input PSNR (dB)", "SSIM"], rows, "lllrrr")
 
 
 def step_speed(recs: list[dict]) -> list[str]:
