@@ -260,12 +260,15 @@ def run_fits(fits, num_steps: int, hooks, compiled=None) -> list:
   every = first.checkpoint_every if any(ckpts) else 0
   step, previous_seconds = 0, 0.0
   histories = [{} for _ in fits]
-  resumed = _resume(ckpts, lanes.first_state(), stream_say) if any(
-      ckpts) else None
+  # Lane 0's start is drawn once: the template checkpoints restore into,
+  # and lane 0's state when the fit starts afresh.
+  first_state = lanes.first_state()
+  resumed = _resume(ckpts, first_state, stream_say) if any(ckpts) else None
   if resumed:
     step, states, histories, previous_seconds = resumed
   else:
-    states = [lanes.first_state()] + [None] * (len(fits) - 1)
+    states = [first_state] + [None] * (len(fits) - 1)
+  del first_state
   lanes.start(states)
   del states
   logs = [report.MetricsLog(h.metrics_path, keep_until_step=step)
