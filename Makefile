@@ -16,7 +16,7 @@ PYTEST_FLAGS ?= -n 2
 .PHONY: test docs lint-imports lock
 
 # DnCNN's weights for the tests: SCICO's wheel, downloaded once and checked
-# by tools/dncnn_weights.sh, never installed (dip_jax/dncnn.py reads it
+# by tools/dncnn_weights.sh, never installed (dip_jax/solvers/dncnn.py reads it
 # through DIP_JAX_DNCNN_WEIGHTS). bench brings torch for the references.
 test:
 	$(PIP_INSTALL) -e '.[test,bench]'

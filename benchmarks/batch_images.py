@@ -1,4 +1,4 @@
-"""Images per hour: B denoising fits in one program (dip_jax/batch.py).
+"""Images per hour: B denoising fits in one program (dip_jax/fit/batch.py).
 
 Each B runs B copies of configs/denoise.py:quick (skip-5, 32 channels, one
 restart, early stopping off so every lane runs every step) on the built-in
@@ -31,8 +31,9 @@ def worker(args) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from configs import denoise  # pylint: disable=g-import-not-at-top
-  from dip_jax import driver  # pylint: disable=g-import-not-at-top
-  from dip_jax import images  # pylint: disable=g-import-not-at-top
+  from dip_jax.fit import driver  # pylint: disable=g-import-not-at-top
+  from dip_jax.io import images  # pylint: disable=g-import-not-at-top
+  from dip_jax import data
   from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
   from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
   cfg = denoise.get_config("quick")
@@ -40,7 +41,7 @@ def worker(args) -> dict:
   cfg.sample_size = args.size
   steps_per_image = int(cfg.num_steps)
   clean = images.sample_image(args.size)
-  operator = problem_lib.build_problem(cfg).operator
+  operator = data.build_problem(cfg).operator
   problems = []
   for b in range(args.b):
     y = clean + np.random.default_rng(b).normal(0, 25 / 255, clean.shape)

@@ -27,7 +27,7 @@ import numpy as np  # pylint: disable=wrong-import-position
 # The restarts benchmark's compiled-program driver, not a copy of it.
 from restarts import Fit  # pylint: disable=wrong-import-position
 
-from dip_jax import records  # pylint: disable=wrong-import-position,g-bad-import-order
+from dip_jax.io import records  # pylint: disable=wrong-import-position,g-bad-import-order
 
 
 def program(args, detector: str) -> Fit:

@@ -28,7 +28,7 @@ busy.
   python benchmarks/step_speed.py [--sizes 64,128,256] [--xla] [--bf16]
       [--json f] [--record [DIR]]
 
---record writes results/step_speed/<run-id>.json (dip_jax/records.py): one
+--record writes results/step_speed/<run-id>.json (dip_jax/io/records.py): one
 row per measurement, the ceilings included, which docs/performance.md's
 step_speed table is rendered from.
 """
@@ -46,7 +46,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # torch_skip; dip_jax uninstalled
 from dip_jax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from dip_jax import records  # pylint: disable=g-import-not-at-top,wrong-import-position
+from dip_jax.io import records  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # torch_skip imports torch: it is imported in functions, off the jax RSS.
 
@@ -142,8 +142,8 @@ def torch_worker(args, cfg) -> dict:
 def jax_worker(args, cfg) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from dip_jax import driver  # pylint: disable=g-import-not-at-top
-  from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
+  from dip_jax.fit import driver  # pylint: disable=g-import-not-at-top
+  from dip_jax import data
   from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
   base_mib = peak_mib()
   # impl: the conv implementation, "+bfloat16" for config.precision's
@@ -156,7 +156,7 @@ def jax_worker(args, cfg) -> dict:
   chunk = args.chunk or max(1, 512 // args.size)
   cfg.log_every, cfg.num_steps = chunk, 10 ** 6
   cfg.steps_per_dispatch = chunk
-  problem = problem_lib.build_problem(cfg)
+  problem = data.build_problem(cfg)
   fit = dip_method.build_fit(cfg, problem)
   t0 = time.perf_counter()
   runner = driver.Runner(fit)  # init, placement and the AOT compile

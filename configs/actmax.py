@@ -10,7 +10,7 @@ looks like an object; over the pixels with a TV prior
 
 Weights: torchvision's AlexNet (alexnet-owt-7be5be79.pth, in
 ~/.cache/torch/hub/checkpoints/ once torchvision has fetched it), converted
-once: python -m dip_jax.classifiers.convert_torchvision \
+once: python -m dip_jax.nets.classifiers.convert_torchvision \
     alexnet-owt-7be5be79.pth alexnet.npz
 
 Paper settings (the notebook's): skip net of depth 6, down/up channels

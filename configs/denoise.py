@@ -18,7 +18,7 @@ Expected: >= 5 dB above the noisy input (about +6 dB measured), in < 3 min on
 2 cores, compile included.
 
 DIP's successors on the same task (add to the arg, e.g. `:quick,sgld`;
-settings and their sources in dip_jax/successors.py):
+settings and their sources in configs/presets/successors.py):
   dip_tv   DIP-TV (Liu et al. 2019): + 0.03 x smoothed TV of f(z) per pixel
   sgld     Bayesian DIP (Cheng et al. 2019): Langevin noise on the kernels,
            the posterior mean after the burn-in as the answer, and
@@ -48,7 +48,7 @@ Any key can be overridden: --config.corruption.sigma=50 --config.seed=1 ...
 """
 
 from dip_jax import config_lib
-from dip_jax import successors
+successors = config_lib.preset("successors")
 
 
 def get_config(arg=None):

@@ -23,11 +23,11 @@ Quick (128 px, 32-channel nets, ~1 min on 2 cores):
 Expected (quick): DIP above the input and the TV result on the missing pixels
 (tests/test_tasks.py); README "Results" has measured numbers.
 DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
-(e.g. `:quick,sgld`); their settings: dip_jax/successors.py.
+(e.g. `:quick,sgld`); their settings: configs/presets/successors.py.
 """
 
 from dip_jax import config_lib
-from dip_jax import successors
+successors = config_lib.preset("successors")
 
 
 def get_config(arg=None):

@@ -9,7 +9,7 @@ pixels with a TV prior (--config.prior=tv_gradient) it is noisy. The
 reference is the clean image: PSNR and SSIM are scored against it.
 
 Weights: torchvision's AlexNet, converted once (see configs/actmax.py):
-  python -m dip_jax.classifiers.convert_torchvision \
+  python -m dip_jax.nets.classifiers.convert_torchvision \
       alexnet-owt-7be5be79.pth alexnet.npz
 
 Paper settings (the notebook's): layer fc6; skip net of depth 6, channels

@@ -16,11 +16,11 @@ Quick (built-in 128 px image, the paper's net, 4000 steps, ~1 min on 2 cores):
 Expected (quick): above the JPEG input's PSNR (tests/test_tasks.py asserts a
 margin); README "Results" has the measured numbers.
 DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
-(e.g. `:quick,sgld`); their settings: dip_jax/successors.py.
+(e.g. `:quick,sgld`); their settings: configs/presets/successors.py.
 """
 
 from dip_jax import config_lib
-from dip_jax import successors
+successors = config_lib.preset("successors")
 
 
 def get_config(arg=None):

@@ -14,11 +14,11 @@ Quick (built-in 128 px image, 32-ch net, lr 0.01, 1500 steps, ~1 min):
 Expected (quick): well above the masked input on the missing pixels
 (tests/test_tasks.py asserts margins); README "Results" has numbers.
 DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
-(e.g. `:quick,sgld`); their settings: dip_jax/successors.py.
+(e.g. `:quick,sgld`); their settings: configs/presets/successors.py.
 """
 
 from dip_jax import config_lib
-from dip_jax import successors
+successors = config_lib.preset("successors")
 
 
 def get_config(arg=None):

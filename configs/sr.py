@@ -18,11 +18,11 @@ Quick (built-in 128 px HR image, 32-ch net, output average (EMA 0.99),
 x4 2000 steps / x8 1000; ~1 min on 2 cores):
   python -m dip_jax.main --config=configs/sr.py:quick --workdir=/tmp/sq
 DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
-(e.g. `:quick,sgld`); their settings: dip_jax/successors.py.
+(e.g. `:quick,sgld`); their settings: configs/presets/successors.py.
 """
 
 from dip_jax import config_lib
-from dip_jax import successors
+successors = config_lib.preset("successors")
 
 
 def get_config(arg=None):

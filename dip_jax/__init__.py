@@ -13,8 +13,14 @@ _LAZY = {"reconstruct": ("dip_jax.api", "reconstruct"),
          "reconstruct_batch": ("dip_jax.api", "reconstruct_batch"),
          "make_config": ("dip_jax.api", "make_config"),
          "Result": ("dip_jax.methods", "Result")}
-_SUBMODULES = ("operators", "objectives", "methods", "images", "metrics",
-               "config_lib")
+# Short names for the modules a notebook reaches for (`dip_jax.images` is
+# dip_jax/io/images.py).
+_SUBMODULES = {"operators": "dip_jax.operators",
+               "objectives": "dip_jax.objectives",
+               "methods": "dip_jax.methods",
+               "images": "dip_jax.io.images",
+               "metrics": "dip_jax.metrics",
+               "config_lib": "dip_jax.config_lib"}
 
 
 def __getattr__(name):
@@ -22,7 +28,7 @@ def __getattr__(name):
     module, attr = _LAZY[name]
     return getattr(importlib.import_module(module), attr)
   if name in _SUBMODULES:
-    return importlib.import_module(f"dip_jax.{name}")
+    return importlib.import_module(_SUBMODULES[name])
   raise AttributeError(f"module 'dip_jax' has no attribute {name!r}")
 
 

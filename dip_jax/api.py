@@ -17,12 +17,12 @@ import ml_collections
 import numpy as np
 
 from dip_jax import config_lib
-from dip_jax import driver
-from dip_jax import evaluate
 from dip_jax import methods
+from dip_jax import metrics
 from dip_jax import operators
 from dip_jax import problem as problem_lib
 from dip_jax.errors import InputError
+from dip_jax.fit import driver
 from dip_jax.methods import dip as dip_method
 
 
@@ -212,7 +212,7 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
                        eta_warning_minutes=float(cfg.eta_warning_minutes),
                        quick_hint=cfg.quick_hint)
   result = methods.get(method)(problem, cfg, hooks, **prepared)
-  result.info.update(evaluate.score(problem, result.reconstruction))
+  result.info.update(metrics.score(problem, result.reconstruction))
   return result
 
 
@@ -220,7 +220,7 @@ def reconstruct_batch(ys, operator=None, *, objective="mse", weights=None,
                       clean=None, config=None, progress: bool = False,
                       stream=None, **overrides) -> list:
   """DIP on many observations of one task at once: B fits in one compiled
-  program (dip_jax/batch.py), each exactly its own `reconstruct(y, ...,
+  program (dip_jax/fit/batch.py), each exactly its own `reconstruct(y, ...,
   method="dip")` (same seed, same keys), which is what fills an
   accelerator with small images.
 
@@ -254,7 +254,7 @@ def reconstruct_batch(ys, operator=None, *, objective="mse", weights=None,
   say = (lambda text: print(text, file=stream, flush=True)) if progress else None
   results = dip_method.solve_batch(problems, cfg, say)
   for problem, result in zip(problems, results):
-    result.info.update(evaluate.score(problem, result.reconstruction))
+    result.info.update(metrics.score(problem, result.reconstruction))
   return results
 
 

@@ -8,6 +8,7 @@ silently ignored.
 
 import importlib.util
 import os
+import sys
 
 import ml_collections
 
@@ -35,6 +36,29 @@ def load_config_file(path: str, arg: str | None = None):
 def task_config(name: str, arg: str | None = None):
   """configs/<name> of this checkout, e.g. task_config("sr.py", "x8,quick")."""
   return load_config_file(os.path.join(CONFIGS_DIR, name), arg)
+
+
+def preset(name: str):
+  """configs/presets/<name>.py of this checkout as a module, loaded once.
+
+  Presets are settings that configs and experiments share (the successors'
+  per-task settings, the paper tables' sweeps). They live beside the configs
+  that use them, not in the library, and configs/ is not a package, so they
+  are loaded by path like the configs themselves."""
+  key = "dip_jax_presets." + name
+  if key not in sys.modules:
+    path = os.path.join(CONFIGS_DIR, "presets", name + ".py")
+    if not os.path.exists(path):
+      raise InputError(f"no preset {name!r}: {path} does not exist")
+    spec = importlib.util.spec_from_file_location(key, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[key] = module
+    try:
+      spec.loader.exec_module(module)
+    except BaseException:
+      del sys.modules[key]
+      raise
+  return sys.modules[key]
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -160,7 +184,7 @@ def base_config() -> ml_collections.ConfigDict:
   # prior=dip_dncnn (denoising; methods/dip_dncnn.py): the answer is
   # dip_weight x DIP's + (1 - dip_weight) x a pretrained DnCNN's D(y).
   # Weights: pip install --no-deps scico==0.0.7, or `weights` = that wheel,
-  # its scico/data/flax folder or a .mpk file (dip_jax/dncnn.py).
+  # its scico/data/flax folder or a .mpk file (dip_jax/solvers/dncnn.py).
   c.dncnn = ml_collections.ConfigDict()
   c.dncnn.dip_weight = 0.5
   c.dncnn.variant = "auto"        # 17L/17M/17H (trained at std 0.06/0.1/

@@ -16,9 +16,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from dip_jax import cli
-from dip_jax import signals
+from dip_jax.cli import flags as cli_flags
 from dip_jax.errors import InputError
+from dip_jax.fit import signals
 
 
 def main(argv):
@@ -28,39 +28,39 @@ def main(argv):
     # JAX logs backend probing (e.g. "no TPU") at INFO; keep the console for
     # progress lines and errors unless asked otherwise.
     logging.set_verbosity(logging.WARNING)
-  config = cli.load_config()
+  config = cli_flags.load_config()
   try:
     with signals.handled():
-      from dip_jax import run  # after flag parsing: imports JAX
-      summary = run.reconstruct(config, cli.WORKDIR.value)
+      from dip_jax.cli import run  # after flag parsing: imports JAX
+      summary = run.reconstruct(config, cli_flags.WORKDIR.value)
   except signals.Interrupted as e:
-    cli.fail(str(e), e.exit_code)
+    cli_flags.fail(str(e), e.exit_code)
   except InputError as e:
-    cli.fail(str(e), 2)
+    cli_flags.fail(str(e), 2)
   except FloatingPointError as e:
-    cli.fail(str(e), 3)
+    cli_flags.fail(str(e), 3)
   except OSError as e:
     # A failed write the code above did not expect (a disk that filled up
     # while an output was written): the files already there stay as they
     # were, since every output is replaced atomically.
-    cli.fail(cli.os_error_line(e), 1)
+    cli_flags.fail(cli_flags.os_error_line(e), 1)
   except Exception as e:  # pylint: disable=broad-except
     if flags.FLAGS["verbosity"].present:
       raise  # asked for detail: the whole traceback
     first = next((l for l in str(e).splitlines() if l.strip()), "")[:300]
-    cli.fail(f"unexpected {type(e).__name__}: {first} (run again with "
+    cli_flags.fail(f"unexpected {type(e).__name__}: {first} (run again with "
              f"--verbosity=0 to see where)", 1)
   parts = [f"{k} {summary[k]:.2f}" for k in ("psnr", "psnr_phase",
                                               "psnr_corrupted")
            if k in summary]
-  written = sorted(f for f in os.listdir(cli.WORKDIR.value)
+  written = sorted(f for f in os.listdir(cli_flags.WORKDIR.value)
                    if f.startswith("reconstruction") and f.endswith(".png"))
-  print(f"done: {os.path.join(cli.WORKDIR.value, ' '.join(written))}  "
+  print(f"done: {os.path.join(cli_flags.WORKDIR.value, ' '.join(written))}  "
         + "  ".join(parts) + f"  {summary['seconds']:.1f} s")
 
 
 def run_main():
-  app.run(main, flags_parser=cli.parse_flags)
+  app.run(main, flags_parser=cli_flags.parse_flags)
 
 
 if __name__ == "__main__":

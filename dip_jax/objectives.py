@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from dip_jax.errors import InputError
-from dip_jax.priors import tv as tv_prior
+from dip_jax.solvers import tv as tv_prior
 
 Objective = Callable[..., jax.Array]
 OBJECTIVES: dict[str, Objective] = {}

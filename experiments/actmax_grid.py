@@ -16,7 +16,7 @@ actmax.py): the seed's classes black swan (100), goose (99), tree frog
 (31), cheeseburger (933), and the notebook's reference building.jpg
 (<data>/dip/feature_inversion/) inverted from conv1 ... fc8; the settings
 are configs/actmax.py and configs/invert.py (`:quick` with --quick).
-Without --weights, the same grid for dip_jax.classifiers.tiny (a 4-class CNN
+Without --weights, the same grid for dip_jax.nets.classifiers.tiny (a 4-class CNN
 trained here in seconds on synthetic gratings, blobs and speckle, 32 px),
 with the built-in photo as the reference: no ImageNet weights can be
 downloaded here, so this is what the grid shows out of the box.
@@ -45,13 +45,13 @@ import ml_collections  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
 import dip_jax  # pylint: disable=wrong-import-position
-from dip_jax import classifiers  # pylint: disable=wrong-import-position
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import images  # pylint: disable=wrong-import-position
 from dip_jax import metrics  # pylint: disable=wrong-import-position
-from dip_jax.classifiers import tiny  # pylint: disable=wrong-import-position
+from dip_jax.data.tasks import classifier as classifier_task  # pylint: disable=wrong-import-position
+from dip_jax.io import images  # pylint: disable=wrong-import-position
+from dip_jax.nets import classifiers  # pylint: disable=wrong-import-position
+from dip_jax.nets.classifiers import tiny  # pylint: disable=wrong-import-position
 from dip_jax.operators import classifier as ops  # pylint: disable=wrong-import-position
-from dip_jax.tasks import classifier as classifier_task  # pylint: disable=wrong-import-position
 
 IMAGENET_CLASSES = {"black swan": 100, "goose": 99, "tree frog": 31,
                     "cheeseburger": 933}
@@ -194,7 +194,7 @@ def main():
               + [f"{invert[layer, l][2]:.0f}" for l, _ in PRIORS]
               for layer in layers]
   weights = (f"weights {args.weights}" if args.weights else
-             "no ImageNet weights: the tiny CNN of dip_jax.classifiers.tiny")
+             "no ImageNet weights: the tiny CNN of dip_jax.nets.classifiers.tiny")
   common.write_summary(args.out, "\n".join([
       f"# Activation maximization and feature inversion ({clf.name})", "",
       f"{weights}; seed {args.seed}; DIP {am.num_steps} / "

@@ -4,7 +4,7 @@ Every experiment writes PNG figures and a `summary.md` into `--out`
 (default experiments/out/<name>), has a `--quick` mode sized for a 2-core
 CPU, and prints its summary at the end; one that hands its numbers to
 `write_record` also writes, with --record, a JSON record of them
-(results/<name>/, dip_jax/records.py). The fits go through dip_jax's own
+(results/<name>/, dip_jax/io/records.py). The fits go through dip_jax's own
 engine (`methods.dip.build_fit` + `driver.run_fit`), so what is measured here is
 what `python -m dip_jax.main` runs.
 """
@@ -28,9 +28,9 @@ import numpy as np  # pylint: disable=wrong-import-position
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import problem as problem_lib  # pylint: disable=wrong-import-position
-from dip_jax import records  # pylint: disable=wrong-import-position
-from dip_jax import report  # pylint: disable=wrong-import-position
-from dip_jax import driver  # pylint: disable=wrong-import-position
+from dip_jax.fit import driver  # pylint: disable=wrong-import-position
+from dip_jax.io import records  # pylint: disable=wrong-import-position
+from dip_jax.io import report  # pylint: disable=wrong-import-position
 from dip_jax.methods import dip as dip_method  # pylint: disable=wrong-import-position
 
 DATA_DIR = os.path.join(ROOT, "..", "shared", "data")
@@ -53,7 +53,7 @@ def parser(name: str, doc: str) -> argparse.ArgumentParser:
 def write_record(args, name: str, rows: list[dict], config=None,
                  seeds=None) -> str | None:
   """With --record, writes the run's numbers as results/<name>/<run-id>.json
-  (dip_jax/records.py); without it, nothing.
+  (dip_jax/io/records.py); without it, nothing.
 
   Args:
     args: the parsed arguments (`parser`'s flags among them).

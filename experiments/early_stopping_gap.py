@@ -1,7 +1,7 @@
 r"""How far from the oracle peak do the early-stopping detectors stop, task
 by task (ES-WMV, ES-EMV, the discrepancy stop; stopping.py)?
 
-For every (task, image, detector) one ordinary run (`dip_jax.run.reconstruct`)
+For every (task, image, detector) one ordinary run (`dip_jax.cli.run.reconstruct`)
 fits with the detector in `halt=False` mode: it detects as usual but keeps
 fitting to the end, so one fit gives the whole PSNR curve (the oracle peak,
 which needs the clean image), the detected iterate (which does not) and the
@@ -25,7 +25,7 @@ each task's folders below; without, the built-in sample.
       # discrepancy; others: wmv) (about 10 min on 2 cores)
 
 With --record [DIR] the rows also go to DIR/early_stopping_gap/<run-id>.json
-(default DIR: results/; dip_jax/records.py).
+(default DIR: results/; dip_jax/io/records.py).
 The table goes to OUT/early_stopping_gap.md (and stdout): oracle peak PSNR
 and step, detected PSNR and step, gap = oracle - detected, the step where
 the detector fired (patience ran out) if it did within the run, and the PSNR
@@ -44,8 +44,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import records  # pylint: disable=wrong-import-position
-from dip_jax import run  # pylint: disable=wrong-import-position
+from dip_jax.cli import run  # pylint: disable=wrong-import-position
+from dip_jax.io import records  # pylint: disable=wrong-import-position
 
 # task: (config file, config arg, overrides, image folders under --data_dir)
 TASKS = {

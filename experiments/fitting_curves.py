@@ -40,9 +40,9 @@ import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position,g-bad-i
 import numpy as np  # pylint: disable=wrong-import-position
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import corruptions  # pylint: disable=wrong-import-position
-from dip_jax import images  # pylint: disable=wrong-import-position
+from dip_jax.data import corruptions  # pylint: disable=wrong-import-position
 from dip_jax.errors import InputError  # pylint: disable=wrong-import-position
+from dip_jax.io import images  # pylint: disable=wrong-import-position
 from dip_jax.nets import presets  # pylint: disable=wrong-import-position
 
 COLORS = {"image": "tab:green", "image + noise": "tab:blue",

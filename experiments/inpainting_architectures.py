@@ -35,9 +35,9 @@ import jax  # pylint: disable=wrong-import-position,g-bad-import-order
 import jax.numpy as jnp  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
-from dip_jax import images  # pylint: disable=wrong-import-position
 from dip_jax import nets  # pylint: disable=wrong-import-position
-from dip_jax import run  # pylint: disable=wrong-import-position
+from dip_jax.cli import run  # pylint: disable=wrong-import-position
+from dip_jax.io import images  # pylint: disable=wrong-import-position
 from dip_jax.nets import presets  # pylint: disable=wrong-import-position
 
 # name -> (label, Adam learning rate the paper's notebook used for it)

@@ -45,12 +45,12 @@ import common  # pylint: disable=wrong-import-position
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position,g-bad-import-order
 import numpy as np  # pylint: disable=wrong-import-position
 
-from dip_jax import curves  # pylint: disable=wrong-import-position
-from dip_jax import driver  # pylint: disable=wrong-import-position
-from dip_jax import images  # pylint: disable=wrong-import-position
+from dip_jax import data
 from dip_jax import methods  # pylint: disable=wrong-import-position
 from dip_jax import metrics  # pylint: disable=wrong-import-position
-from dip_jax import problem as problem_lib  # pylint: disable=wrong-import-position
+from dip_jax.fit import driver  # pylint: disable=wrong-import-position
+from dip_jax.io import curves  # pylint: disable=wrong-import-position
+from dip_jax.io import images  # pylint: disable=wrong-import-position
 from dip_jax.methods import dip_summary  # pylint: disable=wrong-import-position
 
 SAMPLE_FILE = os.path.join(os.path.dirname(images.__file__), "assets",
@@ -91,7 +91,7 @@ def make_config(args, panels):
 def run_fit(config, panels):
   """One fit; returns (problem, its FitSpec, the method's Result, {step:
   the fit's answer, its EMA image, at that step})."""
-  problem = problem_lib.build_problem(config)
+  problem = data.build_problem(config)
   prepared = methods.prepare("dip", problem, config)
   shots = {}
 

@@ -10,10 +10,10 @@ averaged (where the table has restarts), where the task stops early
 same operator, the classical baseline and the DIP seconds per image and
 device.
 With --methods, DIP's successors (DIP-TV, SGLD, DeepRED, and on denoising
-DIP+DnCNN; settings in dip_jax/successors.py) run as more settings of the
+DIP+DnCNN; settings in configs/presets/successors.py) run as more settings of the
 same sweep and add one column each (the method's own answer) and a row of
 seconds per image. DIP+DnCNN needs DnCNN's weights: pip install --no-deps
-scico==0.0.7 (dip_jax/dncnn.py).
+scico==0.0.7 (dip_jax/solvers/dncnn.py).
 
 Tables (metric):
   denoise_cset9    sigma 25, the CBM3D 9-image set (PSNR; classical CBM3D)
@@ -38,7 +38,7 @@ step counts; the same layout, marked quick -- not comparable to the paper.
 folders of their own beside float32's, and writes OUT/<table>_bf16.md.
 Outputs: OUT/<table>.md, OUT/tables.md (all), the sweeps in OUT/<table>/;
 with --record [DIR], the tables' numbers as DIR/paper_tables/<run-id>.json
-(default DIR: results/; dip_jax/records.py).
+(default DIR: results/; dip_jax/io/records.py).
 """
 
 import argparse
@@ -56,12 +56,12 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import dncnn  # pylint: disable=wrong-import-position
 from dip_jax import metrics  # pylint: disable=wrong-import-position
-from dip_jax import records  # pylint: disable=wrong-import-position
-from dip_jax import results  # pylint: disable=wrong-import-position
-from dip_jax import successors  # pylint: disable=wrong-import-position
-from dip_jax import sweep  # pylint: disable=wrong-import-position
+from dip_jax.io import records  # pylint: disable=wrong-import-position
+from dip_jax.io import results  # pylint: disable=wrong-import-position
+from dip_jax.solvers import dncnn  # pylint: disable=wrong-import-position
+successors = config_lib.preset("successors")
+from dip_jax.cli import sweep  # pylint: disable=wrong-import-position
 
 # The paper's numbers (means over the set unless per image), from its text
 # and Table 1 (see ../shared/paper-notes.md); None = not reported there.
@@ -109,7 +109,7 @@ def load_table_config(table: str, arg: str | None, data_dir: str):
 
 def run_sweep(table, path, arg, config, workdir) -> int:
   """The table's sweep, in a subprocess (the same command a user runs)."""
-  cmd = [sys.executable, "-m", "dip_jax.sweep",
+  cmd = [sys.executable, "-m", "dip_jax.cli.sweep",
          f"--config={path}" + (f":{arg}" if arg else ""),
          f"--workdir={workdir}",
          f"--config.sweep.data_dir={config.sweep.data_dir}"]
@@ -147,8 +147,8 @@ def classical(table: str, job_config, job_dir: str) -> dict:
     with open(cache) as f:
       return json.load(f)
   kind = TABLES[table][3]  # CBM3D or biharmonic: bicubic is in summary.json
-  from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
-  problem = problem_lib.build_problem(job_config)  # seeded: the same input
+  from dip_jax import data
+  problem = data.build_problem(job_config)  # seeded: the same input
   t0 = time.perf_counter()
   try:
     if kind == "CBM3D":
@@ -337,7 +337,7 @@ def markdown(table, rows, quick, restarts, command,
         f"{', '.join(labels)}: each method's own answer ("
         + ", ".join(what[m] for m in methods)
         + (", averaged over the restarts" if has_restarts else "")
-        + "), settings in dip_jax/successors.py")
+        + "), settings in configs/presets/successors.py")
   errors = {r.get("classical_error") for r in done} - {None}
   notes += sorted(errors)
   if quick:
@@ -353,7 +353,7 @@ def _score(answer):
 
 
 def rows_for_record(table, config, rows) -> list[dict]:
-  """A table's rows as record rows (dip_jax/records.py): per image, plain
+  """A table's rows as record rows (dip_jax/io/records.py): per image, plain
   DIP's numbers (method "dip"), then one row per successor (its score)."""
   base = {"table": table, "metric": TABLES[table][2],
           "seed": int(getattr(config, "seed", 0))}

@@ -5,7 +5,7 @@ quickstart) in a fresh work folder, reads the run's summary.json and, with
 --record, writes results/quickstart/<run-id>.json: the PSNR of the
 reconstruction and of the noisy input, the steps and the seconds. The
 quickstart table of docs/performance.md is rendered from that record
-(`python -m dip_jax.results_pages`).
+(`python -m dip_jax.io.results_pages`).
 
   python experiments/quickstart.py --record     # about a minute on 2 cores
 """
@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
-from dip_jax import records  # pylint: disable=wrong-import-position
+from dip_jax.io import records  # pylint: disable=wrong-import-position
 
 CONFIG = "configs/denoise.py:quick"
 # The numbers the quickstart prints (and the table shows), from summary.json.

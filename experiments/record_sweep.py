@@ -1,6 +1,6 @@
 r"""A finished sweep's numbers as one record (results/<name>/, records.py).
 
-Reads the jobs' summary.json files of a sweep run with `dip_jax.sweep` (the
+Reads the jobs' summary.json files of a sweep run with `dip_jax.cli.sweep` (the
 jobs are enumerated from the same sweep config, so a job that never ran or
 failed is found, not skipped) and writes one record whose rows are
 
@@ -30,12 +30,12 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import records  # pylint: disable=wrong-import-position
-from dip_jax import sweep  # pylint: disable=wrong-import-position
-from dip_jax import sweep_tables  # pylint: disable=wrong-import-position
+from dip_jax.cli import sweep  # pylint: disable=wrong-import-position
+from dip_jax.cli import tables  # pylint: disable=wrong-import-position
 from dip_jax.errors import InputError  # pylint: disable=wrong-import-position
+from dip_jax.io import records  # pylint: disable=wrong-import-position
 
-# The row keys taken from the sweep's table (sweep_tables.COLUMNS).
+# The row keys taken from the sweep's table (tables.COLUMNS).
 KEYS = ("psnr", "ssim", "steps", "seconds", "device")
 _SHOWN = 5  # jobs named when some are not done
 
@@ -69,7 +69,7 @@ def sweep_rows(config, workdir: str) -> list[dict]:
   """
   if not os.path.isdir(workdir):
     raise InputError(f"no sweep workdir {workdir!r}")
-  table = sweep_tables.collect(workdir, sweep.enumerate_jobs(config))
+  table = tables.collect(workdir, sweep.enumerate_jobs(config))
   not_done = [r for r in table if r["status"] != "done"]
   if not_done:
     named = "; ".join(f"{r['setting']}/{r['image']}/seed{r['seed']} "
@@ -90,7 +90,7 @@ def commands(args) -> str:
   """The sweep's command, then this script's: together they redo the
   record."""
   extra = [f"--data_dir={args.data_dir}"] if args.data_dir else []
-  run = ["python", "-m", "dip_jax.sweep", f"--config={args.config}",
+  run = ["python", "-m", "dip_jax.cli.sweep", f"--config={args.config}",
          f"--workdir={args.workdir}"]
   if args.data_dir:
     run.append(f"--config.sweep.data_dir={args.data_dir}")

@@ -7,7 +7,7 @@ Tasks (images from a folder laid out like ../shared/data):
   restore_barbara  barbara.png, 50 % of pixels kept        configs/restore.py
   sr_zebra         zebra_GT.png, x4                        configs/sr.py
 
-Each task is one ordinary run (`dip_jax.run.reconstruct`) into
+Each task is one ordinary run (`dip_jax.cli.run.reconstruct`) into
 OUT/<task>/, which also solves the TV problem on the same operator, so its
 comparison.png is the task's figure. The table (OUT/summary.md) gives PSNR,
 SSIM and seconds for DIP, TV and the corrupted/bicubic baseline.
@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import run  # pylint: disable=wrong-import-position
+from dip_jax.cli import run  # pylint: disable=wrong-import-position
 
 TASKS = {
     "denoise_f16": ("denoise.py", {"image": "dip/denoising/F16_GT.png"}),

@@ -30,9 +30,9 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import hyper  # pylint: disable=wrong-import-position
-from dip_jax import results  # pylint: disable=wrong-import-position
-from dip_jax import run  # pylint: disable=wrong-import-position
+from dip_jax.cli import hyper  # pylint: disable=wrong-import-position
+from dip_jax.cli import run  # pylint: disable=wrong-import-position
+from dip_jax.io import results  # pylint: disable=wrong-import-position
 
 KODAK = ("kodim05", "kodim08", "kodim13", "kodim19", "kodim23")
 CROP = 128

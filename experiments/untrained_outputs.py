@@ -32,8 +32,8 @@ import numpy as np  # pylint: disable=wrong-import-position
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
 from dip_jax import nets  # pylint: disable=wrong-import-position
-from dip_jax.nets import presets  # pylint: disable=wrong-import-position
 from dip_jax.fit import step as fit_core  # pylint: disable=wrong-import-position
+from dip_jax.nets import presets  # pylint: disable=wrong-import-position
 
 DEFAULT_PRESETS = ("hourglass-1", "hourglass-3", "hourglass-5", "skip-5",
                    "skip-5-nearest", "encoder-decoder-6", "unet", "resnet-8",

@@ -63,7 +63,7 @@ def case(fn):
 def _cli(config, work):
   """run.reconstruct's summary, with the exact answer it wrote (the
   PNG is quantized: the array handed to `save_x` is kept instead)."""
-  from dip_jax import run
+  from dip_jax.cli import run
   kept = {}
   save_x = run.save_x
 
@@ -133,7 +133,8 @@ def two_restarts():
 @case
 def batch_of_three():
   import dip_jax
-  from dip_jax import images, operators
+  from dip_jax import operators
+  from dip_jax.io import images
   clean = [images.sample_image(32)[..., :3] * s for s in (1.0, 0.9, 0.8)]
   rng = np.random.default_rng(0)
   noisy = [c + rng.normal(0, 0.1, c.shape).astype(np.float32) for c in clean]

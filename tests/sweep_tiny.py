@@ -7,8 +7,8 @@ two of them this is 2 settings x 2 images x 1 seed = 4 jobs of 4 steps.
 import importlib.util
 import os
 
-from dip_jax import hyper
-from dip_jax import sweep
+from dip_jax.cli import hyper
+from dip_jax.cli import sweep
 
 # Config files are loaded by path, not as modules of a package: load the
 # shared tiny net the same way.

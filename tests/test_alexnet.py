@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dip_jax.classifiers import Classifier, load_classifier
-from dip_jax.classifiers import alexnet, convert_torchvision, weights
 from dip_jax.errors import InputError
+from dip_jax.nets.classifiers import alexnet, convert_torchvision, weights
+from dip_jax.nets.classifiers import Classifier, load_classifier
 
 MEAN = np.array(alexnet.MEAN, np.float32)
 STD = np.array(alexnet.STD, np.float32)
@@ -134,7 +134,7 @@ def test_load_classifier_errors(tmp_path):
           "vgg16", "x.npz")
   msg = _raises("needs weights", load_classifier, "alexnet", "")
   assert "--config.weights=alexnet.npz" in msg
-  assert ("python -m dip_jax.classifiers.convert_torchvision "
+  assert ("python -m dip_jax.nets.classifiers.convert_torchvision "
           "alexnet-owt-7be5be79.pth alexnet.npz") in msg
   assert "~/.cache/torch/hub/checkpoints" in msg
   _raises("does not exist", load_classifier, "alexnet", str(tmp_path / "no"))

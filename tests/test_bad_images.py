@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dip_jax import config_lib, corruptions, images
+from dip_jax import config_lib
+from dip_jax.data import corruptions
 from dip_jax.errors import InputError
+from dip_jax.io import images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

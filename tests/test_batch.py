@@ -1,4 +1,4 @@
-"""Many images in one program (dip_jax/batch.py, dip_jax.reconstruct_batch):
+"""Many images in one program (dip_jax/fit/batch.py, dip_jax.reconstruct_batch):
 each image of a batch gets the result of its own run."""
 
 import dataclasses
@@ -10,8 +10,8 @@ import pytest
 import dip_jax
 from conftest import smooth_image
 from conftest import tiny_config
-from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
+from dip_jax.io import workdir as workdir_lib
 
 SIZE, STEPS = 32, 60
 
@@ -78,8 +78,8 @@ def test_a_sweep_batches_its_jobs_and_each_folder_is_its_own_run(tmp_path):
   """sweep.batch = 3: the three jobs of one setting share a program and
   each job folder holds what the job run alone (batch = 1) writes."""
   import test_sweep  # pylint: disable=g-import-not-at-top
-  from dip_jax import results  # pylint: disable=g-import-not-at-top
-  from dip_jax import sweep  # pylint: disable=g-import-not-at-top
+  from dip_jax.io import results  # pylint: disable=g-import-not-at-top
+  from dip_jax.cli import sweep  # pylint: disable=g-import-not-at-top
   data = test_sweep._save_images(tmp_path / "data", ("a", "b", "c"))
   config = test_sweep._tiny_module().get_config()
   config.sweep.data_dir, config.sweep.settings = data, ({},)
@@ -113,10 +113,10 @@ def test_a_cut_batch_resumes_from_its_lanes_checkpoints(tmp_path,
   import shutil  # pylint: disable=g-import-not-at-top
   import signal  # pylint: disable=g-import-not-at-top
   import test_sweep  # pylint: disable=g-import-not-at-top
-  from dip_jax import driver  # pylint: disable=g-import-not-at-top
-  from dip_jax import results  # pylint: disable=g-import-not-at-top
-  from dip_jax import signals  # pylint: disable=g-import-not-at-top
-  from dip_jax import sweep  # pylint: disable=g-import-not-at-top
+  from dip_jax.fit import driver  # pylint: disable=g-import-not-at-top
+  from dip_jax.io import results  # pylint: disable=g-import-not-at-top
+  from dip_jax.fit import signals  # pylint: disable=g-import-not-at-top
+  from dip_jax.cli import sweep  # pylint: disable=g-import-not-at-top
   data = test_sweep._save_images(tmp_path / "data", ("a", "b", "c"))
   config = test_sweep._tiny_module().get_config()
   config.sweep.data_dir, config.sweep.settings = data, ({},)
@@ -168,8 +168,8 @@ def test_a_batch_too_large_for_memory_is_halved(monkeypatch):
   """With every lane taking 1 GiB (a stand-in estimate) and 2.5 GiB free,
   three images run as a batch of two and one alone, with the same
   answers; an image that alone does not fit is refused in one line."""
-  from dip_jax import batch  # pylint: disable=g-import-not-at-top
-  from dip_jax import budget  # pylint: disable=g-import-not-at-top
+  from dip_jax.fit import batch  # pylint: disable=g-import-not-at-top
+  from dip_jax.fit import budget  # pylint: disable=g-import-not-at-top
   cleans, noisy = _images()
   cfg = tiny_config(num_steps=20, log_every=20)
   whole = dip_jax.reconstruct_batch(noisy, clean=cleans, config=cfg)

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dip_jax import checkpoint
 from dip_jax.errors import InputError
+from dip_jax.fit import checkpoint
 
 
 def _state(v):

@@ -124,7 +124,7 @@ def test_mask_file_problems(tmp_path):
 
 
 def test_curves_mark_the_oracle_peak_and_each_detected_stop(tmp_path):
-  from dip_jax import curves  # pylint: disable=g-import-not-at-top
+  from dip_jax.io import curves  # pylint: disable=g-import-not-at-top
   marks = curves.marks_of({"oracle_peak_step": 30, "oracle_peak_psnr": 25.0,
                          "detected_step": [12, 0, 40]})
   assert [(m[0], m[2]) for m in marks] == [(30, "--"), (12, ":"), (40, ":")]

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from conftest import smooth_image
-from dip_jax import corruptions
+from dip_jax.data import corruptions
 from dip_jax.errors import InputError
 
 

@@ -1,4 +1,4 @@
-"""The pretrained DnCNN denoiser (dip_jax/dncnn.py) and DIP+DnCNN
+"""The pretrained DnCNN denoiser (dip_jax/solvers/dncnn.py) and DIP+DnCNN
 (prior=dip_dncnn).
 
 The loading and view-handling tests use small random nets written here in
@@ -23,12 +23,12 @@ from flax import serialization
 import dip_jax
 from conftest import tiny_config
 from dip_jax import config_lib
-from dip_jax import dncnn
 from dip_jax import metrics
 from dip_jax import operators
-from dip_jax import run
-from dip_jax import workdir
+from dip_jax.cli import run
 from dip_jax.errors import InputError
+from dip_jax.io import workdir
+from dip_jax.solvers import dncnn
 from test_successors import MARGIN_DB, STEPS, _cartoon, _noisy
 
 

@@ -8,9 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from conftest import smooth_image, tiny_config
-from dip_jax import corruptions, driver, metrics, problem as problem_lib
-from dip_jax.fit.watchers import guard as guard_lib
+from dip_jax import metrics, problem as problem_lib
+from dip_jax.data import corruptions
+from dip_jax.fit import driver
 from dip_jax.fit import step as fit_core
+from dip_jax.fit.watchers import guard as guard_lib
 from dip_jax.methods import dip as dip_method
 
 

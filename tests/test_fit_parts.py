@@ -12,7 +12,8 @@ import pytest
 
 import dip_jax
 from conftest import smooth_image, tiny_config
-from dip_jax import config_lib, methods, operators, run
+from dip_jax import config_lib, methods, operators
+from dip_jax.cli import run
 from dip_jax.errors import InputError
 from dip_jax.fit import optim
 from dip_jax.fit import step as fit_core

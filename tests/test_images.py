@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dip_jax import images
 from dip_jax.errors import InputError
+from dip_jax.io import images
 
 
 def _save(tmp_path, name, arr, mode=None):

@@ -17,9 +17,12 @@ from PIL import Image
 
 import dip_jax
 from conftest import tiny_config
-from dip_jax import budget, images, methods, operators, run
-from dip_jax import problem as problem_lib
+from dip_jax import data
+from dip_jax import methods, operators
+from dip_jax.cli import run
 from dip_jax.errors import InputError
+from dip_jax.fit import budget
+from dip_jax.io import images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "tiny_config.py")
@@ -27,7 +30,7 @@ BIG = 10_000
 # Peak RSS a refusal of the 10000 x 10000 photo may reach (the issue's
 # acceptance: ~0.5 GiB). Measured on the 2-core CPU machine with a cold
 # compilation cache (a fresh JAX_COMPILATION_CACHE_DIR, as `_run_measured`
-# gives it): `python -c "import dip_jax.run"` alone peaks at 0.20 GiB, the
+# gives it): `python -c "import dip_jax.cli.run"` alone peaks at 0.20 GiB, the
 # CLI's and the sweep's refusals at 0.27-0.28 GiB, refused from the fit's
 # floor before it is compiled (compiling it first peaked at 0.78 GiB).
 # Decoding the photo could not pass: one float32 copy of its pixels is
@@ -101,8 +104,8 @@ def test_the_stand_in_has_the_shapes_of_the_decoded_problem(tmp_path,
   path = tmp_path / "odd.png"
   Image.fromarray(np.full((30, 41, 3), 90, np.uint8)).save(path)
   cfg = tiny_config(image=str(path), **overrides)
-  real, stand_in = (problem_lib.build_problem(cfg),
-                    problem_lib.shape_problem(cfg))
+  real, stand_in = (data.build_problem(cfg),
+                    data.shape_problem(cfg))
   shape = lambda a: None if a is None else np.shape(a)
   assert stand_in.out_shape == real.out_shape
   for field in ("observed", "clean", "mask"):
@@ -151,7 +154,7 @@ def test_the_floor_is_below_what_xla_counts(overrides):
   denoise / sr / inpaint configs, quick and full, at 128 and 256 px: the
   floor was 11-28% of XLA's peak."""
   cfg = tiny_config(sample_size=64, memory_limit_gb=1e3, **overrides)
-  problem = problem_lib.build_problem(cfg)
+  problem = data.build_problem(cfg)
   seen = {}
   floor_bytes, estimate_of = budget.floor_bytes, budget.estimate_of
   with pytest.MonkeyPatch.context() as m:
@@ -184,7 +187,7 @@ def test_cli_refuses_a_photo_too_large_for_the_fit_from_its_header(
 def test_a_sweep_job_on_a_photo_too_large_fails_from_its_header(big_png,
                                                                 tmp_path):
   rc, out, err, peak_kib = _run_measured(
-      ["-m", "dip_jax.sweep",
+      ["-m", "dip_jax.cli.sweep",
        f"--config={os.path.join(ROOT, 'tests', 'sweep_tiny.py')}",
        f"--workdir={tmp_path / 's'}",
        f"--config.sweep.data_dir={os.path.dirname(big_png)}",

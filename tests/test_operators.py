@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dip_jax import operators, resampling
+from dip_jax import operators
 from dip_jax.errors import InputError
+from dip_jax.nets import resampling
 
 
 def _op(name, **block):

@@ -15,10 +15,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
 import paper_tables  # pylint: disable=g-import-not-at-top,wrong-import-position
-from dip_jax import hyper  # pylint: disable=wrong-import-position
-from dip_jax import report  # pylint: disable=wrong-import-position
-from dip_jax import results  # pylint: disable=wrong-import-position
-from dip_jax import sweep  # pylint: disable=wrong-import-position
+from dip_jax.cli import hyper  # pylint: disable=wrong-import-position
+from dip_jax.cli import sweep  # pylint: disable=wrong-import-position
+from dip_jax.io import report  # pylint: disable=wrong-import-position
+from dip_jax.io import results  # pylint: disable=wrong-import-position
 from tests.conftest import tiny_config  # pylint: disable=wrong-import-position
 
 TABLES = sorted(os.path.splitext(os.path.basename(p))[0]
@@ -30,7 +30,7 @@ TABLES = sorted(os.path.splitext(os.path.basename(p))[0]
 def real_summary(tmp_path_factory):
   """summary.json of a real tiny denoising run (the sweep tests' program,
   so the compilation cache has it), as text."""
-  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  from dip_jax.cli import run  # pylint: disable=g-import-not-at-top
   config = tiny_config(num_steps=4, log_every=2, checkpoint_every=0)
   config.tv.max_iters = 20
   workdir = str(tmp_path_factory.mktemp("real_run"))
@@ -235,7 +235,7 @@ def test_successor_columns_from_sweep_files(tmp_path, real_summary):
 def test_dip_dncnn_is_a_column_of_gaussian_denoising_only(tmp_path):
   """A method that does not apply to a table's task is left out of its
   sweep (and its markdown), not run to a failure on every image."""
-  from dip_jax import hyper  # pylint: disable=g-import-not-at-top
+  from dip_jax.cli import hyper  # pylint: disable=g-import-not-at-top
   arg = "quick,methods=dip+dip_dncnn"
   sr, _ = paper_tables.load_table_config("sr_x4_set5", arg, str(tmp_path))
   den, _ = paper_tables.load_table_config("denoise_cset9", arg,
@@ -258,7 +258,7 @@ def test_a_non_finite_score_is_a_dash(tmp_path, real_summary):
 def test_biharmonic_baseline_is_cached(tmp_path):
   """The classical column for missing pixels, on a small real image."""
   pytest.importorskip("skimage")
-  from dip_jax import images  # pylint: disable=g-import-not-at-top
+  from dip_jax.io import images  # pylint: disable=g-import-not-at-top
   data = tmp_path / "data" / "dip" / "restoration"
   data.mkdir(parents=True)
   rng = np.random.default_rng(0)

@@ -1,4 +1,4 @@
-"""16-bit PNGs through dip_jax.images (pypng): exact values in and out.
+"""16-bit PNGs through dip_jax.io.images (pypng): exact values in and out.
 
 The files here come from an independent test encoder (every row filter, every
 channel layout), from Pillow and from pypng, so the reader is checked against
@@ -14,8 +14,8 @@ import png
 import pytest
 from PIL import Image
 
-from dip_jax import images
 from dip_jax.errors import InputError
+from dip_jax.io import images
 
 _COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
 

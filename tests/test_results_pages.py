@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from dip_jax import claims
-from dip_jax import records
-from dip_jax import results_pages
 from dip_jax.errors import InputError
+from dip_jax.io import claims
+from dip_jax.io import records
+from dip_jax.io import results_pages
 
 ROOT = records.ROOT
 
@@ -178,7 +178,7 @@ def _aseq_record(aseq: list, dip: list) -> dict:
           for method, vals in (("aseqdip", aseq), ("dip", dip))
           for (image, seed), v in zip(keys, vals)]
   return records.make("aseqdip_denoise", rows, config={"sigma": 25},
-                      seeds=[0, 1], command="python -m dip_jax.sweep x")
+                      seeds=[0, 1], command="python -m dip_jax.cli.sweep x")
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def test_aseqdip_table_gives_means_per_image_and_the_paired_verdict(
   assert ("Paired over the 4 (image, seed) pairs, PSNR aSeqDIP − DIP: "
           "+1.25 dB (sd 0.65, 95 % CI [+0.22, +2.28]). Verdict: aSeqDIP "
           "beats DIP by 1.25 dB (95 % CI [0.22, 2.28], 4 pairs).") in lines
-  assert "`python -m dip_jax.sweep x`" in lines[-1]
+  assert "`python -m dip_jax.cli.sweep x`" in lines[-1]
   assert [results_pages._signed(v) for v in (-0.004, 0.004, -0.006)] == [
       "0.00", "0.00", "-0.01"]  # no "-0.00" in a table
   # Worse, and a difference whose interval holds 0, in words.
@@ -231,7 +231,8 @@ def test_aseqdip_table_refuses_unpaired_runs(tmp_path):
 
 _SWEEP_CONFIG = '''
 import ml_collections
-from dip_jax import hyper, sweep
+from dip_jax.cli import hyper
+from dip_jax.cli import sweep
 
 def get_config(arg=None):
   c = ml_collections.ConfigDict({"prior": "dip", "image": "", "seed": 0})
@@ -282,6 +283,6 @@ def test_record_sweep_writes_one_record_of_a_finished_sweep(
   assert set(rec["rows"][0]) == {"image", "seed", "method", "psnr", "ssim",
                                  "steps", "seconds", "device"}
   assert rec["command"].startswith(
-      f"python -m dip_jax.sweep --config={config} --workdir={work} && ")
+      f"python -m dip_jax.cli.sweep --config={config} --workdir={work} && ")
   assert rec["seeds"] == [0, 1] and rec["config"]["sweep"]["seeds"] == [0, 1]
   assert "aSeqDIP" in results_pages.render_block("aseqdip_denoise", str(out))

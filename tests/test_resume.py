@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from dip_jax import driver, signals
+from dip_jax.fit import driver
+from dip_jax.fit import signals
 from dip_jax.methods import dip as dip_method
 from test_cli import ROOT, TINY
 from test_fit import _problem

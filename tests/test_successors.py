@@ -23,11 +23,11 @@ from skimage.restoration import denoise_nl_means
 
 import dip_jax
 from conftest import tiny_config
-from dip_jax import denoisers
-from dip_jax import images
 from dip_jax import metrics
-from dip_jax import run
+from dip_jax.cli import run
 from dip_jax.errors import InputError
+from dip_jax.io import images
+from dip_jax.solvers import nlm
 
 STEPS = 3000
 MARGIN_DB = 0.4
@@ -47,7 +47,7 @@ def _noisy(size, sigma=25.0, seed=0):
 def test_nlm_denoises_as_scikit_image_does():
   clean, noisy = _noisy(64)
   s = 25 / 255
-  ours = np.asarray(denoisers.nlm(noisy, s))
+  ours = np.asarray(nlm.nlm(noisy, s))
   theirs = denoise_nl_means(noisy, h=0.8 * s, sigma=s, fast_mode=True,
                             patch_size=5, patch_distance=6, channel_axis=-1)
   p_noisy, p_ours, p_theirs = (metrics.psnr(x, clean)
@@ -163,7 +163,7 @@ def test_task_configs_take_each_successor(task_file, arg):
   config (quick or full): the same settings the paper tables' columns
   run."""
   from dip_jax import config_lib  # pylint: disable=g-import-not-at-top
-  from dip_jax import successors  # pylint: disable=g-import-not-at-top
+  successors = config_lib.preset("successors")
   quick = "quick" in (arg or "")
   for method in successors.METHODS[1:]:
     plain = config_lib.task_config(task_file, arg)
@@ -187,7 +187,7 @@ def test_task_configs_take_each_successor(task_file, arg):
 
 def test_successor_settings_follow_the_task():
   from dip_jax import config_lib  # pylint: disable=g-import-not-at-top
-  from dip_jax import successors  # pylint: disable=g-import-not-at-top
+  successors = config_lib.preset("successors")
   denoise = config_lib.task_config("denoise.py", "quick")
   sr = config_lib.task_config("sr.py", "quick")
   assert successors.overrides(denoise, "dip_tv", True) == {

@@ -1,8 +1,8 @@
-"""`python -m dip_jax.sweep`: a tiny sweep with one bad image among good
+"""`python -m dip_jax.cli.sweep`: a tiny sweep with one bad image among good
 ones (the good jobs finish, the tables name the bad one, a rerun skips the
 finished and retries the rest), any exception in a job recorded, the jobs
 split over two processes, bad sweep input refused before any job runs, and
-the settings built in Python (dip_jax.hyper)."""
+the settings built in Python (dip_jax.cli.hyper)."""
 
 import csv
 import importlib.util
@@ -18,11 +18,11 @@ import pytest
 from PIL import Image
 
 from dip_jax import config_lib
-from dip_jax import hyper
-from dip_jax import results
-from dip_jax import sweep
-from dip_jax import sweep_tables
+from dip_jax.cli import hyper
+from dip_jax.cli import sweep
+from dip_jax.cli import tables
 from dip_jax.errors import InputError
+from dip_jax.io import results
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "sweep_tiny.py")
@@ -33,7 +33,7 @@ JOB_LINE = re.compile(r"^\[(\d+)/(\d+)\] job (\d+)/(\d+) (\S+) (.+?) seed "
 
 
 def run_sweep(workdir, data_dir, *flags):
-  cmd = [sys.executable, "-m", "dip_jax.sweep", f"--config={TINY}",
+  cmd = [sys.executable, "-m", "dip_jax.cli.sweep", f"--config={TINY}",
          f"--workdir={workdir}", f"--config.sweep.data_dir={data_dir}", *flags]
   return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, encoding="utf-8", cwd=ROOT,
@@ -135,7 +135,7 @@ def test_any_exception_in_a_job_is_recorded(tmp_path, monkeypatch):
   """Not only InputError: a bug's exception too is one line in error.txt
   (its traceback beside it), the next job runs, and a retry that works
   clears the record."""
-  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  from dip_jax.cli import run  # pylint: disable=g-import-not-at-top
   data = _save_images(tmp_path / "data", ("a", "b"))
   config = _tiny_module().get_config()
   config.sweep.data_dir = data
@@ -161,17 +161,17 @@ def test_any_exception_in_a_job_is_recorded(tmp_path, monkeypatch):
     assert f.read() == "ZeroDivisionError: float division by zero\n"
   with open(os.path.join(a_dir, sweep.TRACEBACK_FILE)) as f:
     assert "Traceback" in f.read()
-  rows = sweep_tables.collect(workdir, jobs)
+  rows = tables.collect(workdir, jobs)
   assert [(r["status"], r["psnr"]) for r in rows] == [("failed", ""),
                                                         ("done", 30.0)]
-  md = sweep_tables.results_markdown(rows)
+  md = tables.results_markdown(rows)
   assert "- failed: a seed 0: ZeroDivisionError: float division by zero" \
       in md and "| **mean** | 30.00 |" in md
 
   broken.clear()  # the retry works: the record of the failure goes
   assert sweep.run_jobs(config, workdir, jobs, 0, 1) == 0
   assert sorted(os.listdir(a_dir)) == ["summary.json"]
-  assert [r["status"] for r in sweep_tables.collect(workdir, jobs)] == [
+  assert [r["status"] for r in tables.collect(workdir, jobs)] == [
       "done", "done"]
 
 

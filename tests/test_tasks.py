@@ -13,7 +13,7 @@ import os
 import pytest
 
 from dip_jax import config_lib
-from dip_jax import run
+from dip_jax.cli import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,4 +1,4 @@
-"""Tests for the TV prior and its Chambolle–Pock solver (dip_jax.priors.tv)."""
+"""Tests for the TV prior and its Chambolle–Pock solver (dip_jax.solvers.tv)."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from conftest import smooth_image
 from dip_jax import metrics
-from dip_jax.priors import tv as tv_lib
+from dip_jax.solvers import tv as tv_lib
 
 
 def _pool2(v):
@@ -144,7 +144,7 @@ def test_regularizer_adds_tv_of_x_to_the_objective_dip_tv():
   the data term; 0 leaves the objective itself (the same compiled fit)."""
   from dip_jax import config_lib, objectives, problem as problem_lib  # pylint: disable=g-import-not-at-top
   from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
-  from dip_jax.priors import tv as tv_prior  # pylint: disable=g-import-not-at-top
+  from dip_jax.solvers import tv as tv_prior  # pylint: disable=g-import-not-at-top
   c = config_lib.base_config()
   x = np.random.default_rng(0).uniform(size=(1, 8, 8, 3)).astype(np.float32)
   p = problem_lib.Problem(observed=x[0] * 0.5, clean=None, mask=None,

@@ -19,8 +19,12 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from dip_jax import checkpoint, cli, report, run, workdir
+from dip_jax.cli import flags as cli_flags
+from dip_jax.cli import run
 from dip_jax.errors import InputError
+from dip_jax.fit import checkpoint
+from dip_jax.io import report
+from dip_jax.io import workdir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -122,7 +126,7 @@ def test_full_disk_keeps_what_was_saved(tmp_path):
     with pytest.raises(OSError) as e:
       report.write_json(summary, {"psnr": 30.0})
     assert e.value.errno == errno.ENOSPC
-    assert "No space left on device" in cli.os_error_line(e.value)
+    assert "No space left on device" in cli_flags.os_error_line(e.value)
     ckpt.close()
     # What was there before the disk filled up still reads back.
     assert json.load(open(summary)) == {"psnr": 20.0}

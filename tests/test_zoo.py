@@ -14,9 +14,9 @@ from dip_jax import config_lib
 from dip_jax import nets
 from dip_jax import problem as problem_lib
 from dip_jax.errors import InputError
-from dip_jax.nets import presets
 from dip_jax.fit import step as fit_core
 from dip_jax.methods import dip as dip_method
+from dip_jax.nets import presets
 from tests.conftest import smooth_image
 
 IN_CH, OUT_CH = 32, 3

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints the path of SCICO 0.0.7's wheel, the file DnCNN's weights are read
-# from (dip_jax/dncnn.py, through DIP_JAX_DNCNN_WEIGHTS or dncnn.weights).
+# from (dip_jax/solvers/dncnn.py, through DIP_JAX_DNCNN_WEIGHTS or dncnn.weights).
 # The wheel is downloaded once into .cache/wheels and checked against the
 # sha256 below; it is never installed (SCICO pins older jax and flax than
 # dip_jax runs on, and dip_jax reads only its data). Exits non-zero when the

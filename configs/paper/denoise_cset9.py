@@ -8,18 +8,19 @@ config's early stopping (the discrepancy stop) watches without halting: the
 fixed-step columns are the paper's protocol, the detector's pick (the run's
 answer, restarts averaged) is a column of its own.
 
-  python -m dip_jax.sweep --config=configs/paper/denoise_cset9.py \
+  python -m dip_jax.cli.sweep --config=configs/paper/denoise_cset9.py \
       --workdir=/tmp/paper/denoise_cset9 \
       [--config.sweep.data_dir=../shared/data/denoise9]
 Full settings are for a GPU (512 px images). Quick (:quick, 128 px centre
 crops, 32-ch net, the same 1800 steps; ~80 s per image on 2 CPU cores):
-  python -m dip_jax.sweep --config=configs/paper/denoise_cset9.py:quick \
+  python -m dip_jax.cli.sweep --config=configs/paper/denoise_cset9.py:quick \
       --workdir=/tmp/paper/denoise_cset9
 experiments/paper_tables.py runs this and writes the table beside the
 paper's numbers and CBM3D. `:restarts=N` changes the restart count.
 """
 
-from dip_jax import paper_configs
+from dip_jax import config_lib
+paper_configs = config_lib.preset("paper")
 
 
 def get_config(arg=None):

@@ -14,21 +14,21 @@ The TV baseline is off (tv.enabled=False): it is not compared here.
 
 Run (from the repository root; 9 images x 2 settings x 3 seeds = 54 jobs of
 about 1-3 min each on a 2-core CPU):
-  python -m dip_jax.sweep --config=configs/sweeps/aseqdip_vs_dip.py \
+  python -m dip_jax.cli.sweep --config=configs/sweeps/aseqdip_vs_dip.py \
       --workdir=/tmp/aseq_sweep [--config.sweep.data_dir=DIR]
 then the record and the page (experiments/record_sweep.py):
   python experiments/record_sweep.py \
       --config=configs/sweeps/aseqdip_vs_dip.py --workdir=/tmp/aseq_sweep \
       --name=aseqdip_denoise
-  python -m dip_jax.results_pages     # the table in docs/methods.md
+  python -m dip_jax.io.results_pages     # the table in docs/methods.md
 Resume after an interruption: run the sweep command again.
 """
 
 import os
 
 from dip_jax import config_lib
-from dip_jax import hyper
-from dip_jax import sweep
+from dip_jax.cli import hyper
+from dip_jax.cli import sweep
 
 _CONFIGS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Keys the aseqdip setting takes from configs/aseqdip.py; the rest of that

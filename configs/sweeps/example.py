@@ -6,7 +6,7 @@ for every PNG in `sweep.data_dir` (default: Set5 in the shared data folder).
 
 Run (from the repository root; 5 images x 2 settings x 1 seed = 10 jobs of
 about 2-3 min each on a 2-core CPU):
-  python -m dip_jax.sweep --config=configs/sweeps/example.py \
+  python -m dip_jax.cli.sweep --config=configs/sweeps/example.py \
       --workdir=/tmp/sweep_example [--config.sweep.data_dir=DIR]
 Outputs: /tmp/sweep_example/<setting>/<image>/seed<k>/ (a normal run's
 files each), and results.csv / results.md with the table per setting.
@@ -15,7 +15,7 @@ The same on every host of a multi-host TPU VM (each host runs its share of
 the jobs; the workdir and data must be the same path on every host, e.g. a
 shared disk or gcsfuse mount):
   gcloud compute tpus tpu-vm ssh NAME --zone=ZONE --worker=all --command="\
-      cd dip_jax && python -m dip_jax.sweep \
+      cd dip_jax && python -m dip_jax.cli.sweep \
       --config=configs/sweeps/example.py --workdir=/mnt/shared/sweep \
       --config.sweep.data_dir=/mnt/shared/data/set5 --distributed"
 (On TPU VMs jax.distributed.initialize needs no arguments. Elsewhere pass
@@ -26,7 +26,7 @@ skipped ("already finished"), unfinished ones continue from their last
 checkpoint, and the results files are rewritten. Growing the sweep (more
 seeds, images or settings) reuses every job already done.
 
-The settings are Python (dip_jax/hyper.py): here one per noise level,
+The settings are Python (dip_jax/cli/hyper.py): here one per noise level,
 named "sigma=25" and "sigma=50" after their override. More axes multiply:
   hyper.product([hyper.sweep("corruption.sigma", [25, 50]),
                  hyper.sweep("net.width", [16, 32])])     # 4 settings
@@ -40,8 +40,8 @@ Other settings and seeds from the command line (Python literals; the key
 import os
 
 from dip_jax import config_lib
-from dip_jax import hyper
-from dip_jax import sweep
+from dip_jax.cli import hyper
+from dip_jax.cli import sweep
 
 _DENOISE = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "denoise.py")

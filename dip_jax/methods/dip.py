@@ -5,7 +5,7 @@
 restart groups); `solve` runs it through the driver and returns the answer
 with the fit's own numbers (`dip_summary.py`). The compiled step itself is
 `dip_jax/fit/step.py`. `solve_batch` fits many problems of one task in
-one program (`dip_jax/batch.py`).
+one program (`dip_jax/fit/batch.py`).
 """
 
 import dataclasses
@@ -14,24 +14,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dip_jax import batch
-from dip_jax import budget
-from dip_jax import driver
-from dip_jax import images
 from dip_jax import methods
 from dip_jax import metrics
 from dip_jax import nets
 from dip_jax import objectives
-from dip_jax import sharding
-from dip_jax import workdir as workdir_lib
 from dip_jax.errors import InputError
+from dip_jax.fit import batch
+from dip_jax.fit import budget
+from dip_jax.fit import driver
 from dip_jax.fit import optim
 from dip_jax.fit import readout
 from dip_jax.fit import restarts as restarts_lib
+from dip_jax.fit import sharding
 from dip_jax.fit import step as fit_core
 from dip_jax.fit.watchers import ema as ema_lib
 from dip_jax.fit.watchers import guard as guard_lib
 from dip_jax.fit.watchers import stopping
+from dip_jax.io import images
+from dip_jax.io import workdir as workdir_lib
 from dip_jax.methods import dip_summary
 
 
@@ -225,7 +225,7 @@ def solve_batch(problems, configs, say=None, max_batch: int = 0,
                 hooks=None) -> list:
   """Fits every problem of `problems` (one task, one canvas size; `configs`
   one config for all or one each, differing in image and seed only) in
-  programs of B fits (dip_jax/batch.py) run by the driver's one loop,
+  programs of B fits (dip_jax/fit/batch.py) run by the driver's one loop,
   B = max_batch (0: all), halved while the batched program's memory
   estimate exceeds what is available (config.memory_limit_gb, else the
   device's free memory). Each Result is the one its own `solve` gives; its

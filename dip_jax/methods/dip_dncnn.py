@@ -10,7 +10,7 @@ average gained +0.43 dB over DIP and +0.19 over DnCNN alone (weights 0.3 to
 0.6 were within 0.06 dB of each other). On the nine crops of the CBM3D set:
 30.48 dB, CBM3D 30.43, DIP alone 30.17, DnCNN alone 30.07 (README "The
 paper's tables"). DIP runs exactly as `prior=dip` (early stopping, restarts, resume);
-DnCNN (`dip_jax/dncnn.py`) is the grey model trained nearest to the noise
+DnCNN (`dip_jax/solvers/dncnn.py`) is the grey model trained nearest to the noise
 level estimated from y, applied in an opponent colour space and averaged
 over the 8 flips and turns (`dncnn.self_ensemble`). Needs DnCNN's weights:
 `pip install --no-deps scico==0.0.7`, or `dncnn.weights` (see dncnn.py).
@@ -23,11 +23,11 @@ import time
 
 import numpy as np
 
-from dip_jax import dncnn
-from dip_jax import metrics
 from dip_jax import methods
+from dip_jax import metrics
 from dip_jax.errors import InputError
 from dip_jax.methods import dip as dip_method
+from dip_jax.solvers import dncnn
 
 
 def _prepare(problem, config):

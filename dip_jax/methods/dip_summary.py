@@ -4,9 +4,8 @@ oracle peak, the scored end-of-run variants and the detector's choice."""
 import jax
 import numpy as np
 
-from dip_jax import driver
-from dip_jax import evaluate
 from dip_jax import metrics
+from dip_jax.fit import driver
 from dip_jax.fit import readout
 from dip_jax.fit import step as fit_core
 
@@ -89,15 +88,15 @@ def score_variants(problem, fit, state, answers) -> dict:
   itself when ema_decay = 0 (then no second program is compiled)."""
   spec = fit.spec
   answers = answers[:, 0]  # R x image
-  scored = [evaluate.score(problem, x) for x in answers]
+  scored = [metrics.score(problem, x) for x in answers]
   decay = readout.ema_decay(spec)
   s = {"ema_decay": decay, "final_output": scored,
        "output_average": scored}
   if decay > 0:
     plain = np.asarray(fit_core.compile_net_outputs(spec)(state, fit.data))[:, 0]
-    s["final_output"] = [evaluate.score(problem, x) for x in plain]
+    s["final_output"] = [metrics.score(problem, x) for x in plain]
   if spec.num_restarts > 1:
-    s["restarts_average"] = evaluate.score(problem, answers.mean(axis=0))
+    s["restarts_average"] = metrics.score(problem, answers.mean(axis=0))
   return s
 
 

@@ -1,6 +1,6 @@
 """The TV method: argmin_x 0.5 ||M (A x - y)||^2 + lam TV(x), on x directly.
 
-Chambolle-Pock on the problem's operator (dip_jax/priors/tv.py). It needs an
+Chambolle-Pock on the problem's operator (dip_jax/solvers/tv.py). It needs an
 adjoint, so a nonlinear operator (or a measurement that is not one real
 image) is refused with one line instead of a traceback from
 `jax.linear_transpose`.
@@ -13,7 +13,7 @@ import numpy as np
 
 from dip_jax import methods
 from dip_jax.errors import InputError
-from dip_jax.priors import tv as tv_prior
+from dip_jax.solvers import tv as tv_prior
 
 
 def check(problem) -> None:

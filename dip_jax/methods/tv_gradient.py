@@ -22,9 +22,9 @@ import optax
 
 from dip_jax import methods
 from dip_jax import operators
-from dip_jax.methods import dip as dip_method
 from dip_jax.errors import InputError
-from dip_jax.priors import tv as tv_prior
+from dip_jax.methods import dip as dip_method
+from dip_jax.solvers import tv as tv_prior
 
 
 def _start(problem) -> np.ndarray:

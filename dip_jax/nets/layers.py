@@ -20,8 +20,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from dip_jax import resampling
 from dip_jax.nets import cpu_conv
+from dip_jax.nets import resampling
 
 PAD_MODES = ("reflection", "zero")
 DOWNSAMPLE_MODES = ("stride", "avg", "max", "lanczos2")

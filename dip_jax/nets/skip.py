@@ -17,7 +17,7 @@ original implementation layer for layer, so the parameter counts agree
 (2,217,831 for skip-5: 5 levels of 128 channels, 4 skip channels, 32 input
 channels, 3 outputs).
 
-Inputs must have H and W divisible by 2**depth; `dip_jax.images` pads the
+Inputs must have H and W divisible by 2**depth; `dip_jax.io.images` pads the
 working canvas so that they are, and crops the output back.
 """
 

@@ -24,8 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dip_jax import resampling
 from dip_jax.errors import InputError
+from dip_jax.nets import resampling
 from dip_jax.operators.blur import BLUR_KINDS, blur_fn, blur_kernel
 
 __all__ = ["Operator", "Downsample", "identity", "inpainting", "downsample",
@@ -93,6 +93,11 @@ class Operator:
       raise InputError(f"operator {self.name!r} has no in_shape and the "
                        f"measurement is not an H x W x C image; pass in_shape")
     return tuple(int(d) for d in np.shape(y))
+
+  @property
+  def size_multiple(self) -> int:
+    """What x's height and width must be multiples of (1: any size)."""
+    return 1
 
   def out_spec(self, in_shape=None):
     """The measurement's shapes and dtypes (batched, leading axis 1)."""
@@ -212,6 +217,10 @@ class Downsample(Operator):
     h, w, c = np.shape(y)
     return (h * self.factor, w * self.factor, c)
 
+  @property
+  def size_multiple(self) -> int:
+    return self.factor
+
   def synthesize_pil(self, clean: np.ndarray) -> np.ndarray:
     """The paper's SR data: PIL's antialiased Lanczos resize of the HR image
     (not A itself, which is the DIP code's Lanczos-2 kernel)."""
@@ -224,7 +233,7 @@ def _bicubic(op, y):
 
 def downsample(factor, kernel: str = "lanczos2", in_shape=None) -> Downsample:
   """x -> filter and stride by `factor` (lanczos2: the DIP paper's kernel;
-  bicubic; box). See `dip_jax.resampling` for phases and edge padding; H and
+  bicubic; box). See `dip_jax.nets.resampling` for phases and edge padding; H and
   W must be divisible by the factor."""
   factor = resampling.check_factor(factor, "operator.downsample.factor")
   if kernel not in resampling.DOWNSAMPLE_KERNELS:

@@ -11,8 +11,8 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from dip_jax import resampling
 from dip_jax.errors import InputError
+from dip_jax.nets import resampling
 
 
 def _number(value, name: str, positive: bool = True) -> float:

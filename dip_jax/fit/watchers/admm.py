@@ -11,7 +11,7 @@ denoiser D regularizes by RED (Romano et al. 2017), with u the scaled dual:
 D never enters a gradient. The answer is x. Settings from their notebooks:
 denoising mu = beta = 0.5, sigma_f = 3 (D's noise level, 0-255 scale);
 SR mu = 0.06, beta = 0.05, sigma_f = 5. D here is non-local means in JAX
-(`denoisers.nlm`), the denoiser their notebooks use by default.
+(`nlm.nlm`), the denoiser their notebooks use by default.
 """
 
 import dataclasses
@@ -20,8 +20,8 @@ import flax
 import jax
 import jax.numpy as jnp
 
-from dip_jax import denoisers
 from dip_jax.fit.watchers import StepView, Watcher
+from dip_jax.solvers import nlm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Admm(Watcher):
     return w.x
 
   def denoise(self, x):
-    return denoisers.nlm(x, self.sigma, self.patch_size, self.patch_distance)
+    return nlm.nlm(x, self.sigma, self.patch_size, self.patch_distance)
 
 
 @flax.struct.dataclass

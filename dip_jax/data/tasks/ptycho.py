@@ -13,10 +13,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dip_jax import images
 from dip_jax import problem as problem_lib
-from dip_jax import tasks
+from dip_jax.data import sources
+from dip_jax.data import tasks
 from dip_jax.errors import InputError
+from dip_jax.io import images
 from dip_jax.operators import ptycho
 
 
@@ -59,7 +60,7 @@ def build(config) -> problem_lib.Problem:
     if not float(settings[key]) >= 0:
       raise InputError(f"ptycho.{key} must be >= 0, got {settings[key]}")
   size = op.in_shape[0]
-  src = problem_lib.load_source(config)
+  src = sources.load_source(config)
   notes = list(src.notes)
   if src.pixels.shape[:2] != (size, size):
     notes.append(f"amplitude: {src.source} centre-cropped and resized to "

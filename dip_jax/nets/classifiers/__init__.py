@@ -6,14 +6,14 @@ for user-supplied weights. Nothing here downloads anything.
 
 The weights come from the user: torchvision caches AlexNet's as
 ~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth, and
-`python -m dip_jax.classifiers.convert_torchvision SRC.pth alexnet.npz`
+`python -m dip_jax.nets.classifiers.convert_torchvision SRC.pth alexnet.npz`
 turns that into a file dip_jax reads without torch (see `weights`).
 """
 
 import jax
 
-from dip_jax.classifiers.base import Classifier
 from dip_jax.errors import InputError
+from dip_jax.nets.classifiers.base import Classifier
 
 __all__ = ["Classifier", "load_classifier", "KNOWN"]
 
@@ -23,7 +23,7 @@ _HOW = ("pass weights_path (on the command line --config.weights="
         "alexnet.npz), made from "
         "torchvision's checkpoint (~/.cache/torch/hub/checkpoints/"
         "alexnet-owt-7be5be79.pth) with: python -m "
-        "dip_jax.classifiers.convert_torchvision alexnet-owt-7be5be79.pth "
+        "dip_jax.nets.classifiers.convert_torchvision alexnet-owt-7be5be79.pth "
         "alexnet.npz")
 
 
@@ -41,7 +41,7 @@ def load_classifier(name: str, weights_path: str) -> Classifier:
                      f"{_HOW}")
   # Imported here: the operators import this package, and only a run that
   # uses a classifier needs the net.
-  from dip_jax.classifiers import alexnet, weights  # pylint: disable=g-import-not-at-top
+  from dip_jax.nets.classifiers import alexnet, weights  # pylint: disable=g-import-not-at-top
   params = weights.load_alexnet_params(str(weights_path).strip())
   # On the device once, rather than as 244 MB of host arrays copied into
   # every jitted call (or baked into its program as constants).

@@ -1,6 +1,6 @@
 """Convert a torchvision checkpoint (.pth) to the .npz that dip_jax reads.
 
-  python -m dip_jax.classifiers.convert_torchvision \\
+  python -m dip_jax.nets.classifiers.convert_torchvision \\
       ~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth alexnet.npz
 
 The only place dip_jax imports torch, so torch is needed only here. The
@@ -21,8 +21,8 @@ import tempfile
 
 import numpy as np
 
-from dip_jax.classifiers import weights
 from dip_jax.errors import InputError
+from dip_jax.nets.classifiers import weights
 
 __all__ = ["convert", "main"]
 
@@ -102,7 +102,7 @@ def convert(src: str, dst: str, arch: str | None = "alexnet") -> tuple:
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(
-      prog="python -m dip_jax.classifiers.convert_torchvision",
+      prog="python -m dip_jax.nets.classifiers.convert_torchvision",
       description="Convert a torchvision .pth state dict to an .npz "
                   "(torch names and layouts, float32) for "
                   "--config.weights.")

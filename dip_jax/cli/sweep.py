@@ -1,6 +1,6 @@
 r"""Sweeps: one config, many reconstructions (settings x images x seeds).
 
-  python -m dip_jax.sweep --config=configs/sweeps/example.py --workdir=/tmp/sw \
+  python -m dip_jax.cli.sweep --config=configs/sweeps/example.py --workdir=/tmp/sw \
       [--config.sweep.data_dir=DIR] [--config.KEY=VALUE ...] [--distributed]
 
 A sweep config is a task config plus a `sweep` block (see `sweep_block`):
@@ -9,13 +9,13 @@ A sweep config is a task config plus a `sweep` block (see `sweep_block`):
                   sweep.data_dir when set, else against the current directory
   sweep.data_dir  "" or a directory (taken literally: no glob characters)
   sweep.seeds     tuple of ints
-  sweep.batch     fits per compiled program (dip_jax/batch.py): DIP jobs of
+  sweep.batch     fits per compiled program (dip_jax/fit/batch.py): DIP jobs of
                   one setting and image size run B at a time; 0 = auto
                   (1 on a CPU, up to AUTO_BATCH on a GPU/TPU, memory
                   permitting); each job of a batch keeps its own
                   checkpoints, so a cut batch resumes
   sweep.settings  tuple of settings, each a dict of dotted config keys to
-                  values, built in Python with dip_jax.hyper, e.g.
+                  values, built in Python with dip_jax.cli.hyper, e.g.
                   hyper.product([hyper.sweep("corruption.sigma", [25, 50]),
                                  hyper.sweep("net.width", [32, 64])]).
                   A setting's folder is its "name" key, else its overrides
@@ -29,7 +29,7 @@ DIR/<setting>/<image stem>/seed<seed>/ through `run.reconstruct`, so a
 finished job is skipped and an interrupted one resumes from its checkpoint:
 to resume a sweep, run the same command again. With --distributed, process
 p of P runs the jobs whose 0-based index i has i % P == p; after a barrier
-process 0 writes DIR/results.csv and results.md (`sweep_tables`).
+process 0 writes DIR/results.csv and results.md (`cli.tables`).
 
 A job that fails, for any reason, leaves one line in its folder's error.txt
 (the error's type and message; a bug's traceback also goes to
@@ -57,15 +57,15 @@ from absl import logging
 import ml_collections
 import numpy as np
 
-from dip_jax import cli  # the --config/--workdir flags and their errors
-from dip_jax import hyper
-from dip_jax import signals
-from dip_jax import sweep_tables
-from dip_jax import workdir as workdir_lib
+from dip_jax.cli import flags as cli_flags  # the --config/--workdir flags and their errors
+from dip_jax.cli import hyper
+from dip_jax.cli import tables
 from dip_jax.errors import InputError
+from dip_jax.fit import signals
+from dip_jax.io import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
-ERROR_FILE = sweep_tables.ERROR_FILE
+ERROR_FILE = tables.ERROR_FILE
 TRACEBACK_FILE = "error_traceback.txt"  # beside error.txt, for a bug
 BARRIER = "dip_jax_sweep"
 _MAX_ERROR = 400  # characters of an error line
@@ -142,7 +142,7 @@ def find_images(sweep) -> list[str]:
 def enumerate_jobs(config) -> list[Job]:
   """All jobs in their fixed order; validates the whole sweep block."""
   if "sweep" not in config:
-    raise InputError("the config has no `sweep` block; see dip_jax/sweep.py")
+    raise InputError("the config has no `sweep` block; see dip_jax/cli/sweep.py")
   sweep = config.sweep
   settings = hyper.check(sweep.settings, config)
   seeds = list(dict.fromkeys(sweep.seeds))
@@ -189,7 +189,7 @@ def run_jobs(config, workdir, jobs, process, processes) -> int:
   failure of any kind is recorded in its folder and the next job runs;
   only an interrupt (signals.Interrupted, KeyboardInterrupt: both
   BaseExceptions) ends the sweep."""
-  from dip_jax import run  # imports JAX: after jax.distributed.initialize
+  from dip_jax.cli import run  # imports JAX: after jax.distributed.initialize
   mine = jobs[process::processes]
   failed, singles = 0, mine
   if batch_size(config) > 1:
@@ -217,7 +217,7 @@ def run_jobs(config, workdir, jobs, process, processes) -> int:
       print(f"{where}: already finished", flush=True)
     else:
       print(f"{where}: done in {time.perf_counter() - start:.2f} s, PSNR "
-            f"{sweep_tables.fmt(summary.get('psnr'))}", flush=True)
+            f"{tables.fmt(summary.get('psnr'))}", flush=True)
   return failed
 
 
@@ -226,8 +226,8 @@ def _batches(config, workdir, jobs, processes):
   grouped by setting and image size; every other job runs alone (a job
   whose problem cannot even be built fails there, with its own record)."""
   from dip_jax import methods  # pylint: disable=g-import-not-at-top
-  from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
-  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  from dip_jax import data
+  from dip_jax.cli import run  # pylint: disable=g-import-not-at-top
   groups, singles = {}, []
   for job in jobs:
     c = job_config(config, job, processes > 1)
@@ -239,7 +239,7 @@ def _batches(config, workdir, jobs, processes):
       # From the header first: a photo too large for the fit is not
       # decoded here (its own run refuses it in one line).
       run.check_before_decoding(c)
-      shape = problem_lib.build_problem(c).out_shape
+      shape = data.build_problem(c).out_shape
     except Exception:  # pylint: disable=broad-except
       singles.append(job)
       continue
@@ -252,7 +252,7 @@ def _batches(config, workdir, jobs, processes):
 def _run_batch(config, workdir, group, jobs, process, processes) -> int:
   """One group of jobs through run.reconstruct_batch; returns how many
   failed (all of them when the shared fit fails)."""
-  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  from dip_jax.cli import run  # pylint: disable=g-import-not-at-top
   where = (f"[{process}/{processes}] jobs "
            f"{', '.join(str(j.index + 1) for j in group)}/{len(jobs)} "
            f"{group[0].setting}")
@@ -274,7 +274,7 @@ def _run_batch(config, workdir, group, jobs, process, processes) -> int:
   for job, summary in zip(group, summaries):
     _clear_failure(job.dir(workdir))
     print(f"{where}: {job.stem} seed {job.seed}: PSNR "
-          f"{sweep_tables.fmt(summary.get('psnr'))}", flush=True)
+          f"{tables.fmt(summary.get('psnr'))}", flush=True)
   print(f"{where}: done in {time.perf_counter() - start:.2f} s", flush=True)
   return 0
 
@@ -296,10 +296,10 @@ def _clear_failure(job_dir: str) -> None:
 def _record_failure(job_dir: str, line: str, trace: str | None) -> None:
   try:
     os.makedirs(job_dir, exist_ok=True)
-    sweep_tables.write_atomic(os.path.join(job_dir, ERROR_FILE), line + "\n")
+    tables.write_atomic(os.path.join(job_dir, ERROR_FILE), line + "\n")
     trace_path = os.path.join(job_dir, TRACEBACK_FILE)
     if trace:
-      sweep_tables.write_atomic(trace_path, trace)
+      tables.write_atomic(trace_path, trace)
     elif os.path.exists(trace_path):
       os.remove(trace_path)
   except OSError:
@@ -314,10 +314,10 @@ def main(argv):
   dist_args = {k: FLAGS[k].value for k in
                ("coordinator_address", "num_processes", "process_id")}
   if not FLAGS.distributed and any(v is not None for v in dist_args.values()):
-    cli.fail("--coordinator_address/--num_processes/--process_id need "
+    cli_flags.fail("--coordinator_address/--num_processes/--process_id need "
              "--distributed")
-  config = cli.load_config()
-  workdir = cli.WORKDIR.value
+  config = cli_flags.load_config()
+  workdir = cli_flags.WORKDIR.value
   import jax  # after flag parsing, as in dip_jax.main
   from jax.experimental import multihost_utils
   if FLAGS.distributed:
@@ -327,7 +327,7 @@ def main(argv):
       jax.distributed.initialize(
           **{k: v for k, v in dist_args.items() if v is not None})
     except (RuntimeError, ValueError) as e:  # incl. XlaRuntimeError
-      cli.fail(f"jax.distributed.initialize failed: "
+      cli_flags.fail(f"jax.distributed.initialize failed: "
                f"{str(e).splitlines()[0]}")
   process, processes = jax.process_index(), jax.process_count()
   try:
@@ -347,17 +347,17 @@ def main(argv):
     elif not error and (everyone != everyone[0]).any():
       error = "processes see different job lists (is the data shared?)"
   if error:
-    cli.fail(error)
+    cli_flags.fail(error)
   try:
     with signals.handled():  # as dip_jax.main: one line, resumable
       failed = run_jobs(config, workdir, jobs, process, processes)
   except signals.Interrupted as e:  # no tables: the rerun writes them
-    cli.fail(f"sweep {e}", e.exit_code)
+    cli_flags.fail(f"sweep {e}", e.exit_code)
   if processes > 1:
     multihost_utils.sync_global_devices(BARRIER)
   if process == 0:
-    rows = sweep_tables.collect(workdir, jobs)
-    sweep_tables.write_results(workdir, rows)
+    rows = tables.collect(workdir, jobs)
+    tables.write_results(workdir, rows)
     bad = sum(r["status"] != "done" for r in rows)
     print(f"[0/{processes}] wrote {os.path.join(workdir, 'results.csv')} and "
           f"results.md: {len(rows) - bad} of {len(rows)} jobs done"
@@ -378,7 +378,7 @@ def run_main():
                       "(only for --distributed; not needed on TPU VMs).")
   flags.DEFINE_integer("num_processes", None, "Processes (--distributed).")
   flags.DEFINE_integer("process_id", None, "This process (--distributed).")
-  app.run(main, flags_parser=cli.parse_flags)
+  app.run(main, flags_parser=cli_flags.parse_flags)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ In the manner of big_vision's `get_hyper(hyper)`: a setting is a dict of
 dotted config keys to values, and a sweep is a tuple of settings built from
 small pieces:
 
-  from dip_jax import hyper
+  from dip_jax.cli import hyper
   hyper.product([hyper.sweep("corruption.sigma", [25, 50]),
                  hyper.sweep("net.preset", ["skip-5", "unet"])])
   # -> 4 settings: {"corruption.sigma": 25, "net.preset": "skip-5"}, ...
@@ -111,7 +111,7 @@ def check(settings, config) -> list[tuple[str, tuple]]:
     if not isinstance(setting, dict):
       raise InputError(
           f"sweep.settings entries are dicts of dotted config keys, e.g. "
-          f"{{'corruption.sigma': 50}} (see dip_jax/hyper.py); got "
+          f"{{'corruption.sigma': 50}} (see dip_jax/cli/hyper.py); got "
           f"{setting!r}")
     name = spell(setting)
     if not name or name in (".", "..") or "/" in name or "\\" in name:

@@ -15,8 +15,8 @@ import numpy as np
 from absl import logging
 from PIL import Image, ImageDraw, ImageFont
 
-from dip_jax import images
 from dip_jax.errors import InputError
+from dip_jax.io import images
 
 CORRUPTIONS = ("none", "gaussian", "jpeg")
 MASK_KINDS = ("none", "random", "text", "holes", "file")

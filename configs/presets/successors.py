@@ -27,7 +27,7 @@ What each method's settings are, and where they come from:
            short runs need the larger steps).
   dip_dncnn  denoising only (`applies`): DIP's answer averaged with a
            pretrained DnCNN's, half and half (methods/dip_dncnn.py; the
-           weights come from SCICO's wheel, see dip_jax/dncnn.py).
+           weights come from SCICO's wheel, see dip_jax/solvers/dncnn.py).
 Early stopping, where the task config has it on (denoising), stays on for
 DIP-TV and DIP+DnCNN (DIP's answer is then the detected iterate) and is off
 for SGLD and DeepRED, whose answers are their own.
@@ -35,7 +35,7 @@ for SGLD and DeepRED, whose answers are their own.
 
 import ml_collections
 
-from dip_jax import hyper
+from dip_jax.cli import hyper
 
 METHODS = ("dip", "dip_tv", "sgld", "deepred", "dip_dncnn")
 LABELS = {"dip": "DIP", "dip_tv": "DIP-TV", "sgld": "SGLD",

@@ -14,19 +14,19 @@ import os
 
 import numpy as np
 
-from dip_jax import budget
-from dip_jax import curves
-from dip_jax import driver
-from dip_jax import evaluate
-from dip_jax import images
+from dip_jax import data
 from dip_jax import methods
-from dip_jax import problem as problem_lib
-from dip_jax import report
-from dip_jax import results
-from dip_jax import signals
-from dip_jax import tasks
-from dip_jax import workdir as workdir_lib
+from dip_jax import metrics
+from dip_jax.data import tasks
 from dip_jax.errors import InputError
+from dip_jax.fit import budget
+from dip_jax.fit import driver
+from dip_jax.fit import signals
+from dip_jax.io import curves
+from dip_jax.io import images
+from dip_jax.io import report
+from dip_jax.io import results
+from dip_jax.io import workdir as workdir_lib
 from dip_jax.methods import dip as dip_method
 from dip_jax.methods import tv as tv_method
 
@@ -93,7 +93,7 @@ def check_before_decoding(config) -> None:
   shape = images.read_shape(config.image, max_pixels=int(config.max_pixels))
   if shape is None or 4 * np.prod(shape) <= budget.HEADER_CHECK_BYTES:
     return
-  stand_in = problem_lib.shape_problem(config)
+  stand_in = data.shape_problem(config)
   if stand_in is not None:
     budget.checked_only(
         lambda: methods.prepare(config.prior, stand_in, config), config)
@@ -114,7 +114,7 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
   # workdir is looked at: bad input is named as such, even in a workdir
   # that holds a finished run, and leaves no half-made workdir behind.
   check_before_decoding(config)
-  problem = problem_lib.build_problem(config)
+  problem = data.build_problem(config)
   prepared = methods.prepare(config.prior, problem, config)
   finished = workdir_lib.check(workdir, config_json)
   if finished is None:
@@ -153,7 +153,7 @@ def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
     if shape not in checked:
       checked.add(shape)
       check_before_decoding(c)
-  problems = [problem_lib.build_problem(c) for c in configs]
+  problems = [data.build_problem(c) for c in configs]
   finished = [workdir_lib.check(w, j) for w, j in zip(workdirs, jsons)]
   todo = [i for i, f in enumerate(finished) if f is None]
   with contextlib.ExitStack() as locks:
@@ -197,10 +197,10 @@ def _write_run(config, workdir, stream, config_json, solve, problem,
   summary = {"task": config.task, "image": problem.source,
              "prior": config.prior, "device": report.jax_device()}
   panels = []
-  baseline = evaluate.corrupted_baseline(problem)
+  baseline = metrics.corrupted_baseline(problem)
   if baseline is not None:
     base_name, base_img = baseline
-    summary.update(evaluate.score(problem, base_img, f"{base_name}_"))
+    summary.update(metrics.score(problem, base_img, f"{base_name}_"))
     if base_name == "corrupted":
       summary.pop("corrupted_ssim", None)
     if base_name != "corrupted":  # corrupted.png is written above
@@ -230,11 +230,11 @@ def _write_run(config, workdir, stream, config_json, solve, problem,
       curves.write_curves(os.path.join(workdir, "curves.png"),
                           result.history, summary)
   recon = result.reconstruction
-  summary.update(evaluate.score(problem, recon))
+  summary.update(metrics.score(problem, recon))
   save("reconstruction", recon)
   for label, name in result.panels.items():
     part = result.images[name]
-    panels += _panels(label, part, problem, evaluate.score(problem, part))
+    panels += _panels(label, part, problem, metrics.score(problem, part))
   panels += _panels("DIP" if config.prior == "dip" else "reconstruction",
                     recon, problem, summary)
   if problem.clean is not None:
@@ -259,5 +259,5 @@ def _tv_baseline(problem, config, summary, stream):
     print(f"note: no TV baseline: {e}", file=stream, flush=True)
     return None
   tv = tv_method.solve(problem, config)
-  summary["tv"] = {**tv.info, **evaluate.score(problem, tv.reconstruction)}
+  summary["tv"] = {**tv.info, **metrics.score(problem, tv.reconstruction)}
   return tv

@@ -34,7 +34,8 @@ import time
 
 from dip_jax.errors import InputError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The checkout: dip_jax/io/records.py -> dip_jax/io -> dip_jax -> root.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESULTS_DIR = os.path.join(ROOT, "results")
 # Versions every record names; torch is added when the process imported it.
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
@@ -119,7 +120,7 @@ def make(name: str, rows: list[dict], config: dict | None = None,
       "config": dict(config or {}), "seeds": list(seeds),
       "versions": versions(extra_versions), "device": device(),
       "rows": [dict(r) for r in rows]}
-  from dip_jax import report  # pylint: disable=g-import-not-at-top
+  from dip_jax.io import report  # pylint: disable=g-import-not-at-top
   digest = hashlib.sha256(report.json_text(record).encode()).hexdigest()
   record["run_id"] = time.strftime("%Y%m%dT%H%M%SZ", now) + "-" + digest[:6]
   return record
@@ -130,7 +131,7 @@ def write(record: dict, results_dir: str | None = None) -> str:
   folder = os.path.join(results_dir or RESULTS_DIR, record["name"])
   os.makedirs(folder, exist_ok=True)
   path = os.path.join(folder, record["run_id"] + ".json")
-  from dip_jax import report  # pylint: disable=g-import-not-at-top
+  from dip_jax.io import report  # pylint: disable=g-import-not-at-top
   # Light imports only at the top: benchmarks' workers import this module
   # and measure their own memory.
   report.write_json(path, record)

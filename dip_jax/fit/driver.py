@@ -15,14 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dip_jax import batch
-from dip_jax import budget
-from dip_jax import checkpoint
-from dip_jax import report
-from dip_jax import sharding
-from dip_jax import signals
+from dip_jax.fit import batch
+from dip_jax.fit import budget
+from dip_jax.fit import checkpoint
 from dip_jax.fit import readout
+from dip_jax.fit import sharding
+from dip_jax.fit import signals
 from dip_jax.fit import step as fit_core
+from dip_jax.io import report
 
 
 @dataclasses.dataclass

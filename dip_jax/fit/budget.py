@@ -24,7 +24,7 @@ this check (see HEADER_CHECK_BYTES). There the fit is first held to a floor
 that needs no compilation (`floor_bytes`: its state, its image-sized inputs
 and one full-resolution activation of the net): refusing a 10000 x 10000
 photo after compiling its fit peaked at 0.78 GiB of RSS, from the floor at
-0.27 GiB, of which importing dip_jax.run is 0.20 (tests/test_input_edges.py).
+0.27 GiB, of which importing dip_jax.cli.run is 0.20 (tests/test_input_edges.py).
 """
 
 import contextvars

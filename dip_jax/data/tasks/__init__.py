@@ -2,7 +2,7 @@
 an image operator" (Fourier ptychography simulates an intensity stack from
 two images; activation maximization has no observation at all).
 
-`problem.build_problem(config)` asks `builder(config.task)` first and falls
+`data.build_problem(config)` asks `builder(config.task)` first and falls
 back to the image pipeline when there is none. A builder module registers
 itself with `@register("task name")`; `BUILTIN` names the modules imported
 on first use (they pull in what their task needs, e.g. a classifier).
@@ -12,9 +12,9 @@ import importlib
 from typing import Callable
 
 TASK_BUILDERS: dict[str, Callable] = {}
-BUILTIN = {"ptycho": "dip_jax.tasks.ptycho",
-           "actmax": "dip_jax.tasks.classifier",
-           "invert": "dip_jax.tasks.classifier"}
+BUILTIN = {"ptycho": "dip_jax.data.tasks.ptycho",
+           "actmax": "dip_jax.data.tasks.classifier",
+           "invert": "dip_jax.data.tasks.classifier"}
 
 
 def register(name: str):

@@ -9,7 +9,7 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from dip_jax import images
+from dip_jax.io import images
 
 
 def write_json(path: str, obj) -> None:

@@ -24,11 +24,12 @@ import numpy as np
 
 from dip_jax import objectives
 from dip_jax import problem as problem_lib
-from dip_jax import tasks
+from dip_jax.data import sources
+from dip_jax.data import tasks
 from dip_jax.errors import InputError
 from dip_jax.operators import classifier as classifier_ops
 
-CONVERT = ("python -m dip_jax.classifiers.convert_torchvision "
+CONVERT = ("python -m dip_jax.nets.classifiers.convert_torchvision "
            "alexnet-owt-7be5be79.pth alexnet.npz")
 
 
@@ -41,7 +42,7 @@ def load(config):
                      f"pass --config.weights={name}.npz (made from "
                      f"torchvision's file with: {CONVERT})")
   # Imported here: only these tasks need a classifier (and its net).
-  from dip_jax import classifiers  # pylint: disable=g-import-not-at-top
+  from dip_jax.nets import classifiers  # pylint: disable=g-import-not-at-top
   return classifiers.load_classifier(name, weights)
 
 
@@ -101,7 +102,7 @@ def build_invert(config) -> problem_lib.Problem:
   block = config.invert
   objective = objectives.get(config.loss)
   clf = load(config)
-  src = problem_lib.load_source(config)
+  src = sources.load_source(config)
   shape = image_shape(config, clf, channels=src.pixels.shape[2])
   if shape[2] not in (1, 3):
     raise InputError(f"the reference image has {shape[2]} channels; "

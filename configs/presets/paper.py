@@ -17,13 +17,13 @@ needs on top:
     without halting: the fixed-step columns stay the paper's, and the
     detected iterate (the run's answer) is a column of its own.
   - `:methods=dip+sgld+...`: DIP's successors beside plain DIP, one sweep
-    setting each (dip_jax/successors.py says their settings); plain DIP's
+    setting each (configs/presets/successors.py says their settings); plain DIP's
     folder is named as without methods, so earlier sweeps resume.
   - `:precision=bfloat16`: the nets compute in bfloat16 (config.precision);
     the setting's name gains `_bf16`, so both precisions keep their folders
     and their tables can be compared image by image.
 
-  from dip_jax import paper_configs
+  paper_configs = config_lib.preset("paper")
   def get_config(arg=None):
     return paper_configs.sweep_config("sr.py", "x4", "set5", arg=arg)
 """
@@ -31,9 +31,9 @@ needs on top:
 import os
 
 from dip_jax import config_lib
-from dip_jax import hyper
-from dip_jax import successors
-from dip_jax import sweep
+from dip_jax.cli import hyper
+successors = config_lib.preset("successors")
+from dip_jax.cli import sweep
 
 QUICK_CROP = 128
 

@@ -1,7 +1,7 @@
 """The command line's shared pieces: the --config / --workdir flags, flag
 parsing that reports config errors in one line, and loading the config.
 
-`dip_jax.main` (one run) and `dip_jax.sweep` (many) both use them, so a
+`dip_jax.main` (one run) and `dip_jax.cli.sweep` (many) both use them, so a
 config error reads the same from either.
 """
 

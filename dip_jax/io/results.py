@@ -1,6 +1,6 @@
 """The results schema: what a run's summary.json holds, typed.
 
-`run.reconstruct` writes it, `sweep_tables.collect` and
+`run.reconstruct` writes it, `cli.tables.collect` and
 experiments/paper_tables.py read it, and the tests check both sides through
 it. The file stays the flat JSON it has always been (same keys, same
 values); these classes only give it names and types:
@@ -8,7 +8,7 @@ values); these classes only give it names and types:
   Summary          one run: what ran, its scores, its baseline's scores, the
                    TV baseline, the fit's numbers, the scored variants and
                    the early-stopping detector's choice
-  Scores           one image against the clean one (evaluate.score):
+  Scores           one image against the clean one (metrics.score):
                    psnr, ssim, psnr_missing (masks), psnr_y (SR)
   TVBaseline       Scores of the TV solution, plus its solver's numbers
   Variants         the end-of-run answers a paper table compares
@@ -28,8 +28,8 @@ import os
 
 import numpy as np
 
-from dip_jax import report
-from dip_jax import workdir as workdir_lib
+from dip_jax.io import report
+from dip_jax.io import workdir as workdir_lib
 
 # The baselines a run scores beside its reconstruction, by the name the
 # operator gives them; their scores are the flat keys "<name>_psnr", ...

@@ -12,7 +12,7 @@ import io
 import math
 import os
 
-from dip_jax import results
+from dip_jax.io import results
 
 ERROR_FILE = "error.txt"  # in a job's directory while its last try failed
 COLUMNS = ("setting", "image", "seed", "psnr", "ssim", "corrupted_psnr",

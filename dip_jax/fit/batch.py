@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dip_jax import budget
 from dip_jax.errors import InputError
+from dip_jax.fit import budget
 from dip_jax.fit import step as fit_core
 
 

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dip_jax.classifiers.base import Classifier
+from dip_jax.nets.classifiers.base import Classifier
 
 __all__ = ["CLASSES", "SIZE", "LAYERS", "images", "apply", "train"]
 

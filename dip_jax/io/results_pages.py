@@ -12,8 +12,8 @@ the command reproducing them and the device and versions they were measured
 with. Numbers in the pages are thus never typed: a stale page is one whose
 block differs from what its records give, and --check says which.
 
-  python -m dip_jax.results_pages           # rewrite every block
-  python -m dip_jax.results_pages --check   # exit 1 naming stale blocks
+  python -m dip_jax.io.results_pages           # rewrite every block
+  python -m dip_jax.io.results_pages --check   # exit 1 naming stale blocks
 """
 
 import argparse
@@ -23,14 +23,14 @@ import re
 import statistics
 import sys
 
-from dip_jax import claims
-from dip_jax import records
 from dip_jax.errors import InputError
+from dip_jax.io import claims
+from dip_jax.io import records
 
 BLOCK = re.compile(r"(<!-- results:([\w-]+) -->)(.*?)(<!-- /results:\2 -->)",
                    re.S)
 OPENING = re.compile(r"<!-- results:([\w-]+) -->")
-COMMAND = "python -m dip_jax.results_pages"
+COMMAND = "python -m dip_jax.io.results_pages"
 
 
 def _f(v, digits: int = 2) -> str:

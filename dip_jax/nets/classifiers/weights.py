@@ -6,7 +6,7 @@ O x I x H x W, linear out x in), saved as
 
   .npz          numpy's archive, read with allow_pickle=False; make one from
                 torchvision's .pth with `python -m
-                dip_jax.classifiers.convert_torchvision SRC.pth DST.npz`
+                dip_jax.nets.classifiers.convert_torchvision SRC.pth DST.npz`
   .safetensors  read with the `safetensors` package's numpy API, when it is
                 installed (it is not a dependency of dip_jax)
 
@@ -20,12 +20,12 @@ import zipfile
 
 import numpy as np
 
-from dip_jax.classifiers import alexnet
 from dip_jax.errors import InputError
+from dip_jax.nets.classifiers import alexnet
 
 __all__ = ["read_state_dict", "to_flax_params", "load_alexnet_params"]
 
-_CONVERT = ("python -m dip_jax.classifiers.convert_torchvision "
+_CONVERT = ("python -m dip_jax.nets.classifiers.convert_torchvision "
             "alexnet-owt-7be5be79.pth alexnet.npz")
 
 
@@ -84,7 +84,7 @@ def read_state_dict(path: str) -> dict:
   if ext in (".pth", ".pt", ".ckpt", ".bin"):
     raise InputError(f"weights file {path} is a torch checkpoint, which "
                      f"dip_jax does not unpickle; convert it first: "
-                     f"python -m dip_jax.classifiers.convert_torchvision "
+                     f"python -m dip_jax.nets.classifiers.convert_torchvision "
                      f"{path} {os.path.splitext(path)[0]}.npz")
   raise InputError(f"weights file {path} has unknown extension "
                    f"{ext or '(none)'!r}; expected .npz or .safetensors")

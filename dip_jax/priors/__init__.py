@@ -1,1 +1,0 @@
-"""Priors: dip (fit a net) and, later, hand-crafted ones."""
