@@ -6,7 +6,7 @@ weights on x), with A(x) one logit of fc8 or one channel of a conv layer
 summed over a central window; --config.regularizer.l2 / .tv add weights on
 x (objectives.regularized). Fitted through a net, x = f(z), the answer
 looks like an object; over the pixels with a TV prior
-(--config.prior=tv_gradient) it is texture-like noise.
+(--config.method=tv_gradient) it is texture-like noise.
 
 Weights: torchvision's AlexNet (alexnet-owt-7be5be79.pth, in
 ~/.cache/torch/hub/checkpoints/ once torchvision has fetched it), converted
@@ -27,9 +27,9 @@ conv4 map, i.e. the whole map: actmax.window = 0 here (a positive window
 is a square in the layer's own pixels). The notebook maximizes conv4
 before its ReLU and matches fc8 to 300 (|300 - logit|); here conv4 is
 after the ReLU (as dip_jax's AlexNet returns it) and fc8 is maximized.
-Pixels with TV instead: --config.prior=tv_gradient (tv_gradient.* below).
+Pixels with TV instead: --config.method=tv_gradient (tv_gradient.* below).
 
-Quick (x at 112 px resized to 224 for AlexNet, 600 steps; prior=tv_gradient
+Quick (x at 112 px resized to 224 for AlexNet, 600 steps; method=tv_gradient
 300 steps), meant for a CPU:
   python -m dip_jax.main --config=configs/actmax.py:quick --workdir=/tmp/amq \
       --config.weights=alexnet.npz
@@ -38,7 +38,7 @@ final_loss is minus the unit's value (no clean image, so no PSNR).
 Runtime, 2-core CPU (measured with random AlexNet weights: none real were
 at hand, so the picture itself is unchecked): 3.6 min in all, 0.28 s per
 step (the 128 px canvas and AlexNet at 224 px), compile 29 s; with
---config.prior=tv_gradient 42 s. The full config (224 px, 256 px canvas,
+--config.method=tv_gradient 42 s. The full config (224 px, 256 px canvas,
 3100 steps) is meant for a GPU.
 """
 
@@ -63,7 +63,7 @@ def classifier_blocks(c: ml_collections.ConfigDict) -> None:
   c.classifier.image_size = 0     # side of x in px (0 = the classifier's
                                   # input, 224); x is resized to its input
   c.tv.enabled = False            # the image TV solver needs a linear
-                                  # operator; prior=tv_gradient is the
+                                  # operator; method=tv_gradient is the
                                   # pixels-with-TV comparison
   c.corruption.kind = "none"
   c.ema_decay = 0.0

@@ -24,7 +24,7 @@ def get_config(arg=None):
   args = config_lib.parse_arg(arg, task="denoise", quick=False)
   c = config_lib.task_config(f"{args.task}.py",
                              "quick" if args.quick else None)
-  c.prior = "aseqdip"
+  c.method = "aseqdip"
   c.aseqdip = ml_collections.ConfigDict({"every": 2, "lam": 1.0})
   c.input.reg_noise_std = 0.0
   c.early_stopping.kind = "none"

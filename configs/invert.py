@@ -5,7 +5,7 @@ Which image has the same AlexNet features as the reference? x* =
 argmin_x ||Phi_l(x) - Phi_l(x_ref)||^2 / ||Phi_l(x_ref)||^2 for layer l
 (+ --config.regularizer.l2 / .tv, weights on x).
 Fitted through a net, x = f(z), the pre-image looks like a photo; over the
-pixels with a TV prior (--config.prior=tv_gradient) it is noisy. The
+pixels with a TV prior (--config.method=tv_gradient) it is noisy. The
 reference is the clean image: PSNR and SSIM are scored against it.
 
 Weights: torchvision's AlexNet, converted once (see configs/actmax.py):
@@ -21,10 +21,10 @@ here config.image, or the built-in photo).
   python -m dip_jax.main --config=configs/invert.py --workdir=/tmp/inv \
       --config.weights=alexnet.npz --config.image=building.jpg \
       [--config.invert.layer=conv3]
-Pixels with TV instead: --config.prior=tv_gradient (tv_gradient.* below).
+Pixels with TV instead: --config.method=tv_gradient (tv_gradient.* below).
 
 Quick (the built-in photo at 112 px, resized to 224 inside the operator,
-600 steps at lr 0.01; prior=tv_gradient 300 steps), meant for a CPU:
+600 steps at lr 0.01; method=tv_gradient 300 steps), meant for a CPU:
   python -m dip_jax.main --config=configs/invert.py:quick --workdir=/tmp/invq \
       --config.weights=alexnet.npz
 Expected: reconstruction.png beside the reference in comparison.png, with
@@ -63,7 +63,7 @@ def get_config(arg=None):
   c.sample_size = 224             # the built-in photo at the input size
   c.corruption.kind = "none"
   c.tv.enabled = False            # the image TV solver needs a linear
-                                  # operator; prior=tv_gradient is the
+                                  # operator; method=tv_gradient is the
                                   # pixels-with-TV comparison
   c.ema_decay = 0.0
   with c.net.ignore_type():       # per-level kernels where the base has ints

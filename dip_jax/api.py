@@ -36,7 +36,7 @@ def make_config(config=None, **overrides) -> ml_collections.ConfigDict:
     try:
       cfg.update_from_flattened_dict({key: value})
     except (AttributeError, KeyError):
-      raise InputError(f"unknown config key {key!r}") from None
+      raise InputError(config_lib.unknown_key_line(key)) from None
     except TypeError as e:
       raise InputError(f"config key {key!r}: {e}") from None
   return cfg
@@ -132,8 +132,7 @@ def _fit_weights(w, expected):
 
 
 def _check_method(method) -> None:
-  """One line for a method the registry does not hold, in the API's words
-  (`method`; the registry's own message says `prior`, the CLI's key)."""
+  """One line for a method the registry does not hold."""
   try:
     methods.get(str(method))
   except InputError:
@@ -201,10 +200,11 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
     methods.Result: reconstruction (H x W x C numpy), history, state, info.
   """
   _check_method(method)
-  if any(k.replace("__", ".") == "prior" for k in overrides):
-    raise InputError("choose the method with method=..., not prior=...")
+  if any(k.replace("__", ".") == "method" for k in overrides):
+    raise InputError("choose the method with method=..., not as a config "
+                     "override")
   cfg = make_config(config, **overrides)
-  cfg.prior = method
+  cfg.method = method
   problem = _problem(y, operator, objective, weights, clean, in_shape)
   prepared = methods.prepare(method, problem, cfg)
   hooks = driver.Hooks(stream=stream, progress=progress,
@@ -245,10 +245,10 @@ def reconstruct_batch(ys, operator=None, *, objective="mse", weights=None,
       raise InputError(f"{name} has {len(v)} entries for {len(ys)} "
                        f"observations")
   cfg = make_config(config, **overrides)
-  if not methods.batches(cfg.prior):
+  if not methods.batches(cfg.method):
     known = ", ".join(sorted(methods.BATCHED))
     raise InputError(f"reconstruct_batch fits {known} only, but the "
-                     f"config's method (config.prior) is {cfg.prior!r}")
+                     f"config's method is {cfg.method!r}")
   problems = [_problem(y, operator, objective, w, c, None)
               for y, w, c in zip(ys, weights, clean)]
   say = (lambda text: print(text, file=stream, flush=True)) if progress else None

@@ -61,6 +61,17 @@ def preset(name: str):
   return sys.modules[key]
 
 
+# Keys that were renamed: an old name gets a line that gives the new one.
+RENAMED_KEYS = {"prior": "method"}
+
+
+def unknown_key_line(key: str) -> str:
+  """The one-line error for a config key the config does not have."""
+  if key in RENAMED_KEYS:
+    return f"config.{key} is now config.{RENAMED_KEYS[key]}"
+  return f"unknown config key {key!r}"
+
+
 def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.task = "denoise"          # a name for the outputs and summaries
@@ -75,7 +86,7 @@ def base_config() -> ml_collections.ConfigDict:
                               # memory this machine or device has free)
   c.corrupted = False         # True: `image` is the observation as is
   c.seed = 0
-  c.prior = "dip"             # dip (fit a net) | tv (hand-crafted prior
+  c.method = "dip"             # dip (fit a net) | tv (hand-crafted prior
                               # only) | tv_gradient | sgld | deepred
                               # | dip_dncnn
 
@@ -152,20 +163,20 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.clip_norm = 0.0         # > 0: clip the gradient's global norm
 
   # Weights on x itself added to the objective of a fit (dip, tv_gradient):
-  # tv > 0 with prior=dip is DIP-TV (Liu et al., 2019): data term +
+  # tv > 0 with method=dip is DIP-TV (Liu et al., 2019): data term +
   # tv * TV_eps(f(z)) per pixel (objectives.regularized).
   c.regularizer = ml_collections.ConfigDict()
   c.regularizer.tv = 0.0
   c.regularizer.l2 = 0.0          # l2 * mean((x - 0.5)^2)
 
-  # prior=tv_gradient: x itself by projected Adam with a smoothed TV
+  # method=tv_gradient: x itself by projected Adam with a smoothed TV
   # (methods/tv_gradient.py; any operator and objective, no adjoint).
   c.tv_gradient = ml_collections.ConfigDict()
   c.tv_gradient.lam = 0.01
   c.tv_gradient.learning_rate = 0.01
   c.tv_gradient.num_steps = 500
   c.tv_gradient.eps = 1e-3
-  # prior=sgld: Bayesian DIP by stochastic gradient Langevin dynamics
+  # method=sgld: Bayesian DIP by stochastic gradient Langevin dynamics
   # (Cheng et al., CVPR 2019; methods/sgld.py): Gaussian noise of std
   # noise_scale x learning_rate on every conv kernel after each step; the
   # answer is the mean of the outputs sampled every `sample_every` steps
@@ -174,14 +185,14 @@ def base_config() -> ml_collections.ConfigDict:
   c.sgld.noise_scale = 2.0        # their code: 2 x lr
   c.sgld.burn_in = 7000           # their 20000-step runs: 7000
   c.sgld.sample_every = 50
-  # prior=deepred: DIP + RED by ADMM (Mataev et al., 2019; dip_jax/fit/watchers/admm.py):
+  # method=deepred: DIP + RED by ADMM (Mataev et al., 2019; dip_jax/fit/watchers/admm.py):
   # net loss data + mu * |f - x + u|^2, x from a non-local-means step.
   c.deepred = ml_collections.ConfigDict()
   c.deepred.mu = 0.5
   c.deepred.beta = 0.5
   c.deepred.sigma_f = 3.0         # the denoiser's noise level (0-255 scale)
   c.deepred.every = 10            # steps between denoiser calls
-  # prior=dip_dncnn (denoising; methods/dip_dncnn.py): the answer is
+  # method=dip_dncnn (denoising; methods/dip_dncnn.py): the answer is
   # dip_weight x DIP's + (1 - dip_weight) x a pretrained DnCNN's D(y).
   # Weights: pip install --no-deps scico==0.0.7, or `weights` = that wheel,
   # its scico/data/flax folder or a .mpk file (dip_jax/solvers/dncnn.py).

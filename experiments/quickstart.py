@@ -74,7 +74,7 @@ def main(argv=None):
   args = p.parse_args(argv)
   workdir = args.workdir or tempfile.mkdtemp(prefix="dip_quick_")
   summary, config, other = run_quickstart(workdir)
-  row = {"image": summary.get("image"), "method": summary.get("prior"),
+  row = {"image": summary.get("image"), "method": summary.get("method"),
          "seed": config.get("seed"), "other_cores": other,
          **{k: summary.get(k) for k in KEYS}}
   print(json.dumps(row, indent=1))

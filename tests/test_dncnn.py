@@ -1,5 +1,5 @@
 """The pretrained DnCNN denoiser (dip_jax/solvers/dncnn.py) and DIP+DnCNN
-(prior=dip_dncnn).
+(method=dip_dncnn).
 
 The loading and view-handling tests use small random nets written here in
 SCICO's file format, so they run without the weights. The quality tests need
@@ -174,7 +174,7 @@ def test_dip_dncnn_refuses_what_is_not_denoising(make_op, message):
 
 
 def test_a_cli_run_without_weights_stops_before_writing(tmp_path):
-  cfg = tiny_config(prior="dip_dncnn")
+  cfg = tiny_config(method="dip_dncnn")
   cfg.dncnn.weights = str(tmp_path / "missing.whl")
   with pytest.raises(InputError, match="dncnn.weights: no file"):
     run.reconstruct(cfg, str(tmp_path / "run"))
@@ -186,7 +186,7 @@ def test_a_cli_run_without_weights_stops_before_writing(tmp_path):
 
 @needs_weights
 def test_a_cli_run_writes_both_halves(tmp_path):
-  cfg = tiny_config(prior="dip_dncnn")
+  cfg = tiny_config(method="dip_dncnn")
   summary = run.reconstruct(cfg, str(tmp_path))
   for name in ("dip", "dncnn", "reconstruction", "comparison"):
     assert (tmp_path / f"{name}.png").exists(), name

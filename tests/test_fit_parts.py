@@ -74,7 +74,7 @@ def test_a_watcher_from_outside_runs_through_the_api(best_fit_method):
 def test_a_watcher_from_outside_runs_through_the_cli_path(best_fit_method,
                                                           tmp_path):
   cfg = tiny_config(num_steps=12, log_every=4)
-  cfg.prior = best_fit_method
+  cfg.method = best_fit_method
   summary = run.reconstruct(cfg, str(tmp_path), stream=open(os.devnull, "w"))
   assert summary["steps"] == 12
   history = np.load(tmp_path / "history.npz")
@@ -165,5 +165,5 @@ def test_aseqdip_runs_from_its_config_on_the_cli_path(tmp_path):
   cfg.sample_size, cfg.num_steps, cfg.log_every = 32, 6, 3
   cfg.snapshot_every, cfg.tv.enabled = 0, False
   summary = run.reconstruct(cfg, str(tmp_path), stream=open(os.devnull, "w"))
-  assert summary["prior"] == "aseqdip" and summary["steps"] == 6
+  assert summary["method"] == "aseqdip" and summary["steps"] == 6
   assert summary["reconstruction"].startswith("aSeqDIP")

@@ -272,13 +272,13 @@ def test_messages_use_the_words_of_the_interface_called(tmp_path):
   with pytest.raises(InputError) as e:
     dip_jax.reconstruct(y, method="dipp")
   assert str(e.value).startswith("unknown method 'dipp'; known: [")
-  assert "'dip'" in str(e.value) and "prior" not in str(e.value)
-  with pytest.raises(InputError, match="method=..., not prior="):
+  assert "'dip'" in str(e.value)
+  with pytest.raises(InputError, match="config.prior is now config.method"):
     dip_jax.reconstruct(y, prior="tv")
   proc = subprocess.run(
       [sys.executable, "-m", "dip_jax.main", f"--config={TINY}",
-       f"--workdir={tmp_path / 'w'}", "--config.prior=dipp"],
+       f"--workdir={tmp_path / 'w'}", "--config.method=dipp"],
       capture_output=True, text=True, cwd=ROOT, timeout=300)
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert proc.returncode == 2 and "Traceback" not in proc.stderr
-  assert lines[-1].startswith("error: unknown prior 'dipp'"), lines
+  assert lines[-1].startswith("error: unknown method 'dipp'"), lines

@@ -200,7 +200,7 @@ def test_successor_columns_from_sweep_files(tmp_path, real_summary):
       arg="quick,methods=dip+sgld+deepred")
   assert [j.setting for j in jobs] == ["quick_r1"] * 2 + [
       "quick_r1_sgld"] * 2 + ["quick_r1_deepred"] * 2
-  assert dict(jobs[2].overrides)["prior"] == "sgld"
+  assert dict(jobs[2].overrides)["method"] == "sgld"
   rows = paper_tables.table_rows("sr_x4_set5", config, workdir,
                                  ["sgld", "deepred"])
   assert [r["image"] for r in rows] == ["a", "b"]
@@ -243,7 +243,7 @@ def test_dip_dncnn_is_a_column_of_gaussian_denoising_only(tmp_path):
   assert [s[hyper.NAME] for s in sr.sweep.settings] == ["quick_r1"]
   assert [s[hyper.NAME] for s in den.sweep.settings] == [
       "quick_r2", "quick_r2_dip_dncnn"]
-  assert den.sweep.settings[1]["prior"] == "dip_dncnn"
+  assert den.sweep.settings[1]["method"] == "dip_dncnn"
 
 
 def test_a_non_finite_score_is_a_dash(tmp_path, real_summary):

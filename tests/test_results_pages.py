@@ -235,11 +235,11 @@ from dip_jax.cli import hyper
 from dip_jax.cli import sweep
 
 def get_config(arg=None):
-  c = ml_collections.ConfigDict({"prior": "dip", "image": "", "seed": 0})
+  c = ml_collections.ConfigDict({"method": "dip", "image": "", "seed": 0})
   c.sweep = sweep.sweep_block(
       images=("*.png",), data_dir=DATA,
       settings=(hyper.named("dip"), hyper.named("aseqdip",
-                                                {"prior": "aseqdip"})),
+                                                {"method": "aseqdip"})),
       seeds=(0, 1))
   return c
 '''

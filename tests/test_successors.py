@@ -1,5 +1,5 @@
 """DIP's successors as methods of the engine: DIP-TV (config.regularizer),
-Bayesian DIP by SGLD (prior=sgld) and DeepRED (prior=deepred), and the
+Bayesian DIP by SGLD (method=sgld) and DeepRED (method=deepred), and the
 non-local-means denoiser DeepRED uses.
 
 The gain tests share one tiny case: a 32 px cartoon (flat rectangles) at
@@ -99,7 +99,7 @@ def test_successor_beats_plain_dip(case, method, overrides):
 
 def test_sgld_langevin_noise_changes_the_fit_and_is_seeded():
   clean, noisy = _noisy(32)
-  cfg = tiny_config(num_steps=20, log_every=10, prior="sgld")
+  cfg = tiny_config(num_steps=20, log_every=10, method="sgld")
   cfg.sgld.burn_in, cfg.sgld.sample_every = 10, 2
   runs = [dip_jax.reconstruct(noisy, method="sgld", config=cfg, **kw)
           for kw in ({}, {}, {"sgld__noise_scale": 0.0})]
@@ -113,7 +113,7 @@ def test_sgld_pools_the_samples_of_every_restart():
   # With R > 1 the posterior sums carry a restart axis the per-step
   # ensemble metric divides outside the vmap (it once failed to broadcast).
   clean, noisy = _noisy(32)
-  cfg = tiny_config(num_steps=20, log_every=10, prior="sgld",
+  cfg = tiny_config(num_steps=20, log_every=10, method="sgld",
                     num_restarts=2)
   cfg.sgld.burn_in, cfg.sgld.sample_every = 10, 2
   r = dip_jax.reconstruct(noisy, method="sgld", config=cfg, clean=clean)
@@ -145,7 +145,7 @@ def test_deepred_settings_are_refused_in_one_line(key, value):
 
 
 def test_cli_sgld_run_writes_the_uncertainty_map(tmp_path):
-  cfg = tiny_config(num_steps=20, log_every=10, prior="sgld")
+  cfg = tiny_config(num_steps=20, log_every=10, method="sgld")
   cfg.sgld.burn_in, cfg.sgld.sample_every = 10, 2
   summary = run.reconstruct(cfg, str(tmp_path))
   assert (tmp_path / "posterior_std.png").exists()

@@ -73,7 +73,7 @@ def overrides(config: ml_collections.ConfigDict, method: str,
   if method == "dip":
     return {}
   if method == "dip_dncnn":
-    return {"prior": "dip_dncnn"}
+    return {"method": "dip_dncnn"}
   if method == "dip_tv":
     return {"regularizer.tv": round(DIP_TV_PER_TV_LAM * config.tv.lam, 8)}
   # SGLD's posterior mean and DeepRED's x are their own answers, run for
@@ -83,12 +83,12 @@ def overrides(config: ml_collections.ConfigDict, method: str,
              if config.early_stopping.kind != "none" else {})
   if method == "sgld":
     if not quick:
-      return {"prior": "sgld", **SGLD_FULL, **no_stop}
+      return {"method": "sgld", **SGLD_FULL, **no_stop}
     burn_in = int(SGLD_BURN_IN_FRACTION * config.num_steps)
-    return {"prior": "sgld", "sgld.burn_in": burn_in, **SGLD_QUICK,
+    return {"method": "sgld", "sgld.burn_in": burn_in, **SGLD_QUICK,
             **no_stop}
   sr = config.operator.name == "downsample"
-  out = {"prior": "deepred", **(DEEPRED_SR if sr else DEEPRED_DENOISE),
+  out = {"method": "deepred", **(DEEPRED_SR if sr else DEEPRED_DENOISE),
          **no_stop}
   if sr and not quick:
     out["optim.learning_rate"] = 0.001

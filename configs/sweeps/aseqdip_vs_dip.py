@@ -7,7 +7,7 @@ set, seeds 0, 1, 2, in two settings:
   dip      the task as it is: DIP with the output average and the task's
            early stop (the discrepancy principle)
   aseqdip  what configs/aseqdip.py:task=denoise,quick changes in that task
-           (prior=aseqdip, its `aseqdip` block every=2 lam=1, no input
+           (method=aseqdip, its `aseqdip` block every=2 lam=1, no input
            noise, no early stop), read from that file, so the two stay one
 
 The TV baseline is off (tv.enabled=False): it is not compared here.
@@ -33,7 +33,7 @@ from dip_jax.cli import sweep
 _CONFIGS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Keys the aseqdip setting takes from configs/aseqdip.py; the rest of that
 # config is the task's own (checked in `_aseqdip_overrides`).
-_ASEQDIP_KEYS = ("prior", "aseqdip.every", "aseqdip.lam",
+_ASEQDIP_KEYS = ("method", "aseqdip.every", "aseqdip.lam",
                  "input.reg_noise_std", "early_stopping.kind")
 _ASEQDIP_ARG = "task=denoise,quick"
 

@@ -11,6 +11,8 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
+from dip_jax import config_lib
+
 CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Task config file, e.g. configs/denoise.py[:quick].",
     lock_config=True)
@@ -57,7 +59,8 @@ def one_line(e: Exception) -> str:
     key = (re.search(r'instead of "([^"]+)"', text)
            or re.search(r"([A-Za-z_][\w.]*)", text))
     hint = re.search(r'Did you mean "([^"]+)"', text)
-    msg = f"unknown config key {key.group(1)!r}" if key else "unknown config key"
+    msg = (config_lib.unknown_key_line(key.group(1)) if key
+           else "unknown config key")
     return msg + (f" (did you mean {hint.group(1)!r}?)" if hint else "")
   lines = [l.strip() for l in text.splitlines() if l.strip()]
   if any(l.startswith("Traceback") for l in lines):

@@ -5,7 +5,7 @@ outputs.
 validates everything it can (input file, config values, net vs image size)
 before it writes anything, and writes every output atomically, so a failed
 run never replaces a finished result. The method comes from the registry
-(`config.prior`: dip, tv, ...); the fit loop is `driver.run_fit`.
+(`config.method`: dip, tv, ...); the fit loop is `driver.run_fit`.
 """
 
 import contextlib
@@ -96,7 +96,7 @@ def check_before_decoding(config) -> None:
   stand_in = data.shape_problem(config)
   if stand_in is not None:
     budget.checked_only(
-        lambda: methods.prepare(config.prior, stand_in, config), config)
+        lambda: methods.prepare(config.method, stand_in, config), config)
 
 
 def reconstruct(config, workdir: str, stream=None) -> dict:
@@ -109,13 +109,13 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
   raising `signals.Interrupted`.
   """
   config_json = json.loads(config.to_json())
-  solve = methods.get(config.prior)
+  solve = methods.get(config.method)
   # Validated (and the fit compiled, for its budget check) before the
   # workdir is looked at: bad input is named as such, even in a workdir
   # that holds a finished run, and leaves no half-made workdir behind.
   check_before_decoding(config)
   problem = data.build_problem(config)
-  prepared = methods.prepare(config.prior, problem, config)
+  prepared = methods.prepare(config.method, problem, config)
   finished = workdir_lib.check(workdir, config_json)
   if finished is None:
     # One process per workdir, from before the first write to the last.
@@ -143,8 +143,8 @@ def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
   workdirs are all locked from before the fit to the last write.
   Returns the summaries, in order."""
   jsons = [json.loads(c.to_json()) for c in configs]
-  if not all(methods.batches(c.prior) for c in configs):
-    raise InputError(f"only prior={' or '.join(sorted(methods.BATCHED))} "
+  if not all(methods.batches(c.method) for c in configs):
+    raise InputError(f"only method={' or '.join(sorted(methods.BATCHED))} "
                      f"runs many images in one program")
   checked = set()
   for c in configs:
@@ -195,7 +195,7 @@ def _write_run(config, workdir, stream, config_json, solve, problem,
                       problem.alpha, problem.bit_depth)
 
   summary = {"task": config.task, "image": problem.source,
-             "prior": config.prior, "device": report.jax_device()}
+             "method": config.method, "device": report.jax_device()}
   panels = []
   baseline = metrics.corrupted_baseline(problem)
   if baseline is not None:
@@ -212,7 +212,7 @@ def _write_run(config, workdir, stream, config_json, solve, problem,
   if tv is not None:
     panels += _panels("TV", tv.reconstruction, problem, summary["tv"])
     save("tv", tv.reconstruction)
-  if config.prior == "tv":
+  if config.method == "tv":
     result = tv
     summary.update({"steps": tv.info["iterations"],
                     "seconds": tv.info["seconds"]})
@@ -235,7 +235,7 @@ def _write_run(config, workdir, stream, config_json, solve, problem,
   for label, name in result.panels.items():
     part = result.images[name]
     panels += _panels(label, part, problem, metrics.score(problem, part))
-  panels += _panels("DIP" if config.prior == "dip" else "reconstruction",
+  panels += _panels("DIP" if config.method == "dip" else "reconstruction",
                     recon, problem, summary)
   if problem.clean is not None:
     panels += _panels("clean", problem.clean, problem)
@@ -250,8 +250,8 @@ def _write_run(config, workdir, stream, config_json, solve, problem,
 def _tv_baseline(problem, config, summary, stream):
   """The TV solution beside every run (`tv.enabled`), or None. On a problem
   TV cannot solve (a nonlinear operator) the baseline is skipped with a
-  note; `prior=tv` was refused before anything was written."""
-  if not (config.tv.enabled or config.prior == "tv"):
+  note; `method=tv` was refused before anything was written."""
+  if not (config.tv.enabled or config.method == "tv"):
     return None
   try:
     tv_method.check(problem)

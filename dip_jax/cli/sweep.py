@@ -231,7 +231,7 @@ def _batches(config, workdir, jobs, processes):
   groups, singles = {}, []
   for job in jobs:
     c = job_config(config, job, processes > 1)
-    if (not methods.batches(c.prior)
+    if (not methods.batches(c.method)
         or os.path.exists(os.path.join(job.dir(workdir), run.SUMMARY))):
       singles.append(job)
       continue

@@ -73,7 +73,7 @@ def write_curves(path: str, history: dict, summary: dict) -> bool:
     ax.legend(fontsize=7, loc="lower right")
   draw_marks(loss_ax, marks)
   loss_ax.legend(fontsize=7, loc="upper right")
-  fig.suptitle(f"{summary.get('task', '')} {summary.get('prior', '')}: "
+  fig.suptitle(f"{summary.get('task', '')} {summary.get('method', '')}: "
                f"{summary.get('steps', len(history['loss']))} steps",
                fontsize=9)
   fig.tight_layout()

@@ -151,7 +151,7 @@ class Summary(_Record):
   # What ran.
   task: str | None = _field()
   image: str | None = _field()
-  prior: str | None = _field()
+  method: str | None = _field()
   device: str | None = _field()
   # The reconstruction's scores (with a clean image).
   psnr: float | None = _field(_num)

@@ -19,6 +19,7 @@ import os
 import tempfile
 import time
 
+from dip_jax.config_lib import RENAMED_KEYS
 from dip_jax.errors import InputError
 
 SUMMARY = "summary.json"
@@ -31,7 +32,7 @@ LOCK = ".lock"
 # those runs did: a workdir whose config lacks one of them is the same run
 # when this config holds that value (old sweeps resume, old results count).
 ADDED_KEYS = {"precision": "float32",
-              # DIP+DnCNN's block; only prior=dip_dncnn reads it.
+              # DIP+DnCNN's block; only method=dip_dncnn reads it.
               "dncnn": {"dip_weight": 0.5, "variant": "auto",
                         "self_ensemble": True, "weights": ""},
               # The optimizer's schedule and clipping (fit/optim.py).
@@ -80,6 +81,8 @@ def check(workdir: str, config_json: dict) -> dict | None:
   except (OSError, ValueError):
     raise InputError(f"workdir {workdir} holds a run whose config.json "
                      f"cannot be read; choose another --workdir") from None
+  # Keys renamed since (config_lib.RENAMED_KEYS) read as their new names.
+  previous = {RENAMED_KEYS.get(k, k): v for k, v in previous.items()}
   if previous != _as_before(previous, config_json):
     state = "finished" if finished else "unfinished"
     raise InputError(f"workdir {workdir} already holds a {state} run with a "

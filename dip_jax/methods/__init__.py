@@ -4,7 +4,7 @@
 (`sgld` and `deepred` are DIP fits with a watcher of their own,
 `dip_dncnn` DIP's answer averaged with a pretrained denoiser's); `tv` solves the TV-regularised problem on the image directly; `bicubic` is
 the operator's classical baseline as a method. A new method registers a
-function with `register("name")` and is then `config.prior = "name"` on the
+function with `register("name")` and is then `config.method = "name"` on the
 command line and `method="name"` in `dip_jax.reconstruct`.
 """
 
@@ -76,7 +76,7 @@ def prepare(name: str, problem, config) -> dict:
 def get(name: str) -> Callable:
   _load_builtin()
   if name not in METHODS:
-    raise InputError(f"unknown prior {name!r}; known: {sorted(METHODS)}")
+    raise InputError(f"unknown method {name!r}; known: {sorted(METHODS)}")
   return METHODS[name]
 
 

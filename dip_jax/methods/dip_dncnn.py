@@ -9,7 +9,7 @@ sigma = 25, 128 px, DIP with 4 restarts and the discrepancy stop) the
 average gained +0.43 dB over DIP and +0.19 over DnCNN alone (weights 0.3 to
 0.6 were within 0.06 dB of each other). On the nine crops of the CBM3D set:
 30.48 dB, CBM3D 30.43, DIP alone 30.17, DnCNN alone 30.07 (README "The
-paper's tables"). DIP runs exactly as `prior=dip` (early stopping, restarts, resume);
+paper's tables"). DIP runs exactly as `method=dip` (early stopping, restarts, resume);
 DnCNN (`dip_jax/solvers/dncnn.py`) is the grey model trained nearest to the noise
 level estimated from y, applied in an opponent colour space and averaged
 over the 8 flips and turns (`dncnn.self_ensemble`). Needs DnCNN's weights:
@@ -35,11 +35,11 @@ def _prepare(problem, config):
   a run writes anything; returns the DIP fit and the denoiser."""
   d = config.dncnn
   if problem.operator.name != "identity" or problem.mask is not None:
-    raise InputError(f"prior=dip_dncnn denoises y = x + noise; this task's "
+    raise InputError(f"method=dip_dncnn denoises y = x + noise; this task's "
                      f"operator is {problem.operator.name!r}"
                      + (" with a mask" if problem.mask is not None else ""))
   if problem.out_shape[-1] not in (1, 3):
-    raise InputError(f"prior=dip_dncnn takes 1- or 3-channel images, x has "
+    raise InputError(f"method=dip_dncnn takes 1- or 3-channel images, x has "
                      f"{problem.out_shape[-1]} channels")
   dip_method.check_number("dncnn.dip_weight", d.dip_weight,
                           lambda v: 0 <= v <= 1, "in [0, 1]")
