@@ -21,7 +21,7 @@ from dip_jax import methods
 from dip_jax import metrics
 from dip_jax import operators
 from dip_jax import problem as problem_lib
-from dip_jax.errors import InputError
+from dip_jax.errors import InputError, numeric_array
 from dip_jax.fit import driver
 from dip_jax.methods import dip as dip_method
 
@@ -47,25 +47,13 @@ def make_config(config=None, **overrides) -> ml_collections.ConfigDict:
 _COUNT_OBJECTIVES = ("poisson", "amplitude")
 
 
-def _as_array(a, what: str) -> np.ndarray:
-  """`a` as a numpy array of numbers, or one line saying what it is."""
-  try:
-    a = np.asarray(a)
-  except (ValueError, TypeError) as e:  # a ragged list, ...
-    raise InputError(f"{what} is not an array ({str(e).splitlines()[0]})"
-                     ) from None
-  if not (a.dtype == bool or np.issubdtype(a.dtype, np.number)):
-    raise InputError(f"{what} has dtype {a.dtype}, not numbers")
-  return a
-
-
 def _as_float(a, what: str, scale_integers: bool = True) -> np.ndarray:
   """An image as float32 (complex64 kept), as scikit-image's img_as_float
   gives it: unsigned integers scaled to [0, 1] by their type's maximum
   (uint8 / 255, uint16 / 65535), bool as 0 / 1. Signed integers are
   refused (they have no such scale); with scale_integers=False (counts)
   integers are taken as they are. Non-finite values are refused."""
-  a = _as_array(a, what)
+  a = numeric_array(a, what)
   if np.issubdtype(a.dtype, np.integer) and scale_integers:
     if not np.issubdtype(a.dtype, np.unsignedinteger):
       raise InputError(f"{what} has dtype {a.dtype}; give floats in "

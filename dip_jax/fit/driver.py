@@ -142,7 +142,8 @@ class _Lanes:
   lane axis leads every metric (B x steps x R) whatever B is. One lane runs
   the unbatched program (`Runner`, on the restart mesh), exactly as a
   single fit always has; B > 1 run the lanes' vmapped program
-  (`batch.compile_for`) on the default device."""
+  (`batch.compile_for`), its lanes split over the devices where there are
+  several (`sharding.lane_mesh`)."""
 
   def __init__(self, fits, compiled=None):
     self.fits, self.batched = fits, len(fits) > 1
@@ -150,10 +151,28 @@ class _Lanes:
       self.runner = Runner(fits[0])
       self.compile_seconds = self.runner.compile_seconds
       return
+    self.mesh = sharding.lane_mesh(len(fits), fits[0].num_devices)
     self.exe, estimate = compiled or batch.compile_for(fits)
     self.compile_seconds = estimate.compile_seconds
-    self.data = batch.stack([f.data for f in fits])
-    self.keys = batch.stack([f.loop_key for f in fits])
+    self.data = sharding.place_lanes(
+        self.mesh, batch.stack([f.data for f in fits]))
+    self.keys = sharding.place_lanes(
+        self.mesh, batch.stack([f.loop_key for f in fits]))
+    if self.mesh is not None:
+      # The program compiled from shapes (for the memory check) runs on one
+      # device; the lanes' own shardings need theirs, compiled once here.
+      t0 = time.perf_counter()
+      init_fn = fit_core.compile_fit(fits[0].spec)[0]
+      lanes = jax.sharding.NamedSharding(self.mesh,
+                                         jax.sharding.PartitionSpec(
+                                             sharding.LANE_AXIS))
+      state = jax.tree.map(
+          lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=lanes),
+          jax.eval_shape(lambda: batch.stack(
+              [init_fn(f.init_key, f.data["z"]) for f in fits])))
+      self.exe = batch.compile_batch(fits[0].spec).lower(
+          state, self.data, self.keys, jnp.int32(1)).compile()
+      self.compile_seconds += time.perf_counter() - t0
     spec = fits[0].spec
     self.output_fn = jax.jit(jax.vmap(
         lambda s, d: fit_core.reconstruct_output(spec, s, d)))
@@ -172,9 +191,9 @@ class _Lanes:
       self.runner.state = states[0]
       return
     init_fn = fit_core.compile_fit(self.fits[0].spec)[0]
-    self.state = batch.stack([
+    self.state = sharding.place_lanes(self.mesh, batch.stack([
         s if s is not None else init_fn(f.init_key, f.data["z"])
-        for s, f in zip(states, self.fits)])
+        for s, f in zip(states, self.fits)]))
 
   @property
   def states(self):

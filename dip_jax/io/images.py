@@ -75,9 +75,7 @@ def load_image(path, max_pixels: int = DEFAULT_MAX_PIXELS, what: str = "image",
   """
   path = os.fspath(path)
   with _open_regular_file(path, what) as f:
-    head = f.read(26)
-    f.seek(0)
-    png_header = _png_header(head)
+    head, png_header = _read_head(f)
     if png_header:
       width, height, _ = png_header
       _check_size(what, path, (height, width), max_pixels,
@@ -96,6 +94,14 @@ def load_image(path, max_pixels: int = DEFAULT_MAX_PIXELS, what: str = "image",
     Image.MAX_IMAGE_PIXELS = max_pixels
   pixels, alpha = split_alpha(arr)
   return LoadedImage(pixels, alpha, depth, path, tuple(notes))
+
+
+def _read_head(f):
+  """The file's first 26 bytes (a PNG's signature and IHDR) and its PNG
+  header if it is one; the file is left at its start."""
+  head = f.read(26)
+  f.seek(0)
+  return head, _png_header(head)
 
 
 def read_shape(path, max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -121,34 +127,22 @@ def read_shape(path, max_pixels: int = DEFAULT_MAX_PIXELS,
   """
   path = os.fspath(path)
   with _open_regular_file(path, what) as f:
-    head = f.read(26)
-    f.seek(0)
-    png_header = _png_header(head)
+    head, png_header = _read_head(f)
     if png_header and png_header[2] == 16:
       width, height, _ = png_header
       _check_size(what, path, (height, width), max_pixels)
       # IHDR's colour type: 0 grey, 2 RGB, 4 grey + alpha, 6 RGBA.
       return height, width, 1 if head[25] in (0, 4) else 3
-    try:
-      with _pillow_size_check_off(), Image.open(f) as im:
-        w, h = im.size
-        _check_size(what, path, (h, w), max_pixels)
-        # A PNG's getexif decodes it unless the eXIf chunk came first.
-        exif = (im.getexif() if im.format != "PNG" or "exif" in im.info
-                else {})
-        if exif.get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
-          h, w = w, h
-        mode = im.mode
-    except InputError:
-      raise
-    except UnidentifiedImageError:
-      raise _cannot_read(what, path, "not an image file (or not a format "
-                         "Pillow reads)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error,
-            zlib.error) as e:
-      reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-      raise _cannot_read(what, path,
-                         f"truncated or corrupt ({reason})") from None
+    with _read_errors(what, path), _pillow_size_check_off(), \
+         Image.open(f) as im:
+      w, h = im.size
+      _check_size(what, path, (h, w), max_pixels)
+      # A PNG's getexif decodes it unless the eXIf chunk came first.
+      exif = (im.getexif() if im.format != "PNG" or "exif" in im.info
+              else {})
+      if exif.get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+        h, w = w, h
+      mode = im.mode
   if mode in _16BIT_GRAY_MODES or mode == "I":
     return h, w, 1
   if mode == "P":
@@ -283,30 +277,11 @@ def _pillow_size_check_off():
     Image.MAX_IMAGE_PIXELS = saved
 
 
-def _read_with_pillow(f, what, path, max_pixels, expect_hw):
-  """Any format Pillow reads, as float32 H x W x {1,2,3,4}, depth, notes."""
-  notes = []
+@contextlib.contextmanager
+def _read_errors(what, path):
+  """Pillow's ways of failing on a file, as one line naming it."""
   try:
-    with _pillow_size_check_off(), Image.open(f) as im:
-      w, h = im.size
-      # Before getexif, which may decode a PNG.
-      _check_size(what, path, (h, w), max_pixels,
-                  _unless_turned((h, w), expect_hw))
-      orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
-      # Orientations 5-8 turn the picture by 90 degrees.
-      oriented = (w, h) if orientation in (5, 6, 7, 8) else (h, w)
-      _check_size(what, path, oriented, max_pixels, expect_hw)
-      frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated",
-                                                     False) else 1
-      if frames > 1:
-        notes.append(f"{path} has {frames} frames; using the first")
-      if orientation != 1:
-        notes.append(f"{path}: applied its EXIF orientation ({orientation})")
-      bits = getattr(im, "tag_v2", {}).get(258, (8,))  # TIFF BitsPerSample
-      if im.mode in ("RGB", "RGBA") and max(bits) > 8:
-        notes.append(f"{path}: Pillow reads this {max(bits)}-bit colour TIFF "
-                     f"at 8 bits per channel; a 16-bit PNG keeps them all")
-      arr, depth = _pixels_of(ImageOps.exif_transpose(im), what, path, notes)
+    yield
   except InputError:
     raise
   except UnidentifiedImageError:
@@ -316,6 +291,32 @@ def _read_with_pillow(f, what, path, max_pixels, expect_hw):
           zlib.error) as e:
     reason = str(e).splitlines()[0] if str(e) else type(e).__name__
     raise _cannot_read(what, path, f"truncated or corrupt ({reason})") from None
+
+
+def _read_with_pillow(f, what, path, max_pixels, expect_hw):
+  """Any format Pillow reads, as float32 H x W x {1,2,3,4}, depth, notes."""
+  notes = []
+  with _read_errors(what, path), _pillow_size_check_off(), \
+       Image.open(f) as im:
+    w, h = im.size
+    # Before getexif, which may decode a PNG.
+    _check_size(what, path, (h, w), max_pixels,
+                _unless_turned((h, w), expect_hw))
+    orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+    # Orientations 5-8 turn the picture by 90 degrees.
+    oriented = (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+    _check_size(what, path, oriented, max_pixels, expect_hw)
+    frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated",
+                                                   False) else 1
+    if frames > 1:
+      notes.append(f"{path} has {frames} frames; using the first")
+    if orientation != 1:
+      notes.append(f"{path}: applied its EXIF orientation ({orientation})")
+    bits = getattr(im, "tag_v2", {}).get(258, (8,))  # TIFF BitsPerSample
+    if im.mode in ("RGB", "RGBA") and max(bits) > 8:
+      notes.append(f"{path}: Pillow reads this {max(bits)}-bit colour TIFF "
+                   f"at 8 bits per channel; a 16-bit PNG keeps them all")
+    arr, depth = _pixels_of(ImageOps.exif_transpose(im), what, path, notes)
   if arr.ndim == 2:
     arr = arr[..., None]
   return arr, depth, notes

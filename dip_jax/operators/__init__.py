@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dip_jax.errors import InputError
+from dip_jax.errors import InputError, numeric_array
 from dip_jax.nets import resampling
 from dip_jax.operators.blur import BLUR_KINDS, blur_fn, blur_kernel
 
@@ -169,13 +169,7 @@ def as_weights(w, what: str = "the mask") -> np.ndarray:
   are, an unsigned integer mask image (0 / 255, 0 / 65535) scaled to
   [0, 1] as scikit-image's img_as_float would; other integers, negative or
   non-finite values are refused in one line."""
-  try:
-    w = np.asarray(w)
-  except (ValueError, TypeError) as e:  # a ragged list, ...
-    raise InputError(f"{what} is not an array ({str(e).splitlines()[0]})"
-                     ) from None
-  if not (w.dtype == bool or np.issubdtype(w.dtype, np.number)):
-    raise InputError(f"{what} has dtype {w.dtype}, not numbers")
+  w = numeric_array(w, what)
   if np.issubdtype(w.dtype, np.integer) and w.size and (
       w.min() < 0 or w.max() > 1):
     if not np.issubdtype(w.dtype, np.unsignedinteger):
