@@ -17,7 +17,7 @@ from dip_jax.nets import presets
 from dip_jax.nets import registry
 # The built-in families register themselves on import, in this order (the
 # order of ARCHITECTURES and of the error that lists them).
-from dip_jax.nets import skip, unet, resnet, deep_decoder  # pylint: disable=g-multiple-import,wrong-import-order
+from dip_jax.nets import skip, unet, resnet, deep_decoder
 from dip_jax.nets.deep_decoder import DeepDecoder
 from dip_jax.nets.resnet import ResNet
 from dip_jax.nets.skip import SkipNet, count_params
