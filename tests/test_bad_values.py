@@ -28,7 +28,8 @@ from dip_jax.methods import dip_summary
     ("input.channels", 0), ("num_steps", 0), ("num_restarts", 0),
     ("log_every", 0), ("steps_per_dispatch", 0), ("optim.name", "adamm"),
     ("guard.every", 0), ("guard.psnr_drop", -1.0), ("snapshot_every", -1),
-    ("checkpoint_every", -5),
+    ("checkpoint_every", -5), ("regularizer.tv", -1.0),
+    ("regularizer.l2", math.nan),
 ])
 def test_bad_setting_is_one_line_naming_the_key(key, value):
   cfg = tiny_config(**{key: value})

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dip_jax.errors import InputError
-from dip_jax.nets import presets
+from dip_jax import nets
 
 # What the runtime adds to XLA's count (see the module docstring).
 OVERHEAD = 1.1
@@ -117,7 +117,8 @@ def floor_bytes(config, state, data) -> tuple[int, str]:
   once) and the data the step reads: z, the observation, its mask, the
   clean image. Its temporaries hold at least one full-resolution
   activation of the net, for the restarts vmapped together (each conv's
-  output is a buffer of its own): `_full_resolution_channels` of it.
+  output is a buffer of its own): `nets.full_resolution_channels` of it (each
+  family's own: the nets' docstrings).
 
   Args:
     config: the run's config (net, precision, restart_group).
@@ -138,25 +139,10 @@ def floor_bytes(config, state, data) -> tuple[int, str]:
       restarts if jax.default_backend() != "cpu" else 1)
   itemsize = jnp.dtype(config.get("precision", "float32")).itemsize
   activation = (min(group, restarts) * canvas_h * canvas_w * itemsize
-                * _full_resolution_channels(config.net))
+                * nets.full_resolution_channels(config.net))
   return (int(arrays + activation),
           f"{h}x{w} px on a {canvas_h}x{canvas_w} canvas, "
           f"{restarts} restart(s)")
-
-
-def _full_resolution_channels(net_cfg) -> int:
-  """Channels of a conv output the net computes at the canvas's size (the
-  nets' own docstrings): the skip family's last up level, a U-Net's first
-  level, every layer of a ResNet and the last of a Deep Decoder."""
-  cfg = presets.resolve(net_cfg)
-  arch = cfg.get("arch", "skip")
-  if arch == "skip":
-    return int(cfg.channels_up[0])
-  if arch == "unet":
-    return int(cfg.channels_down[0])
-  if arch in ("resnet", "deep_decoder"):
-    return int(cfg.channels)
-  return 0
 
 
 def _nbytes(a) -> int:

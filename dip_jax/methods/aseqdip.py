@@ -31,6 +31,7 @@ from dip_jax import methods
 from dip_jax.errors import InputError
 from dip_jax.fit.watchers import StepView, Watcher
 from dip_jax.methods import dip as dip_method
+from dip_jax.methods import settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,19 +41,16 @@ class Settings:
   lam: float = 1.0
 
   @classmethod
-  def from_config(cls, config) -> "Settings":
-    block = dict(config.get("aseqdip") or {})
-    unknown = set(block) - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-      raise InputError(f"unknown aseqdip key(s) {sorted(unknown)}; known: "
-                       f"every, lam")
-    s = cls(**block)
-    dip_method.check_number("aseqdip.every", s.every,
-                            lambda v: v >= 1 and v == int(v),
-                            "an integer >= 1")
-    dip_method.check_number("aseqdip.lam", s.lam, lambda v: v >= 0,
-                            "a number >= 0")
-    return cls(every=int(s.every), lam=float(s.lam))
+  def from_config(cls, block) -> "Settings":
+    # Strict: `aseqdip` is not in the base config, so nothing else would
+    # catch a misspelt key.
+    v = settings.values(cls, block, "aseqdip", strict=True)
+    settings.check_number("aseqdip.every", v["every"],
+                          lambda x: x >= 1 and settings.is_count(x),
+                          "an integer >= 1")
+    settings.check_number("aseqdip.lam", v["lam"], lambda x: x >= 0,
+                          "a number >= 0")
+    return cls(every=int(v["every"]), lam=float(v["lam"]))
 
 
 @flax.struct.dataclass
@@ -107,7 +105,7 @@ def start_image(problem) -> np.ndarray:
 
 
 def _prepare(problem, config):
-  s = Settings.from_config(config)
+  s = Settings.from_config(config.get("aseqdip"))
   if problem.observed is None or not problem.image_measurement:
     raise InputError("aseqdip needs an image measurement y")
   problem = dataclasses.replace(problem, net_input=start_image(problem))

@@ -33,6 +33,7 @@ from dip_jax.fit.watchers import stopping
 from dip_jax.io import images
 from dip_jax.io import workdir as workdir_lib
 from dip_jax.methods import dip_summary
+from dip_jax.methods import settings as settings_lib
 
 
 def _positive_int(config, key: str) -> int:
@@ -157,20 +158,32 @@ def build_fit(config, problem, compile_chunk: bool = True, watchers=(),
                     executable=executable, estimate=estimate)
 
 
+# Kept here too: methods and callers outside the package used it as
+# dip_method.check_number before methods/settings.py held it.
+check_number = settings_lib.check_number
+
+
+@dataclasses.dataclass(frozen=True)
+class Regularizer:
+  """`config.regularizer`: weights on x added to the objective of a fit
+  (tv > 0 with method=dip is DIP-TV); a missing block or key is 0."""
+  tv: float = 0.0
+  l2: float = 0.0
+
+  @classmethod
+  def from_config(cls, block) -> "Regularizer":
+    v = settings_lib.values(cls, block, "regularizer")
+    for key in ("tv", "l2"):
+      check_number(f"regularizer.{key}", v[key], lambda x: x >= 0,
+                   "a number >= 0")
+    return cls(tv=float(v["tv"]), l2=float(v["l2"]))
+
+
 def regularized_objective(problem, config):
   """The problem's objective plus `config.regularizer`'s weights on x (the
   objective itself when they are 0: the same compiled program)."""
-  reg = config.get("regularizer") or {}
-  return objectives.regularized(problem.objective, l2=float(reg.get("l2", 0)),
-                                tv=float(reg.get("tv", 0)))
-
-
-def check_number(key: str, value, ok, need: str) -> None:
-  """One line (InputError) unless `value` is a finite number with ok(value):
-  "`key` must be `need`, got ..."."""
-  if not (isinstance(value, (int, float)) and np.isfinite(value)
-          and ok(value)):
-    raise InputError(f"{key} must be {need}, got {value!r}")
+  reg = Regularizer.from_config(config.get("regularizer"))
+  return objectives.regularized(problem.objective, l2=reg.l2, tv=reg.tv)
 
 
 def _check_numbers(config) -> None:

@@ -19,6 +19,7 @@ operator); the images dip.png and dncnn.png are written beside the answer
 and shown beside it in comparison.png.
 """
 
+import dataclasses
 import time
 
 import numpy as np
@@ -27,13 +28,32 @@ from dip_jax import methods
 from dip_jax import metrics
 from dip_jax.errors import InputError
 from dip_jax.methods import dip as dip_method
+from dip_jax.methods import settings
 from dip_jax.solvers import dncnn
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """`config.dncnn`: DIP's weight in the average and which DnCNN to use
+  (`variant` "auto" picks by y's noise level; `weights` "" = scico's)."""
+  dip_weight: float
+  variant: str
+  self_ensemble: bool
+  weights: str
+
+  @classmethod
+  def from_config(cls, block) -> "Settings":
+    v = settings.values(cls, block, "dncnn")
+    settings.check_number("dncnn.dip_weight", v["dip_weight"],
+                          lambda x: 0 <= x <= 1, "in [0, 1]")
+    return cls(dip_weight=float(v["dip_weight"]), variant=str(v["variant"]),
+               self_ensemble=bool(v["self_ensemble"]),
+               weights=str(v["weights"]))
 
 
 def _prepare(problem, config):
   """Refuses a problem DnCNN cannot denoise and finds the weights, before
   a run writes anything; returns the DIP fit and the denoiser."""
-  d = config.dncnn
   if problem.operator.name != "identity" or problem.mask is not None:
     raise InputError(f"method=dip_dncnn denoises y = x + noise; this task's "
                      f"operator is {problem.operator.name!r}"
@@ -41,11 +61,10 @@ def _prepare(problem, config):
   if problem.out_shape[-1] not in (1, 3):
     raise InputError(f"method=dip_dncnn takes 1- or 3-channel images, x has "
                      f"{problem.out_shape[-1]} channels")
-  dip_method.check_number("dncnn.dip_weight", d.dip_weight,
-                          lambda v: 0 <= v <= 1, "in [0, 1]")
+  s = Settings.from_config(config.dncnn)
   variant = (dncnn.pick_variant(problem.observed)
-             if d.variant == "auto" else str(d.variant))
-  denoiser = dncnn.Denoiser(variant, str(d.weights), bool(d.self_ensemble))
+             if s.variant == "auto" else s.variant)
+  denoiser = dncnn.Denoiser(variant, s.weights, s.self_ensemble)
   return {"fit": dip_method.build_fit(config, problem), "denoiser": denoiser}
 
 
@@ -60,7 +79,7 @@ def solve(problem, config, hooks=None, fit=None,
   t0 = time.perf_counter()
   denoised = np.clip(denoiser(problem.observed), 0.0, 1.0)
   seconds = time.perf_counter() - t0
-  w = float(config.dncnn.dip_weight)
+  w = Settings.from_config(config.dncnn).dip_weight
   dip_answer = result.reconstruction
   result.reconstruction = (w * dip_answer + (1 - w) * denoised).astype(
       np.float32)

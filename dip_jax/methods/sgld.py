@@ -5,7 +5,8 @@ as the answer, so no early stopping is needed.
 
 Their code (GP-DIP, Image_Denoising.ipynb): Adam lr 0.01 with input noise,
 kernel noise of std 2 x lr, 20000 steps, burn-in 7000, a sample every 50
-steps. Here: `config.sgld` (noise_scale, burn_in, sample_every). The
+steps. Here: `config.sgld` (noise_scale, burn_in, sample_every), read
+into `Settings`. The
 Langevin noise is an optimizer transformation chained after Adam
 (`fit.optim.kernel_noise`), the posterior a watcher
 (`fit/watchers/posterior.py`) whose mean is the answer; the run also
@@ -14,6 +15,8 @@ posterior standard deviation (`posterior_std.png`, scaled to its maximum,
 which the summary states) as an uncertainty map.
 """
 
+import dataclasses
+
 import jax
 import numpy as np
 
@@ -21,32 +24,48 @@ from dip_jax import methods
 from dip_jax.errors import InputError
 from dip_jax.fit.watchers import posterior
 from dip_jax.methods import dip as dip_method
+from dip_jax.methods import settings
 
 
-def parts_of(config):
-  """(the posterior watcher, the optimizer's kernel noise std) of
-  `config.sgld`, refused in one line when no sample would be taken or a
-  number makes no sense."""
-  s = config.sgld
-  dip_method.check_number("sgld.noise_scale", s.noise_scale,
-                          lambda v: v >= 0, "a number >= 0")
-  dip_method.check_number("sgld.sample_every", s.sample_every,
-                          lambda v: v >= 1 and v == int(v), ">= 1 (an integer)")
-  dip_method.check_number("sgld.burn_in", s.burn_in,
-                          lambda v: v >= 0 and v == int(v), ">= 0 (an integer)")
-  if int(s.burn_in) >= int(config.num_steps):
-    raise InputError(f"sgld.burn_in ({s.burn_in}) must be below num_steps "
-                     f"({config.num_steps}): no posterior sample would be "
-                     f"taken")
-  watcher = posterior.Posterior(burn_in=int(s.burn_in),
-                                sample_every=int(s.sample_every))
-  return watcher, float(s.noise_scale) * float(config.optim.learning_rate)
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """`config.sgld`: the Langevin noise (x the learning rate) and when the
+  posterior is sampled."""
+  noise_scale: float
+  burn_in: int
+  sample_every: int
+
+  @classmethod
+  def from_config(cls, block, num_steps) -> "Settings":
+    """Refused in one line when a number makes no sense or no sample would
+    be taken in `num_steps` steps."""
+    v = settings.values(cls, block, "sgld")
+    settings.check_number("sgld.noise_scale", v["noise_scale"],
+                          lambda x: x >= 0, "a number >= 0")
+    settings.check_number("sgld.sample_every", v["sample_every"],
+                          lambda x: x >= 1 and settings.is_count(x),
+                          ">= 1 (an integer)")
+    settings.check_number("sgld.burn_in", v["burn_in"],
+                          lambda x: x >= 0 and settings.is_count(x),
+                          ">= 0 (an integer)")
+    if int(v["burn_in"]) >= int(num_steps):
+      raise InputError(f"sgld.burn_in ({v['burn_in']}) must be below "
+                       f"num_steps ({num_steps}): no posterior sample would "
+                       f"be taken")
+    return cls(noise_scale=float(v["noise_scale"]), burn_in=int(v["burn_in"]),
+               sample_every=int(v["sample_every"]))
+
+  def watcher(self) -> posterior.Posterior:
+    return posterior.Posterior(burn_in=self.burn_in,
+                               sample_every=self.sample_every)
 
 
 def _prepare(problem, config):
-  watcher, noise = parts_of(config)
+  s = Settings.from_config(config.sgld, num_steps=config.num_steps)
+  # The kernel noise's std is noise_scale x lr, as in their code (2 x lr).
+  noise = s.noise_scale * float(config.optim.learning_rate)
   return {"fit": dip_method.build_fit(
-      config, problem, watchers=(watcher,),
+      config, problem, watchers=(s.watcher(),),
       optim_changes={"kernel_noise": noise})}
 
 

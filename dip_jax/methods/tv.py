@@ -6,6 +6,7 @@ image) is refused with one line instead of a traceback from
 `jax.linear_transpose`.
 """
 
+import dataclasses
 import time
 
 import jax.numpy as jnp
@@ -13,7 +14,26 @@ import numpy as np
 
 from dip_jax import methods
 from dip_jax.errors import InputError
+from dip_jax.methods import settings
 from dip_jax.solvers import tv as tv_prior
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """`config.tv`: the TV weight and the solver's iteration cap. (Its
+  `enabled`, the TV baseline beside every CLI run, is the CLI's.)"""
+  lam: float
+  max_iters: int
+
+  @classmethod
+  def from_config(cls, block) -> "Settings":
+    v = settings.values(cls, block, "tv")
+    settings.check_number("tv.lam", v["lam"], lambda x: x > 0,
+                          "a positive number")
+    settings.check_number("tv.max_iters", v["max_iters"],
+                          lambda x: x >= 1 and settings.is_count(x),
+                          "an integer >= 1")
+    return cls(lam=float(v["lam"]), max_iters=int(v["max_iters"]))
 
 
 def check(problem) -> None:
@@ -36,22 +56,26 @@ def _forward(op):
   return op.apply if op.params is None else op
 
 
-@methods.register("tv", prepare=lambda problem, config: check(problem))
+def _prepare(problem, config) -> dict:
+  check(problem)
+  Settings.from_config(config.tv)
+  return {}
+
+
+@methods.register("tv", prepare=_prepare)
 def solve(problem, config, hooks=None) -> methods.Result:
-  """TV reconstruction with `config.tv.lam` and `config.tv.max_iters`."""
+  """TV reconstruction with the `Settings` of `config.tv`."""
   del hooks
   check(problem)
-  lam = float(config.tv.lam)
-  if not np.isfinite(lam) or lam <= 0:
-    raise InputError(f"tv.lam must be a positive number, got {config.tv.lam}")
+  s = Settings.from_config(config.tv)
   observed = jnp.asarray(problem.observed)[None]
   mask = None if problem.mask is None else jnp.asarray(problem.mask)[None]
   t0 = time.perf_counter()
   x, info = tv_prior.solve_tv(
-      observed, _forward(problem.operator), lam=lam, mask=mask,
-      x_shape=(1, *problem.out_shape), max_iters=int(config.tv.max_iters))
+      observed, _forward(problem.operator), lam=s.lam, mask=mask,
+      x_shape=(1, *problem.out_shape), max_iters=s.max_iters)
   x = np.asarray(x)[0]
   info = {"seconds": round(time.perf_counter() - t0, 3),
           "iterations": int(info["iterations"]),
-          "converged": bool(info["converged"]), "lam": lam}
+          "converged": bool(info["converged"]), "lam": s.lam}
   return methods.Result(reconstruction=x, info=info)

@@ -12,6 +12,7 @@ It starts from the operator's baseline when that is an image of x's shape,
 else from 0.5 everywhere.
 """
 
+import dataclasses
 import functools
 import time
 
@@ -22,8 +23,8 @@ import optax
 
 from dip_jax import methods
 from dip_jax import operators
-from dip_jax.errors import InputError
 from dip_jax.methods import dip as dip_method
+from dip_jax.methods import settings
 from dip_jax.solvers import tv as tv_prior
 
 
@@ -36,16 +37,27 @@ def _start(problem) -> np.ndarray:
   return np.full(shape, 0.5, np.float32)
 
 
-def _settings(config):
-  cfg = config.tv_gradient
-  lam, lr, eps = float(cfg.lam), float(cfg.learning_rate), float(cfg.eps)
-  steps = int(cfg.num_steps)
-  for key, value, ok in (("lam", lam, lam >= 0), ("learning_rate", lr, lr > 0),
-                         ("eps", eps, eps > 0), ("num_steps", steps,
-                                                 steps >= 1)):
-    if not (np.isfinite(value) and ok):
-      raise InputError(f"tv_gradient.{key} has a bad value: {value!r}")
-  return lam, lr, eps, steps
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """`config.tv_gradient`: the TV weight, Adam's rate, the steps and the TV
+  smoothing eps."""
+  lam: float
+  learning_rate: float
+  num_steps: int
+  eps: float
+
+  @classmethod
+  def from_config(cls, block) -> "Settings":
+    v = settings.values(cls, block, "tv_gradient")
+    for key, ok, need in (
+        ("lam", lambda x: x >= 0, "a number >= 0"),
+        ("learning_rate", lambda x: x > 0, "a positive number"),
+        ("eps", lambda x: x > 0, "a positive number"),
+        ("num_steps", lambda x: x >= 1 and settings.is_count(x),
+         "an integer >= 1")):
+      settings.check_number(f"tv_gradient.{key}", v[key], ok, need)
+    return cls(lam=float(v["lam"]), learning_rate=float(v["learning_rate"]),
+               num_steps=int(v["num_steps"]), eps=float(v["eps"]))
 
 
 @functools.lru_cache(maxsize=16)
@@ -74,10 +86,17 @@ def _program(apply, objective, lam: float, lr: float, eps: float, steps: int):
   return run
 
 
-@methods.register("tv_gradient")
+def _prepare(problem, config) -> dict:
+  del problem
+  Settings.from_config(config.tv_gradient)   # refused before a run writes
+  return {}
+
+
+@methods.register("tv_gradient", prepare=_prepare)
 def solve(problem, config, hooks=None) -> methods.Result:
   """Projected Adam on x for `config.tv_gradient.num_steps` steps."""
-  lam, lr, eps, steps = _settings(config)
+  s = Settings.from_config(config.tv_gradient)
+  lam, lr, eps, steps = s.lam, s.learning_rate, s.eps, s.num_steps
   objective = dip_method.regularized_objective(problem, config)
   y = (None if problem.observed is None else
        jax.tree.map(lambda a: jnp.asarray(a)[None], problem.observed))

@@ -30,6 +30,7 @@ import flax.linen as nn
 import jax
 
 from dip_jax.nets import layers
+from dip_jax.nets import registry
 
 
 class DeepDecoder(nn.Module):
@@ -76,3 +77,21 @@ class DeepDecoder(nn.Module):
       x = layers.BatchNorm(name=f"layer{i}_bn")(jax.nn.relu(x))
     y = self._conv1x1(self.out_channels, "head")(x)
     return jax.nn.sigmoid(y) if self.sigmoid else y
+
+
+def _validate(cfg) -> None:
+  registry.check_at_least(cfg, "channels", 1)
+  registry.check_at_least(cfg, "num_layers", 0)
+  registry.check_choice(cfg, "upsample", layers.UPSAMPLE_MODES)
+
+
+@registry.register(
+    "deep_decoder", validate=_validate,
+    # Its coarse input is the canvas sampled down by 2**num_layers.
+    depth=lambda cfg: max(int(cfg.num_layers), 0),
+    full_resolution_channels=lambda cfg: int(cfg.channels))
+def from_block(cfg, common) -> DeepDecoder:
+  """The Deep Decoder of a resolved `net` block."""
+  return DeepDecoder(channels=int(cfg.channels),
+                     num_layers=int(cfg.num_layers), upsample=cfg.upsample,
+                     **common)

@@ -17,6 +17,7 @@ import flax.linen as nn
 import jax
 
 from dip_jax.nets import layers
+from dip_jax.nets import registry
 
 
 class ResNet(nn.Module):
@@ -57,3 +58,17 @@ class ResNet(nn.Module):
     x = layers.BatchNorm(name="post_bn")(self._conv(c, "post", bias=False)(x))
     y = self._conv(self.out_channels, "head")(x)
     return jax.nn.sigmoid(y) if self.sigmoid else y
+
+
+def _validate(cfg) -> None:
+  registry.check_at_least(cfg, "channels", 1)
+  registry.check_at_least(cfg, "num_blocks", 0)
+  registry.check_choice(cfg, "pad", layers.PAD_MODES)
+
+
+@registry.register("resnet", validate=_validate, depth=lambda cfg: 0,
+                   full_resolution_channels=lambda cfg: int(cfg.channels))
+def from_block(cfg, common) -> ResNet:
+  """The ResNet of a resolved `net` block (no resampling: depth 0)."""
+  return ResNet(channels=int(cfg.channels), num_blocks=int(cfg.num_blocks),
+                pad=cfg.pad, **common)

@@ -27,7 +27,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from dip_jax.errors import InputError
 from dip_jax.nets import layers
+from dip_jax.nets import registry
 
 
 class SkipNet(nn.Module):
@@ -103,3 +105,40 @@ class SkipNet(nn.Module):
 
 def count_params(params) -> int:
   return sum(int(p.size) for p in jax.tree_util.tree_leaves(params))
+
+
+def _validate(cfg) -> None:
+  depth = registry.check_levels(cfg)
+  for key in ("channels_up", "channels_skip"):
+    if len(cfg[key]) != depth:
+      raise InputError(f"net.{key} has {len(cfg[key])} entries but "
+                       f"net.channels_down has {depth}")
+  ups = tuple(cfg.get("upsample_per_level", ())) or (cfg.upsample,)
+  if len(ups) not in (1, depth):
+    raise InputError(f"net.upsample_per_level has {len(ups)} entries for "
+                     f"{depth} levels")
+  # Named `upsample` whichever key held the bad mode, as before.
+  registry.check_choice(cfg, "upsample", layers.UPSAMPLE_MODES, ups)
+  registry.check_choice(cfg, "downsample", layers.DOWNSAMPLE_MODES)
+  registry.check_choice(cfg, "pad", layers.PAD_MODES)
+
+
+@registry.register(
+    "skip", validate=_validate, depth=lambda cfg: len(cfg.channels_down),
+    full_resolution_channels=lambda cfg: int(cfg.channels_up[0]))
+def from_block(cfg, common) -> SkipNet:
+  """The skip net (or hourglass) of a resolved `net` block."""
+  seq = registry.as_sequence
+  return SkipNet(
+      channels_down=tuple(cfg.channels_down),
+      channels_up=tuple(cfg.channels_up),
+      channels_skip=tuple(cfg.channels_skip),
+      kernel_down=seq(cfg.kernel_down),
+      kernel_up=seq(cfg.kernel_up),
+      kernel_skip=cfg.kernel_skip,
+      downsample=seq(cfg.downsample),
+      upsample=(tuple(cfg.upsample_per_level)
+                if cfg.get("upsample_per_level") else cfg.upsample),
+      pad=cfg.pad,
+      need_1x1_up=cfg.need_1x1_up,
+      **common)

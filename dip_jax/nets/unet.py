@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from dip_jax.nets import layers
+from dip_jax.nets import registry
 
 
 class UNet(nn.Module):
@@ -98,3 +99,22 @@ class UNet(nn.Module):
     y = layers.Conv(self.out_channels, 1, pad=self.pad,
                     conv_impl=self.conv_impl, name="head")(y)
     return jax.nn.sigmoid(y) if self.sigmoid else y
+
+
+def _validate(cfg) -> None:
+  # The decoder mirrors channels_down: channels_up/skip are not read.
+  registry.check_levels(cfg)
+  registry.check_choice(cfg, "upsample", layers.UPSAMPLE_MODES)
+  registry.check_choice(cfg, "downsample", layers.DOWNSAMPLE_MODES)
+  registry.check_choice(cfg, "pad", layers.PAD_MODES)
+
+
+@registry.register(
+    "unet", validate=_validate,
+    # One x2 downsampling per level after the full-resolution one.
+    depth=lambda cfg: max(len(cfg.channels_down) - 1, 0),
+    full_resolution_channels=lambda cfg: int(cfg.channels_down[0]))
+def from_block(cfg, common) -> UNet:
+  """The U-Net of a resolved `net` block (its widths: net.channels_down)."""
+  return UNet(channels=tuple(cfg.channels_down), downsample=cfg.downsample,
+              upsample=cfg.upsample, pad=cfg.pad, **common)
