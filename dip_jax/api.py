@@ -204,17 +204,20 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
   return result
 
 
-def reconstruct_batch(ys, operator=None, *, objective="mse", weights=None,
+def reconstruct_batch(ys, operator=None, *, method: str = "dip",
+                      objective="mse", weights=None,
                       clean=None, config=None, progress: bool = False,
                       stream=None, **overrides) -> list:
-  """DIP on many observations of one task at once: B fits in one compiled
-  program (dip_jax/fit/batch.py), each exactly its own `reconstruct(y, ...,
-  method="dip")` (same seed, same keys), which is what fills an
-  accelerator with small images.
+  """A DIP-based method on many observations of one task at once: B fits in
+  one compiled program (dip_jax/fit/batch.py), each exactly its own
+  `reconstruct(y, ..., method=method)` (same seed, same keys), which is
+  what fills an accelerator with small images.
 
   Args:
     ys: a list of B observations of one shape.
     operator, objective: shared by every image (default: identity, "mse").
+    method: a method that is one DIP fit ("dip", "sgld", "deepred",
+      "aseqdip"; `methods.batches(name)` says).
     weights, clean: None or a list of B (per-image masks, ground truths).
     config: as `reconstruct`.
     **overrides: as `reconstruct`.
@@ -232,7 +235,12 @@ def reconstruct_batch(ys, operator=None, *, objective="mse", weights=None,
     if len(v) != len(ys):
       raise InputError(f"{name} has {len(v)} entries for {len(ys)} "
                        f"observations")
+  _check_method(method)
+  if any(k.replace("__", ".") == "method" for k in overrides):
+    raise InputError("choose the method with method=..., not as a config "
+                     "override")
   cfg = make_config(config, **overrides)
+  cfg.method = method
   if not methods.batches(cfg.method):
     known = ", ".join(sorted(methods.BATCHED))
     raise InputError(f"reconstruct_batch fits {known} only, but the "
@@ -240,7 +248,7 @@ def reconstruct_batch(ys, operator=None, *, objective="mse", weights=None,
   problems = [_problem(y, operator, objective, w, c, None)
               for y, w, c in zip(ys, weights, clean)]
   say = (lambda text: print(text, file=stream, flush=True)) if progress else None
-  results = dip_method.solve_batch(problems, cfg, say)
+  results = dip_method.solve_batch(problems, cfg, say, method=cfg.method)
   for problem, result in zip(problems, results):
     result.info.update(metrics.score(problem, result.reconstruction))
   return results

@@ -170,7 +170,8 @@ def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
       fitted = dict(zip(todo, dip_method.solve_batch(
           [problems[i] for i in todo], [configs[i] for i in todo], say,
           max_batch, hooks=[hooks_for(configs[i], workdirs[i], problems[i],
-                                      stream) for i in todo]))) if todo else {}
+                                      stream) for i in todo],
+          method=configs[todo[0]].method))) if todo else {}
     summaries = []
     for i, (config, workdir) in enumerate(zip(configs, workdirs)):
       if i not in fitted:

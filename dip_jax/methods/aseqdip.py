@@ -104,20 +104,22 @@ def start_image(problem) -> np.ndarray:
                             np.float32), 0, 1)
 
 
-def _prepare(problem, config):
+def _build(problem, config, **kw):
   s = Settings.from_config(config.get("aseqdip"))
   if problem.observed is None or not problem.image_measurement:
     raise InputError("aseqdip needs an image measurement y")
   problem = dataclasses.replace(problem, net_input=start_image(problem))
-  return {"fit": dip_method.build_fit(
-      config, problem, watchers=(InputRefresh(every=s.every, lam=s.lam),))}
+  return dip_method.build_fit(
+      config, problem, watchers=(InputRefresh(every=s.every, lam=s.lam),),
+      **kw)
 
 
-@methods.register("aseqdip", prepare=_prepare)
-def solve(problem, config, hooks=None, fit=None) -> methods.Result:
-  """The aSeqDIP fit; the answer is the last z (restarts averaged)."""
-  fit = fit or _prepare(problem, config)["fit"]
-  result = dip_method.solve(problem, config, hooks, fit=fit)
+def _finish(problem, config, fit, result) -> methods.Result:
+  """The answer is the last z (restarts averaged)."""
+  del problem, config
   result.info["reconstruction"] = "aSeqDIP's last input z" + (
       " averaged over restarts" if fit.spec.num_restarts > 1 else "")
   return result
+
+
+solve = dip_method.register_fit_method("aseqdip", _build, _finish)

@@ -41,20 +41,20 @@ class Settings:
                      sigma=self.sigma_f / 255.0)
 
 
-def _prepare(problem, config):
+def _build(problem, config, **kw):
   if problem.out_shape[-1] not in (1, 3):
     raise InputError(f"deepred's denoiser takes 1- or 3-channel images, x "
                      f"has {problem.out_shape[-1]} channels")
   s = Settings.from_config(config.deepred)
-  return {"fit": dip_method.build_fit(config, problem,
-                                      watchers=(s.watcher(),))}
+  return dip_method.build_fit(config, problem, watchers=(s.watcher(),), **kw)
 
 
-@methods.register("deepred", prepare=_prepare)
-def solve(problem, config, hooks=None, fit=None) -> methods.Result:
-  """The DeepRED fit; the answer is x (the restarts' average of theirs)."""
-  fit = fit or _prepare(problem, config)["fit"]
-  result = dip_method.solve(problem, config, hooks, fit=fit)
+def _finish(problem, config, fit, result) -> methods.Result:
+  """The answer is x (the restarts' average of theirs)."""
+  del problem, config
   result.info["reconstruction"] = "DeepRED x" + (
       " averaged over restarts" if fit.spec.num_restarts > 1 else "")
   return result
+
+
+solve = dip_method.register_fit_method("deepred", _build, _finish)

@@ -223,20 +223,54 @@ def _restart_group(config, restarts: int, pixels: int) -> int:
                                 jax.default_backend())
 
 
-@methods.register(
-    "dip", prepare=lambda problem, config: {"fit": build_fit(config, problem)},
-    batches=True)
-def solve(problem, config, hooks=None, fit=None) -> methods.Result:
-  """Fits the net of `config` to `problem`; the answer is the restarts'
-  average of each one's EMA (or f(z)), or the detected iterate."""
-  fit = fit or build_fit(config, problem)
-  state, history, timing = driver.run_fit(fit, int(config.num_steps), hooks)
-  return fit_result(problem, config, fit, state, history, timing)
+# The methods that are one DIP fit: name -> (build, finish). Each solves one
+# problem, or many in one program (`solve_batch`), the same way.
+FIT_METHODS = {}
+
+
+def _unchanged(problem, config, fit, result):
+  del problem, config, fit
+  return result
+
+
+def register_fit_method(name: str, build, finish=None):
+  """Registers method `name` as a DIP fit with something of its own.
+
+  `build(problem, config, **kw) -> driver.Fit` makes its fit (`kw` for
+  `build_fit`: solve_batch compiles one program for all, not one per fit) (its watchers, its
+  optimizer changes; validating its settings, so it also serves as the
+  method's `prepare`), and `finish(problem, config, fit, result) -> Result`
+  turns the fit's Result into the method's (SGLD's uncertainty map, a
+  label); the default keeps it. Such a method batches: `solve_batch` fits
+  many problems with it in one program.
+  """
+  finish = finish or _unchanged
+  FIT_METHODS[name] = (build, finish)
+
+  def solve(problem, config, hooks=None, fit=None) -> methods.Result:
+    fit = fit or build(problem, config)
+    state, history, timing = driver.run_fit(fit, int(config.num_steps),
+                                            hooks)
+    return finish(problem, config, fit,
+                  fit_result(problem, config, fit, state, history, timing))
+
+  solve.__doc__ = (f"The {name} fit of `problem` (dip_jax/methods): "
+                   f"build, run, finish.")
+  return methods.register(
+      name, prepare=lambda problem, config: {"fit": build(problem, config)},
+      batches=True)(solve)
+
+
+# Plain DIP: the answer is the restarts' average of each one's EMA (or
+# f(z)), or the detected iterate.
+solve = register_fit_method(
+    "dip", lambda problem, config, **kw: build_fit(config, problem, **kw))
 
 
 def solve_batch(problems, configs, say=None, max_batch: int = 0,
-                hooks=None) -> list:
-  """Fits every problem of `problems` (one task, one canvas size; `configs`
+                hooks=None, method: str = "dip") -> list:
+  """Fits every problem of `problems` with `method` (one registered with
+  `register_fit_method`; one task, one canvas size; `configs`
   one config for all or one each, differing in image and seed only) in
   programs of B fits (dip_jax/fit/batch.py) run by the driver's one loop,
   B = max_batch (0: all), halved while the batched program's memory
@@ -253,7 +287,11 @@ def solve_batch(problems, configs, say=None, max_batch: int = 0,
   steps = sorted({int(c.num_steps) for c in configs})
   if len(steps) > 1:
     raise InputError(f"a batch needs one num_steps, got {steps}")
-  fits = [build_fit(c, p, compile_chunk=False)
+  if method not in FIT_METHODS:
+    raise InputError(f"method {method!r} does not batch; the ones that do: "
+                     f"{sorted(FIT_METHODS)}")
+  build, finish = FIT_METHODS[method]
+  fits = [build(p, c, compile_chunk=False)
           for c, p in zip(configs, problems)]
   if hooks is None:
     hooks = [driver.Hooks(progress=False, log_every=int(c.log_every))
@@ -269,7 +307,7 @@ def solve_batch(problems, configs, say=None, max_batch: int = 0,
       # One fit is a single run: its own program, refused as a run would
       # be when it will not fit.
       i = part[0]
-      fit = build_fit(configs[i], problems[i])
+      fit = build(problems[i], configs[i])
       state, history, timing = driver.run_fits([fit], steps[0], [hooks[i]])[0]
       runs[i] = state, history, {**timing, "batch_size": 1}
       fits[i] = fit
@@ -297,7 +335,7 @@ def solve_batch(problems, configs, say=None, max_batch: int = 0,
   for group in by_step.values():
     for j in range(0, len(group), size):
       run(group[j:j + size])
-  return [fit_result(p, c, f, *runs[i])
+  return [finish(p, c, f, fit_result(p, c, f, *runs[i]))
           for i, (p, c, f) in enumerate(zip(problems, configs, fits))]
 
 

@@ -60,21 +60,18 @@ class Settings:
                                sample_every=self.sample_every)
 
 
-def _prepare(problem, config):
+def _build(problem, config, **kw):
   s = Settings.from_config(config.sgld, num_steps=config.num_steps)
   # The kernel noise's std is noise_scale x lr, as in their code (2 x lr).
   noise = s.noise_scale * float(config.optim.learning_rate)
-  return {"fit": dip_method.build_fit(
-      config, problem, watchers=(s.watcher(),),
-      optim_changes={"kernel_noise": noise})}
+  return dip_method.build_fit(config, problem, watchers=(s.watcher(),),
+                              optim_changes={"kernel_noise": noise}, **kw)
 
 
-@methods.register("sgld", prepare=_prepare)
-def solve(problem, config, hooks=None, fit=None) -> methods.Result:
-  """The SGLD fit; the answer is the restarts' average of their posterior
-  means, `images["posterior_std"]` the pooled per-pixel std / its max."""
-  fit = fit or _prepare(problem, config)["fit"]
-  result = dip_method.solve(problem, config, hooks, fit=fit)
+def _finish(problem, config, fit, result) -> methods.Result:
+  """The answer is the restarts' average of their posterior means,
+  `images["posterior_std"]` the pooled per-pixel std / its max."""
+  del problem, config
   # Pooled over restarts: every restart's samples are draws of one posterior.
   pooled = jax.tree.map(lambda a: np.sum(a, axis=0),
                         jax.device_get(
@@ -89,3 +86,6 @@ def solve(problem, config, hooks=None, fit=None) -> methods.Result:
       posterior_samples=count, posterior_std_mean=float(std.mean()),
       posterior_std_max=peak)
   return result
+
+
+solve = dip_method.register_fit_method("sgld", _build, _finish)
