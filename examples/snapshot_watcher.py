@@ -74,9 +74,10 @@ def solve(problem, config, hooks=None):
   """DIP with the watcher added: `method="dip_snapshots"` from now on.
   DIP's own watchers (the output average, the guard, early stopping) stay;
   this one runs after them."""
-  snapshots = Snapshots(every=int(config.snapshot_every),
-                        count=int(config.num_steps) // int(
-                            config.snapshot_every))
+  # The spacing is the config's snapshot_every, the key that also sets the
+  # CLI's PNG snapshots (0 there means none: here one frame, at the end).
+  every = int(config.snapshot_every) or int(config.num_steps)
+  snapshots = Snapshots(every=every, count=int(config.num_steps) // every)
   fit = dip_method.build_fit(config, problem, watchers=(snapshots,))
   return dip_method.solve(problem, config, hooks, fit=fit)
 
@@ -112,8 +113,9 @@ def main(argv=None) -> dict:
   noisy = (clean + rng.normal(0, args.sigma / 255, clean.shape)).astype(
       np.float32)
   # The frame spacing travels in a config key the method reads
-  # (snapshot_every: the CLI's PNG snapshots, unused by the API), so the
-  # method needs no arguments of its own.
+  # (snapshot_every), so the method needs no arguments of its own and runs
+  # the same from the CLI: --config.prior=dip_snapshots in a config file
+  # that imports this one.
   result = dip_jax.reconstruct(
       noisy, method="dip_snapshots", clean=clean, num_steps=args.steps,
       snapshot_every=args.every, seed=args.seed, progress=not args.tiny,
