@@ -20,16 +20,13 @@ import argparse
 import json
 import os
 
-import matplotlib
+import jax
+import jax.numpy as jnp
+from matplotlib.figure import Figure  # no pyplot: no window, no backend
+import numpy as np
 
-matplotlib.use("Agg")  # files only: no window, works on a headless machine
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import jax  # pylint: disable=wrong-import-position
-import jax.numpy as jnp  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-
-import dip_jax  # pylint: disable=wrong-import-position
-from dip_jax import metrics, operators  # pylint: disable=wrong-import-position
+import dip_jax
+from dip_jax import metrics, operators
 
 
 def blur_and_skip_columns(x, kernel):
@@ -134,7 +131,8 @@ def main(argv=None) -> dict:
   for name, img in (("observed", naive), ("dip", dip), ("tv", tv)):
     dip_jax.images.save_image(os.path.join(args.out, f"{name}.png"), img)
 
-  fig, axes = plt.subplots(1, 4, figsize=(13, 3.8))
+  fig = Figure(figsize=(13, 3.8))
+  axes = fig.subplots(1, 4)
   panels = ((naive, f"observed, columns x2 {scores['psnr_naive']:.2f} dB"),
             (tv, f"TV {scores['psnr_tv']:.2f} dB"),
             (dip, f"DIP {scores['psnr_dip']:.2f} dB"), (clean, "clean"))
@@ -144,7 +142,6 @@ def main(argv=None) -> dict:
     ax.axis("off")
   fig.tight_layout()
   fig.savefig(os.path.join(args.out, "comparison.png"), dpi=80)
-  plt.close(fig)
 
   with open(os.path.join(args.out, "summary.json"), "w") as fh:
     json.dump(scores, fh, indent=1)

@@ -19,14 +19,11 @@ import argparse
 import json
 import os
 
-import matplotlib
+from matplotlib.figure import Figure  # no pyplot: no window, no backend
+import numpy as np
 
-matplotlib.use("Agg")  # files only: no window, works on a headless machine
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-
-import dip_jax  # pylint: disable=wrong-import-position
-from dip_jax import metrics, operators  # pylint: disable=wrong-import-position
+import dip_jax
+from dip_jax import metrics, operators
 
 
 def parse_args(argv=None):
@@ -82,7 +79,11 @@ def main(argv=None) -> dict:
 
   # Identity operator: the observation is the image itself plus noise.
   # `clean=` is only for scoring (result.info["psnr"], the PSNR curve); a
-  # real noisy photo is reconstructed the same way without it.
+  # real noisy photo is reconstructed the same way without it. To stop
+  # where the fit reaches the noise level instead of after --steps (no
+  # clean image needed), add configs/denoise.py's three keys:
+  # "early_stopping.kind": "discrepancy", "early_stopping.fit_gate": 1.0,
+  # "early_stopping.lag": -1 (docs/early_stopping.md).
   result = dip_jax.reconstruct(
       noisy, operators.identity(), method="dip", clean=clean,
       num_steps=args.steps, seed=args.seed, progress=not args.tiny,
@@ -114,7 +115,8 @@ def save_comparison(path, noisy, denoised, clean, psnr_noisy, psnr_dip,
   """Three pictures with their PSNR, and the PSNR along the fit: the raw
   output's and the averaged output's (what `reconstruction` is; the
   average over steps, `ema_decay`, smooths away step-to-step jitter)."""
-  fig, axes = plt.subplots(1, 4, figsize=(14, 4))
+  fig = Figure(figsize=(14, 4))
+  axes = fig.subplots(1, 4)
   for ax, img, title in zip(
       axes, (np.clip(noisy, 0, 1), denoised, clean),
       (f"noisy {psnr_noisy:.2f} dB", f"DIP {psnr_dip:.2f} dB", "clean")):
@@ -131,7 +133,6 @@ def save_comparison(path, noisy, denoised, clean, psnr_noisy, psnr_dip,
   ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=80)
-  plt.close(fig)
 
 
 if __name__ == "__main__":

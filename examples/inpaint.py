@@ -20,14 +20,11 @@ import argparse
 import json
 import os
 
-import matplotlib
+from matplotlib.figure import Figure  # no pyplot: no window, no backend
+import numpy as np
 
-matplotlib.use("Agg")  # files only: no window, works on a headless machine
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-
-import dip_jax  # pylint: disable=wrong-import-position
-from dip_jax import metrics, operators  # pylint: disable=wrong-import-position
+import dip_jax
+from dip_jax import metrics, operators
 
 
 def parse_args(argv=None):
@@ -117,7 +114,8 @@ def main(argv=None) -> dict:
   for name, img in (("masked", shown), ("dip", dip), ("tv", tv)):
     dip_jax.images.save_image(os.path.join(args.out, f"{name}.png"), img)
 
-  fig, axes = plt.subplots(1, 4, figsize=(13, 3.8))
+  fig = Figure(figsize=(13, 3.8))
+  axes = fig.subplots(1, 4)
   panels = ((shown, f"masked ({100 * scores['kept_fraction']:.0f} % kept)"),
             (tv, f"TV {scores['psnr_tv']:.2f} dB"),
             (dip, f"DIP {scores['psnr_dip']:.2f} dB"), (clean, "clean"))
@@ -128,7 +126,6 @@ def main(argv=None) -> dict:
     ax.axis("off")
   fig.tight_layout()
   fig.savefig(os.path.join(args.out, "comparison.png"), dpi=80)
-  plt.close(fig)
 
   with open(os.path.join(args.out, "summary.json"), "w") as f:
     json.dump(scores, f, indent=1)

@@ -21,18 +21,15 @@ import dataclasses
 import json
 import os
 
-import matplotlib
+import jax
+import jax.numpy as jnp
+from matplotlib.figure import Figure  # no pyplot: no window, no backend
+import numpy as np
 
-matplotlib.use("Agg")  # files only: no window, works on a headless machine
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import jax  # pylint: disable=wrong-import-position
-import jax.numpy as jnp  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-
-import dip_jax  # pylint: disable=wrong-import-position
-from dip_jax import methods, metrics  # pylint: disable=wrong-import-position
-from dip_jax.fit.watchers import StepView, Watcher  # pylint: disable=wrong-import-position
-from dip_jax.methods import dip as dip_method  # pylint: disable=wrong-import-position
+import dip_jax
+from dip_jax import methods, metrics
+from dip_jax.fit.watchers import StepView, Watcher
+from dip_jax.methods import dip as dip_method
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,8 +127,8 @@ def main(argv=None) -> dict:
   psnrs = [metrics.psnr(np.clip(f, 0, 1), clean) for f in frames]
   change = np.asarray(result.history["output_change"]).ravel()
 
-  fig, axes = plt.subplots(1, len(frames) + 1,
-                           figsize=(2.2 * (len(frames) + 1) + 1.5, 2.8))
+  fig = Figure(figsize=(2.2 * (len(frames) + 1) + 1.5, 2.8))
+  axes = fig.subplots(1, len(frames) + 1)
   for ax, frame, step, db in zip(axes, frames, steps, psnrs):
     ax.imshow(np.clip(frame, 0, 1))
     ax.set_title(f"step {step}\n{db:.2f} dB", fontsize=9)
@@ -141,7 +138,6 @@ def main(argv=None) -> dict:
   axes[-1].set_title("output change per step", fontsize=9)
   fig.tight_layout()
   fig.savefig(os.path.join(args.out, "trajectory.png"), dpi=80)
-  plt.close(fig)
 
   # The history's PSNR of the raw output at the frames' steps: the same
   # numbers as the frames' own, when each frame is the step it claims.

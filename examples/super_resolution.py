@@ -19,15 +19,12 @@ import argparse
 import json
 import os
 
-import matplotlib
+import jax.numpy as jnp
+from matplotlib.figure import Figure  # no pyplot: no window, no backend
+import numpy as np
 
-matplotlib.use("Agg")  # files only: no window, works on a headless machine
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import jax.numpy as jnp  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-
-import dip_jax  # pylint: disable=wrong-import-position
-from dip_jax import metrics, operators  # pylint: disable=wrong-import-position
+import dip_jax
+from dip_jax import metrics, operators
 
 
 def parse_args(argv=None):
@@ -94,7 +91,8 @@ def main(argv=None) -> dict:
     dip_jax.images.save_image(os.path.join(args.out, f"{name}.png"),
                               np.clip(img, 0, 1))
 
-  fig, axes = plt.subplots(1, 4, figsize=(13, 3.8))
+  fig = Figure(figsize=(13, 3.8))
+  axes = fig.subplots(1, 4)
   panels = ((lowres, f"low resolution (1/{f})"),
             (bicubic, f"bicubic {scores['psnr_bicubic']:.2f} dB"),
             (dip, f"DIP {scores['psnr_dip']:.2f} dB"), (hr, "original"))
@@ -106,7 +104,6 @@ def main(argv=None) -> dict:
     ax.axis("off")
   fig.tight_layout()
   fig.savefig(os.path.join(args.out, "comparison.png"), dpi=80)
-  plt.close(fig)
 
   with open(os.path.join(args.out, "summary.json"), "w") as fh:
     json.dump(scores, fh, indent=1)
