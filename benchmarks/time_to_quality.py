@@ -27,7 +27,7 @@ and dip_jax's seconds over the official's seconds to its own best.
 
   python benchmarks/time_to_quality.py --data_dir=/work/shared/data \
       [--split eval|tune] [--images 3] [--record]   # hours on a CPU
-  python benchmarks/time_to_quality.py --tiny        # seconds (tests)
+  python benchmarks/time_to_quality.py --tiny        # a minute (tests)
   python benchmarks/time_to_quality.py --plot RECORD.json --png out.png
 
 --record writes results/time_to_quality/<run-id>.json (one row per task,
@@ -68,7 +68,7 @@ OFFICIAL = {
 OFFICIAL_NET = {"in_ch": 32, "down": (128,) * 5, "up": (128,) * 5,
                 "skip": (4,) * 5}
 # --tiny: a 3-level, 8-channel net on both sides (the tests' tiny net,
-# tests/tiny_config.py), so a run takes seconds.
+# tests/tiny_config.py): a run is mostly dip_jax's compilations.
 TINY_NET = {"in_ch": 8, "down": (8,) * 3, "up": (8,) * 3, "skip": (2,) * 3}
 TINY_DIP = {"net.channels_down": (8,) * 3, "net.channels_up": (8,) * 3,
             "net.channels_skip": (2,) * 3, "input.channels": 8}
@@ -299,7 +299,8 @@ def parse(argv=None):
   p.add_argument("--no_official", dest="official", action="store_false",
                  help="skip the torch fits (no target then)")
   p.add_argument("--steps", type=int, default=0,
-                 help="official steps (default: the recipe's own)")
+                 help="official steps (default: the recipe's own; --tiny: "
+                      "30, and as many for dip_jax)")
   p.add_argument("--log_every", type=int, default=50)
   p.add_argument("--seed", type=int, default=0, help="torch's seed")
   p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",

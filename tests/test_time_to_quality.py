@@ -173,3 +173,19 @@ def test_plot_writes_a_png_of_the_curves(tmp_path):
   assert not curves.write_time_to_quality(str(tmp_path / "no.png"),
                                           {"rows": []})
   assert not os.path.exists(tmp_path / "no.png")
+
+
+def test_splits_keep_tuning_images_out_of_evaluation(tmp_path):
+  for folder, names in (("denoise9", ("House.png", "kodim01.png")),
+                        ("set14", ("zebra.png", "baboon.png")),
+                        ("kodak24", ("kodim01.png", "kodim05.png",
+                                     "kodim12.png", "kodim13.png"))):
+    (tmp_path / folder).mkdir()
+    for n in names:
+      (tmp_path / folder / n).write_bytes(b"")
+  names = lambda task, split: [os.path.basename(p) for p in
+                               ttq.image_paths(task, split, str(tmp_path))]
+  assert names("denoise", "eval") == ["House.png", "kodim01.png"]
+  assert names("sr", "eval") == ["baboon.png", "zebra.png"]
+  # The CBM3D set's Kodak files are evaluated, never tuned on.
+  assert names("restore", "tune") == ["kodim05.png", "kodim13.png"]
