@@ -115,6 +115,35 @@ class SkipNetTorch(nn.Module):
     return torch.sigmoid(y) if self.sigmoid else y
 
 
+class SeparableDownsample(nn.Module):
+  """The DIP code's fixed downsampler (models/downsampler.py, preserve_size):
+  replication-pad (k - f) / 2 pixels per side (the extra one bottom/right),
+  then a depthwise conv with the outer product of 1-D `taps` at stride f.
+
+  The taps are given, not computed here: benchmarks/time_to_quality.py
+  passes dip_jax's own Lanczos-2 taps (dip_jax.nets.resampling), so both
+  frameworks fit through one operator (tests/test_time_to_quality.py
+  checks the two agree).
+  """
+
+  def __init__(self, taps, factor: int, channels: int = 3):
+    super().__init__()
+    taps = torch.as_tensor(np.asarray(taps, np.float32))
+    k = taps.numel()
+    lo = max(k - factor, 0) // 2
+    hi = max(k - factor, 0) - lo
+    # ReplicationPad2d takes (left, right, top, bottom).
+    self.pad = nn.ReplicationPad2d((lo, hi, lo, hi))
+    kernel = torch.outer(taps, taps).expand(channels, 1, k, k).contiguous()
+    # A buffer, not a parameter: the operator is fixed, never trained.
+    self.register_buffer("kernel", kernel)
+    self.factor, self.channels = factor, channels
+
+  def forward(self, x):
+    return nn.functional.conv2d(self.pad(x), self.kernel, stride=self.factor,
+                                groups=self.channels)
+
+
 def count_params(module: nn.Module) -> int:
   return sum(p.numel() for p in module.parameters())
 

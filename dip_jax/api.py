@@ -151,6 +151,7 @@ def _check_measurement(y, op, shape):
 def reconstruct(y=None, operator=None, method: str = "dip", *,
                 objective="mse", weights=None, clean=None, in_shape=None,
                 config=None, progress: bool = False, stream=None,
+                metrics_path: str | None = None,
                 **overrides) -> methods.Result:
   """Reconstructs x from y = A(x) (+ noise) with a method of the registry.
 
@@ -181,6 +182,10 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
     in_shape: (H, W, C) of x when neither the operator nor y tells it.
     config: a base ConfigDict (e.g. a task config); `overrides` apply on top.
     progress: print progress lines (to `stream`, default stdout).
+    metrics_path: a file to write one JSON line to every `log_every` steps
+      (the step, its metrics, the seconds since the fit began), as a CLI
+      run's metrics.jsonl: the PSNR against time, e.g. for
+      benchmarks/time_to_quality.py.
     **overrides: config keys, e.g. num_steps=500, seed=1,
       `**{"net.width": 16}`.
 
@@ -196,7 +201,7 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
   problem = _problem(y, operator, objective, weights, clean, in_shape)
   prepared = methods.prepare(method, problem, cfg)
   hooks = driver.Hooks(stream=stream, progress=progress,
-                       log_every=int(cfg.log_every),
+                       metrics_path=metrics_path, log_every=int(cfg.log_every),
                        eta_warning_minutes=float(cfg.eta_warning_minutes),
                        quick_hint=cfg.quick_hint)
   result = methods.get(method)(problem, cfg, hooks, **prepared)

@@ -107,3 +107,51 @@ def marks_of(summary: dict) -> list:
 def draw_marks(ax, marks):
   for step, label, style in marks:
     ax.axvline(step, color="black", ls=style, lw=0.9, label=label)
+
+
+def write_time_to_quality(path: str, record: dict) -> bool:
+  """A time_to_quality record's curves (benchmarks/time_to_quality.py):
+  one panel per task, the answer's PSNR against wall-clock seconds, one
+  line per image and recipe (a colour per recipe), the official best as a
+  dotted line per image. False (nothing written) without matplotlib or
+  curves."""
+  rows = [r for r in record.get("rows", []) if r.get("curve_seconds")]
+  if not rows:
+    return False
+  try:
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    import matplotlib.ticker  # pylint: disable=import-outside-toplevel
+    from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    return False
+  tasks = list(dict.fromkeys(r["task"] for r in rows))
+  recipes = list(dict.fromkeys(r["recipe"] for r in rows))
+  colors = dict(zip(recipes, ("tab:gray", "tab:red", "tab:blue",
+                              "tab:green", "tab:purple")))
+  fig, axes = plt.subplots(1, len(tasks), squeeze=False,
+                           figsize=(4.2 * len(tasks), 3.4))
+  for ax, task in zip(axes[0], tasks):
+    labelled = set()
+    for r in (r for r in rows if r["task"] == task):
+      ax.plot(r["curve_seconds"], r["curve_psnr"], lw=1.0,
+              color=colors[r["recipe"]],
+              label=None if r["recipe"] in labelled else r["recipe"])
+      labelled.add(r["recipe"])
+      if r["recipe"] == "official" and r.get("target_psnr") is not None:
+        ax.axhline(r["target_psnr"], color="black", ls=":", lw=0.7)
+    # Seconds span minutes to hours: a log axis keeps dip_jax's early
+    # part readable beside the official recipe's long tail.
+    ax.set_xscale("log")
+    # Labels on the decades only: minor ones overlap on a short span.
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("wall-clock seconds (compilation included)")
+    ax.set_ylabel("PSNR of the answer (dB)")
+    ax.set_title(task, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+  fig.tight_layout()
+  tmp = f"{path}.tmp-{os.getpid()}.png"
+  fig.savefig(tmp, dpi=90)
+  plt.close(fig)
+  os.replace(tmp, path)
+  return True

@@ -157,6 +157,47 @@ def aseqdip_denoise(recs: list[dict]) -> list[str]:
   return lines
 
 
+def _median_or_never(values: list) -> float:
+  """The median, a None (never reached) counting as infinite: "never" is
+  the answer when at least half the images never got there."""
+  return statistics.median(float("inf") if v is None else float(v)
+                           for v in values)
+
+
+def _seconds(v: float, digits: int = 1) -> str:
+  return "never" if v == float("inf") else _f(v, digits)
+
+
+def time_to_quality(recs: list[dict]) -> list[str]:
+  """benchmarks/time_to_quality.py: per task and recipe, medians over the
+  evaluation images of the best, final and answer PSNR, the seconds to
+  the official recipe's best (never = infinite), and dip_jax's seconds
+  over the official's seconds to its own best. Written and tested, but
+  registered in RENDERERS only once a real record is committed (the check
+  fails on a block without records)."""
+  rows = [r for r in recs[-1]["rows"] if r["split"] == "eval"]
+  if not rows:
+    raise KeyError("no evaluation rows (split 'eval')")
+  groups = {}
+  for r in rows:
+    groups.setdefault((r["task"], r["recipe"]), []).append(r)
+  out = []
+  for (task, recipe), mine in groups.items():
+    med = lambda k: statistics.median(r[k] for r in mine)
+    reach = [r["seconds_to_target"] for r in mine]
+    ratio = ("" if recipe == "official" else
+             _seconds(_median_or_never([r["ratio"] for r in mine]), 2))
+    out.append([task, recipe, str(len(mine)), _f(med("best_psnr")),
+                _f(med("final_psnr")), _f(med("answer_psnr")),
+                _seconds(_median_or_never(reach)),
+                f"{sum(v is not None for v in reach)} / {len(mine)}", ratio,
+                _f(med("seconds_total"), 0)])
+  return _table(["task", "recipe", "images", "best PSNR (dB)",
+                 "final PSNR (dB)", "answer PSNR (dB)",
+                 "s to official best", "reached", "s / official s",
+                 "s in all"], out, "lllrrrrrrr")
+
+
 # Table name -> renderer (records, oldest first -> Markdown lines).
 RENDERERS = {"quickstart": quickstart, "step_speed": step_speed}
 
