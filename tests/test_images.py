@@ -6,6 +6,7 @@ from PIL import Image
 
 from dip_jax.errors import InputError
 from dip_jax.io import images
+from dip_jax.nets import canvas
 
 
 def _save(tmp_path, name, arr, mode=None):
@@ -75,8 +76,8 @@ def test_sample_image_is_built_in():
 @pytest.mark.parametrize("h,w", [(37, 53), (32, 32), (5, 3)])
 def test_canvas_pad_and_crop_round_trip(h, w):
   x = np.random.default_rng(4).random((h, w, 2)).astype(np.float32)
-  pad = images.canvas_padding(h, w, 16, 32)
-  canvas = images.pad_canvas(x, pad)
-  assert canvas.shape[0] % 16 == 0 and canvas.shape[1] % 16 == 0
-  assert min(canvas.shape[:2]) >= 32
-  np.testing.assert_array_equal(images.crop_canvas(canvas, pad, h, w), x)
+  pad = canvas.canvas_padding(h, w, 16, 32)
+  padded = canvas.pad_canvas(x, pad)
+  assert padded.shape[0] % 16 == 0 and padded.shape[1] % 16 == 0
+  assert min(padded.shape[:2]) >= 32
+  np.testing.assert_array_equal(canvas.crop_canvas(padded, pad, h, w), x)

@@ -30,7 +30,7 @@ from dip_jax.fit import step as fit_core
 from dip_jax.fit.watchers import ema as ema_lib
 from dip_jax.fit.watchers import guard as guard_lib
 from dip_jax.fit.watchers import stopping
-from dip_jax.io import images
+from dip_jax.nets import canvas
 from dip_jax.io import workdir as workdir_lib
 from dip_jax.methods import dip_summary
 from dip_jax.methods import settings as settings_lib
@@ -62,7 +62,7 @@ def build_fit(config, problem, compile_chunk: bool = True, watchers=(),
   depth = nets.net_depth(config.net)
   # Reflect-pad the working canvas to a multiple of 2**depth (and at least
   # 2**(depth+1), so the deepest maps are 2x2) instead of cropping the image.
-  pad = images.canvas_padding(h, w, 2 ** depth, 2 ** (depth + 1))
+  pad = canvas.canvas_padding(h, w, 2 ** depth, 2 ** (depth + 1))
   canvas_h, canvas_w = h + pad[0] + pad[1], w + pad[2] + pad[3]
   # Validates early; with a mesh every restart stays vmapped (it shards
   # that axis), so no grouping.
@@ -75,20 +75,11 @@ def build_fit(config, problem, compile_chunk: bool = True, watchers=(),
   except ValueError as e:
     raise InputError(str(e)) from None
   _check_numbers(config)
-  precision = config.get("precision", "float32")
-  if precision not in fit_core.PRECISIONS:
-    raise InputError(f"precision must be one of {sorted(fit_core.PRECISIONS)}, "
-                     f"got {precision!r}")
+  precision = _precision(config)
   settings = optim.OptimSettings.from_config(config.optim,
                                              int(config.num_steps))
   if optim_changes:
     settings = dataclasses.replace(settings, **optim_changes)
-  own = [ema_lib.Ema(float(config.ema_decay))]
-  if config.guard.enabled:
-    own.append(guard_lib.Guard(psnr_drop=float(config.guard.psnr_drop),
-                               every=int(config.guard.every)))
-  if stop_spec is not None:
-    own.append(stop_spec)
   spec = fit_core.FitSpec(
       net=net,
       operator=problem.operator.apply,
@@ -104,7 +95,7 @@ def build_fit(config, problem, compile_chunk: bool = True, watchers=(),
                      _restart_group(config, restarts, canvas_h * canvas_w)),
       image_measurement=problem.image_measurement,
       precision=precision,
-      watchers=(*own, *watchers))
+      watchers=(*_own_watchers(config, stop_spec), *watchers))
   init_key, input_key, loop_key = (
       fit_core.restart_keys(spec, k)
       for k in jax.random.split(jax.random.key(config.seed), 3))
@@ -113,7 +104,7 @@ def build_fit(config, problem, compile_chunk: bool = True, watchers=(),
   if problem.net_input is not None:
     # A fixed image as input (the flash photo), on the padded canvas, the
     # same for every restart.
-    image = jnp.asarray(images.pad_canvas(problem.net_input, pad))[None]
+    image = jnp.asarray(canvas.pad_canvas(problem.net_input, pad))[None]
     make_inputs = lambda: jnp.broadcast_to(image, (restarts, *image.shape))
   else:
     make_inputs = lambda: jax.vmap(make_z)(input_key)
@@ -122,25 +113,7 @@ def build_fit(config, problem, compile_chunk: bool = True, watchers=(),
   except ValueError as e:
     raise InputError(str(e)) from None
   # numpy views first (no copies): the budget check needs shapes only.
-  data = {}
-  if problem.observed is not None:
-    data["observed"] = jax.tree.map(lambda a: np.asarray(a)[None],
-                                    problem.observed)
-  if problem.mask is not None:
-    data["mask"] = np.asarray(problem.mask)[None]
-  if problem.clean is not None:
-    data["clean"] = np.asarray(problem.clean)[None]
-  if problem.operator.params is not None:
-    data["operator_params"] = problem.operator.params
-  if stop_spec is not None and stop_spec.fit_gate > 0:
-    if not problem.image_measurement or problem.observed is None:
-      raise InputError("early_stopping.fit_gate needs an image measurement "
-                       "to estimate its noise level from; set it to 0")
-    if problem.mask is not None:
-      # The wavelet estimate reads the mask's edges as noise.
-      raise InputError("early_stopping.fit_gate cannot estimate the noise "
-                       "level of a masked observation; set it to 0")
-    data["noise_var"] = np.float32(metrics.noise_sigma(problem.observed) ** 2)
+  data = _fit_data(problem, stop_spec)
   executable = estimate = None
   if compile_chunk and not split:
     # Compiled from shapes, so a fit too large for the machine is refused
@@ -206,6 +179,49 @@ def _check_numbers(config) -> None:
   if config.input.kind not in ("image", "meshgrid"):
     check_number("input.channels", config.input.channels, lambda v: v >= 1,
                  "an integer >= 1")
+
+
+def _fit_data(problem, stop_spec) -> dict:
+  """The arrays the step reads besides z, as numpy views (no copies)."""
+  data = {}
+  if problem.observed is not None:
+    data["observed"] = jax.tree.map(lambda a: np.asarray(a)[None],
+                                    problem.observed)
+  if problem.mask is not None:
+    data["mask"] = np.asarray(problem.mask)[None]
+  if problem.clean is not None:
+    data["clean"] = np.asarray(problem.clean)[None]
+  if problem.operator.params is not None:
+    data["operator_params"] = problem.operator.params
+  if stop_spec is not None and stop_spec.fit_gate > 0:
+    if not problem.image_measurement or problem.observed is None:
+      raise InputError("early_stopping.fit_gate needs an image measurement "
+                       "to estimate its noise level from; set it to 0")
+    if problem.mask is not None:
+      # The wavelet estimate reads the mask's edges as noise.
+      raise InputError("early_stopping.fit_gate cannot estimate the noise "
+                       "level of a masked observation; set it to 0")
+    data["noise_var"] = np.float32(metrics.noise_sigma(problem.observed) ** 2)
+  return data
+
+
+def _own_watchers(config, stop_spec) -> list:
+  """DIP's own watchers: the output average, the guard, the stop."""
+  own = [ema_lib.Ema(float(config.ema_decay))]
+  if config.guard.enabled:
+    own.append(guard_lib.Guard(psnr_drop=float(config.guard.psnr_drop),
+                               every=int(config.guard.every)))
+  if stop_spec is not None:
+    own.append(stop_spec)
+  return own
+
+
+def _precision(config) -> str:
+  precision = config.get("precision", "float32")
+  if precision not in fit_core.PRECISIONS:
+    raise InputError(f"precision must be one of {sorted(fit_core.PRECISIONS)}, "
+                     f"got {precision!r}")
+  return precision
 
 
 def _restart_group(config, restarts: int, pixels: int) -> int:
