@@ -19,8 +19,8 @@ from dip_jax import budget
 from dip_jax import driver
 from dip_jax import images
 from dip_jax import methods
-from dip_jax import metrics
 from dip_jax import nets
+from dip_jax import noise_level
 from dip_jax import objectives
 from dip_jax import sharding
 from dip_jax import workdir as workdir_lib
@@ -139,7 +139,12 @@ def build_fit(config, problem, compile_chunk: bool = True, watchers=(),
       # The wavelet estimate reads the mask's edges as noise.
       raise InputError("early_stopping.fit_gate cannot estimate the noise "
                        "level of a masked observation; set it to 0")
-    data["noise_var"] = np.float32(metrics.noise_sigma(problem.observed) ** 2)
+    model = str(config.early_stopping.get("noise_model", "gaussian"))
+    if model not in noise_level.MODELS:
+      raise InputError(f"early_stopping.noise_model must be one of "
+                       f"{list(noise_level.MODELS)}, got {model!r}")
+    data["noise_var"] = np.float32(
+        noise_level.noise_variance(problem.observed, model))
   executable = estimate = None
   if compile_chunk and not split:
     # Compiled from shapes, so a fit too large for the machine is refused
