@@ -72,3 +72,17 @@ def test_small_and_constant_images():
     noise_level.noise_variance(tiny, "laplace")
   with pytest.raises(ValueError, match="at least 2 x 2"):
     noise_level.noise_variance(np.zeros((1, 5, 3)))
+
+
+def test_an_unknown_noise_model_is_one_line_before_any_fit(tmp_path):
+  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  from dip_jax import run  # pylint: disable=g-import-not-at-top
+  from dip_jax.errors import InputError  # pylint: disable=g-import-not-at-top
+  cfg = tiny_config(**{"early_stopping.kind": "discrepancy",
+                       "early_stopping.fit_gate": 1.0,
+                       "early_stopping.noise_model": "laplace"})
+  with pytest.raises(InputError, match=r"^early_stopping.noise_model must "
+                     r"be one of \['gaussian', 'signal_dependent'\], got "
+                     r"'laplace'$"):
+    run.reconstruct(cfg, str(tmp_path / "run"))
+  assert not (tmp_path / "run" / "summary.json").exists()
