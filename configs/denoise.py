@@ -44,6 +44,18 @@ peak at the median (sigma 25 / 50), 0.29 dB at worst, where the fixed
 same gate, the default before: 0.13 / 1.36 dB).
 --config.early_stopping.kind=none runs the paper's fixed step count.
 
+Signal-dependent noise (dip_jax/data/corruptions.py, poisson_noise): shot noise
+with a peak of N photons at white, y = Poisson(N x) / N, so Var[y] = x / N:
+  --config.corruption.kind=poisson --config.corruption.peak=30
+and that plus Gaussian read noise of std sigma on the 0-255 scale (the
+Poisson-Gaussian model of raw camera data):
+  --config.corruption.kind=poisson_gaussian --config.corruption.peak=30 \
+      --config.corruption.sigma=5
+Both are drawn from the seed and clipped to [0, 1] like the gaussian kind
+(--config.corruption.clip=False keeps the overshoot). For them the
+discrepancy stop needs the noise level of each intensity, not one sigma:
+--config.early_stopping.noise_model (docs/early_stopping.md).
+
 Any key can be overridden: --config.corruption.sigma=50 --config.seed=1 ...
 """
 
@@ -65,6 +77,11 @@ def get_config(arg=None):
   c.early_stopping.kind = "discrepancy"
   c.early_stopping.fit_gate = 1.0
   c.early_stopping.lag = -1
+  # The noise level per intensity (shot noise), not one sigma: on Gaussian
+  # noise it is about the one-sigma estimate, on shot noise the one sigma
+  # read 0.67-1.21 x the mean variance (Kodak tuning crops, noise_level.py)
+  # and the stop then came late or never.
+  c.early_stopping.noise_model = "signal_dependent"
   c.quick_hint = "configs/denoise.py:quick"
   if args.quick:
     config_lib.narrow_for_cpu(c)

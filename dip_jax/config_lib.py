@@ -91,8 +91,12 @@ def base_config() -> ml_collections.ConfigDict:
                               # | dip_dncnn
 
   c.corruption = ml_collections.ConfigDict()
-  c.corruption.kind = "gaussian"  # none | gaussian | jpeg | pil_lanczos (SR)
-  c.corruption.sigma = 25.0       # noise std on the 0-255 scale
+  # none | gaussian | poisson | poisson_gaussian | jpeg | pil_lanczos (SR)
+  c.corruption.kind = "gaussian"
+  c.corruption.sigma = 25.0       # noise std on the 0-255 scale (gaussian;
+                                  # poisson_gaussian: the read noise)
+  c.corruption.peak = 30.0        # poisson kinds: photons at white, > 0;
+                                  # y = Poisson(peak x) / peak
   c.corruption.clip = True        # clip the noisy image to [0, 1]
   c.corruption.quality = 10       # JPEG quality for kind jpeg
 
@@ -242,6 +246,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.early_stopping.fit_gate = 0.0   # kappa > 0: no candidate before the
                                     # data fit's MSE <= kappa x the noise
                                     # variance estimated from y (stopping.py)
+  c.early_stopping.noise_model = "gaussian"  # how that variance is
+                                    # estimated (noise_level.py): gaussian
+                                    # (one level) | signal_dependent (a
+                                    # level per intensity: shot noise)
   c.early_stopping.lag = 0          # answer = the one this many steps after
                                     # the detected step; -1: the output
                                     # average's mean age (99 at 0.99)

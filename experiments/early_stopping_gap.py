@@ -9,8 +9,13 @@ PSNR at the paper's fixed step count. Detection never changes the fit: the
 detector only watches it.
 
 Tasks (configs/*.py, the paper's settings; `--quick`: their :quick variants):
+  denoise10  Gaussian noise sigma 10            denoise.py
   denoise25  Gaussian noise sigma 25            denoise.py
   denoise50  Gaussian noise sigma 50            denoise.py
+  poisson10  shot noise, peak 10 photons        denoise.py
+  poisson30  shot noise, peak 30 photons        denoise.py
+  poisson100 shot noise, peak 100 photons       denoise.py
+  pg30       shot noise peak 30 + read noise 5  denoise.py
   jpeg       JPEG quality 10                    jpeg.py
   text       text drawn over the image          inpaint.py (text)
   missing50  50 % of the pixels kept at random  restore.py
@@ -23,6 +28,13 @@ each task's folders below; without, the built-in sample.
   python experiments/early_stopping_gap.py --quick # CPU: 128 px, :quick
       # configs, 1 image per task, each task's own detector (denoising:
       # discrepancy; others: wmv) (about 10 min on 2 cores)
+
+Every discrepancy row also holds the stop of each noise model of
+noise_level.py (gap_<model>, detected_step_<model>, noise_var_<model>,
+beside true_noise_var), replayed on the same fit's curves
+(`replay_discrepancy`): the models compared on identical fits.
+--cap_steps N runs N steps at most (a cheaper table; the oracle is then
+the peak within them).
 
 With --record [DIR] the rows also go to DIR/early_stopping_gap/<run-id>.json
 (default DIR: results/; dip_jax/io/records.py).
@@ -44,15 +56,31 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
+from dip_jax import data  # pylint: disable=wrong-import-position
 from dip_jax.cli import run  # pylint: disable=wrong-import-position
+from dip_jax.fit.watchers import stopping  # pylint: disable=wrong-import-position
 from dip_jax.io import records  # pylint: disable=wrong-import-position
+from dip_jax.solvers import noise_level  # pylint: disable=wrong-import-position
 
 # task: (config file, config arg, overrides, image folders under --data_dir)
 TASKS = {
+    "denoise10": ("denoise.py", None, {"corruption.sigma": 10.0},
+                  ["denoise9"]),
     "denoise25": ("denoise.py", None, {"corruption.sigma": 25.0},
                   ["denoise9"]),
     "denoise50": ("denoise.py", None, {"corruption.sigma": 50.0},
                   ["denoise9"]),
+    # Signal-dependent noise (corruptions.poisson_noise): photons at white.
+    "poisson10": ("denoise.py", None, {"corruption.kind": "poisson",
+                                       "corruption.peak": 10.0}, ["denoise9"]),
+    "poisson30": ("denoise.py", None, {"corruption.kind": "poisson",
+                                       "corruption.peak": 30.0}, ["denoise9"]),
+    "poisson100": ("denoise.py", None, {"corruption.kind": "poisson",
+                                        "corruption.peak": 100.0},
+                   ["denoise9"]),
+    "pg30": ("denoise.py", None, {"corruption.kind": "poisson_gaussian",
+                                  "corruption.peak": 30.0,
+                                  "corruption.sigma": 5.0}, ["denoise9"]),
     "jpeg": ("jpeg.py", None, {}, ["denoise9"]),
     "text": ("inpaint.py", "text", {}, ["dip/inpainting/kate.png",
                                         "denoise9"]),
@@ -95,6 +123,8 @@ def task_config(task: str, image: str, detector: str, args):
       target = target[p]
     target[leaf] = value
   fixed_steps = int(c.num_steps)   # the config's (paper's) step count
+  if args.cap_steps:
+    fixed_steps = min(fixed_steps, args.cap_steps)
   c.image = image
   if image and args.crop:
     c.center_crop = args.crop
@@ -105,6 +135,8 @@ def task_config(task: str, image: str, detector: str, args):
   c.eta_warning_minutes = 1e9
   # Run past the fixed count so a detection after it can still fire.
   c.num_steps = max(fixed_steps, args.steps or 0)
+  if args.cap_steps:
+    c.num_steps = min(c.num_steps, args.cap_steps)
   c.early_stopping.kind = detector
   c.early_stopping.halt = False
   c.early_stopping.window = args.window
@@ -115,7 +147,49 @@ def task_config(task: str, image: str, detector: str, args):
     c.early_stopping.fit_gate = args.fit_gate
   if args.lag is not None:       # else the task config's (denoise: -1)
     c.early_stopping.lag = args.lag
+  if args.noise_model:
+    c.early_stopping.noise_model = args.noise_model
   return c, fixed_steps
+
+
+def replay_discrepancy(fit_db, answer_db, noise_var: float, kappa: float,
+                       start: int, lag: int):
+  """The discrepancy stop (stopping.py) replayed on a fit's history: the
+  first step t > start whose MSE(x_t, y) <= kappa * noise_var, in float32
+  as the compiled detector compares them, and the answer's PSNR `lag`
+  steps later (the last step's where the run ends first). The detector
+  only watches the fit, so one fit's curves give the stop of any noise
+  estimate. Returns (detected step or 0, answer step, answer PSNR)."""
+  mse = np.float32(10.0) ** (-np.asarray(fit_db, np.float32) / np.float32(10))
+  t = np.arange(1, len(mse) + 1)
+  hit = (t > start) & (mse <= np.float32(kappa) * np.float32(noise_var))
+  if not hit.any():
+    return 0, len(mse), float(answer_db[-1])
+  detected = int(t[hit][0])
+  answer = min(detected + lag, len(mse))
+  return detected, answer, float(answer_db[answer - 1])
+
+
+def noise_model_rows(config, history, curve, oracle: float) -> dict:
+  """Per noise model of noise_level.py: its estimate of y's noise
+  variance and the stop it gives on this fit (replayed), beside the true
+  mean variance of y - clean (needs the clean image)."""
+  problem = data.build_problem(config)
+  es = config.early_stopping
+  lag = (stopping.default_lag(config.ema_decay) if int(es.lag) == -1
+         else int(es.lag))
+  out = {"true_noise_var": float(np.mean(np.square(
+      problem.observed.astype(np.float64) - problem.clean)))}
+  for model in noise_level.MODELS:
+    var = noise_level.noise_variance(problem.observed, model)
+    detected, answer, psnr = replay_discrepancy(
+        history["psnr_observed"][:, 0], curve, var, float(es.fit_gate),
+        int(es.start), lag)
+    out.update({f"noise_var_{model}": var,
+                f"detected_step_{model}": detected,
+                f"answer_step_{model}": answer,
+                f"gap_{model}": oracle - psnr})
+  return out
 
 
 def run_one(task, image, detector, args):
@@ -128,7 +202,16 @@ def run_one(task, image, detector, args):
   curve = history["psnr_ema" if config.ema_decay > 0 else "psnr"][:, 0]
   detected = summary["detected_step"]
   answer = summary.get("answer_step", detected)  # detected + lag
-  return {
+  by_model = {}
+  if detector == "discrepancy" and config.ema_decay > 0:
+    by_model = noise_model_rows(config, history, curve,
+                                summary["oracle_peak_psnr"])
+    # The replay of the model the fit ran with must be its own detection.
+    own = by_model[f"detected_step_{config.early_stopping.noise_model}"]
+    if own != detected:
+      raise SystemExit(f"{workdir}: the replayed stop (step {own}) is not "
+                       f"the fit's own (step {detected})")
+  return {**by_model,
       "task": task, "image": name, "detector": detector,
       "oracle_psnr": summary["oracle_peak_psnr"],
       "oracle_step": summary["oracle_peak_step"],
@@ -179,6 +262,11 @@ def table(rows, args) -> str:
                f"{gaps.max():.2f} dB ({worst['task']}/{worst['image']}); "
                f"fired within the run in {fired}/{len(gaps)}; the fixed step "
                f"count's median gap is {np.median(fixed):.2f} dB")
+  for model in noise_level.MODELS:
+    gaps = [r[f"gap_{model}"] for r in rows if f"gap_{model}" in r]
+    if gaps:
+      out.append(f"- discrepancy replayed with noise model {model}: median "
+                 f"gap {np.median(gaps):.2f} dB, worst {max(gaps):.2f} dB")
   out += ["",
           "Oracle peak: the best PSNR over all steps run (needs the clean "
           "image). Answer: the image the detector keeps (the EMA image where "
@@ -227,6 +315,14 @@ def main(argv=None):
                       "(-1: the output average's mean age); default: each "
                       "task config's (denoise: -1, others: 0)")
   p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--cap_steps", type=int, default=0,
+                 help="run at most this many steps (a cheaper, shorter "
+                      "table: the oracle is the peak within them)")
+  p.add_argument("--noise_model", default="",
+                 help="the discrepancy stop's noise model "
+                      f"({', '.join(noise_level.MODELS)}); default: the "
+                      "task config's. Every discrepancy row also gets each "
+                      "model's stop, replayed on the same fit")
   records.add_flag(p)
   args = p.parse_args(argv)
   def detectors(task):

@@ -144,3 +144,66 @@ def test_make_mask_dispatches_on_kind(tmp_path):
   assert f.min() == 1.0
   with pytest.raises(InputError, match="mask.kind"):
     corruptions.make_mask(cfg({"kind": "stars"}), (8, 8), 0)
+
+
+def _poisson(kind, peak, sigma=0.0, clip=False):
+  return ml_collections.ConfigDict({"kind": kind, "peak": peak,
+                                    "sigma": sigma, "clip": clip})
+
+
+@pytest.mark.parametrize("level", [0.1, 0.5])
+def test_poisson_keeps_the_mean_and_has_variance_x_over_peak(level):
+  # 64 x 64 x 3 = 12288 draws: the sample mean's std is sqrt(x / peak /
+  # 12288) <= 0.0012 and the sample variance's relative std ~ 1.3 %, so
+  # 5 std margins are 0.006 and 7 %; a variance of x / peak ** 0.5 (or a
+  # lost / peak scaling) is off by 3x and more.
+  clean = np.full((64, 64, 3), level, np.float32)
+  y = corruptions.corrupt(clean, _poisson("poisson", 30.0), seed=1)
+  assert y.dtype == np.float32 and y.shape == clean.shape
+  assert abs(y.mean() - level) < 0.006
+  assert y.var() == pytest.approx(level / 30.0, rel=0.07)
+  # Counts over peak: every value is a multiple of 1 / peak.
+  np.testing.assert_allclose(y * 30.0, np.round(y * 30.0), atol=1e-4)
+
+
+def test_poisson_gaussian_adds_the_read_noise_variance():
+  clean = np.full((64, 64, 3), 0.4, np.float32)
+  y = corruptions.corrupt(clean, _poisson("poisson_gaussian", 30.0, 10.0),
+                          seed=2)
+  assert abs(y.mean() - 0.4) < 0.006
+  assert y.var() == pytest.approx(0.4 / 30.0 + (10.0 / 255) ** 2, rel=0.07)
+  # The shot part is the poisson kind's, drawn first from the same seed.
+  shot = corruptions.corrupt(clean, _poisson("poisson", 30.0), seed=2)
+  assert (y - shot).std() == pytest.approx(10.0 / 255, rel=0.07)
+
+
+def test_poisson_kinds_are_seeded_and_clip_like_gaussian():
+  clean = smooth_image(32, 32)
+  cfg = _poisson("poisson", 5.0, clip=True)
+  a = corruptions.corrupt(clean, cfg, seed=7)
+  np.testing.assert_array_equal(a, corruptions.corrupt(clean, cfg, seed=7))
+  assert not np.array_equal(a, corruptions.corrupt(clean, cfg, seed=8))
+  assert 0.0 <= a.min() and a.max() <= 1.0
+  # poisson ignores sigma (the gaussian kind's 25 is the config default).
+  np.testing.assert_array_equal(
+      a, corruptions.corrupt(clean, _poisson("poisson", 5.0, 25.0, True), 7))
+  # Without the clip a peak of 5 overshoots white somewhere.
+  assert corruptions.corrupt(clean, _poisson("poisson", 5.0), 7).max() > 1.0
+
+
+@pytest.mark.parametrize("peak", [0, -3.0, float("nan"), float("inf"), 1e13,
+                                  "high", True])
+def test_bad_peak_is_one_clear_line(peak):
+  with pytest.raises(InputError) as e:
+    corruptions.corrupt(smooth_image(8, 8), _poisson("poisson", peak), 0)
+  assert str(e.value).startswith("corruption.peak must be a number in (0, ")
+  assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("sigma", [-1.0, float("nan")])
+def test_bad_read_noise_is_one_clear_line(sigma):
+  with pytest.raises(InputError, match=r"^corruption.sigma must be a finite "
+                     r"number >= 0, got") as e:
+    corruptions.corrupt(smooth_image(8, 8),
+                        _poisson("poisson_gaussian", 30.0, sigma), 0)
+  assert "\n" not in str(e.value)

@@ -198,8 +198,62 @@ def time_to_quality(recs: list[dict]) -> list[str]:
                  "s in all"], out, "lllrrrrrrr")
 
 
+# early_stopping_gap: the discrepancy stop's noise models (noise_level.py)
+# as the record's columns name them, and their names in the page.
+NOISE_MODELS = (("gaussian", "one level (Gaussian)"),
+                ("signal_dependent", "a level per intensity"))
+
+
+def _gap_cell(gaps: list) -> str:
+  """'median / worst' of a list of gaps (dB)."""
+  return (f"{_f(statistics.median(gaps))} / {_f(max(gaps))}" if gaps
+          else "—")
+
+
+def early_stopping_gap(recs: list[dict]) -> list[str]:
+  """The discrepancy stop's gap to the oracle peak (dB) per noise, for
+  each noise model, replayed on the same fits; then every fit. Only the
+  latest record's discrepancy rows that carry both models' gaps."""
+  rows = [r for r in recs[-1]["rows"] if r.get("detector") == "discrepancy"
+          and all(f"gap_{m}" in r for m, _ in NOISE_MODELS)]
+  tasks = list(dict.fromkeys(r["task"] for r in rows))
+  summary = []
+  for task in tasks:
+    mine = [r for r in rows if r["task"] == task]
+    cells = []
+    for model, _ in NOISE_MODELS:
+      fired = sum(1 for r in mine if r[f"detected_step_{model}"])
+      cells += [_gap_cell([r[f"gap_{model}"] for r in mine]),
+                f"{fired}/{len(mine)}"]
+    fixed = [r["oracle_psnr"] - r["fixed_psnr"] for r in mine]
+    summary.append([task, str(len(mine)), *cells, _f(statistics.median(fixed))])
+  header = ["noise", "images"]
+  for _, name in NOISE_MODELS:
+    header += [f"{name}: gap median / worst (dB)", "fired"]
+  lines = _table(header + [f"all {rows[0]['fixed_steps']} steps: median gap"
+                           if rows else "all steps: median gap"],
+                 summary, "lr" + "rr" * len(NOISE_MODELS) + "r")
+  lines += ["", "Every fit (gap in dB; answer step; estimate / true mean "
+            "noise variance):", ""]
+  detail = []
+  for r in rows:
+    cells = [r["task"], str(r["image"]), f"{_f(r['oracle_psnr'])} / "
+             f"{r['oracle_step']}"]
+    for model, _ in NOISE_MODELS:
+      step = (str(r[f"answer_step_{model}"]) if r[f"detected_step_{model}"]
+              else "not fired")
+      cells.append(f"{_f(r[f'gap_{model}'])} ({step}; "
+                   f"{_f(r[f'noise_var_{model}'] / r['true_noise_var'])})")
+    detail.append(cells)
+  header = ["noise", "image", "oracle peak PSNR / step"]
+  header += [name for _, name in NOISE_MODELS]
+  lines += _table(header, detail, "lll" + "r" * len(NOISE_MODELS))
+  return lines
+
+
 # Table name -> renderer (records, oldest first -> Markdown lines).
-RENDERERS = {"quickstart": quickstart, "step_speed": step_speed}
+RENDERERS = {"quickstart": quickstart, "step_speed": step_speed,
+             "early_stopping_gap": early_stopping_gap}
 
 
 def provenance(name: str, recs: list[dict]) -> str:

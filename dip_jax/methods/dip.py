@@ -15,7 +15,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from dip_jax import methods
-from dip_jax import metrics
 from dip_jax import nets
 from dip_jax import objectives
 from dip_jax.errors import InputError
@@ -34,6 +33,7 @@ from dip_jax.nets import canvas
 from dip_jax.io import workdir as workdir_lib
 from dip_jax.methods import dip_summary
 from dip_jax.methods import settings as settings_lib
+from dip_jax.solvers import noise_level
 
 
 def _positive_int(config, key: str) -> int:
@@ -113,7 +113,7 @@ def build_fit(config, problem, compile_chunk: bool = True, watchers=(),
   except ValueError as e:
     raise InputError(str(e)) from None
   # numpy views first (no copies): the budget check needs shapes only.
-  data = _fit_data(problem, stop_spec)
+  data = _fit_data(problem, stop_spec, config)
   executable = estimate = None
   if compile_chunk and not split:
     # Compiled from shapes, so a fit too large for the machine is refused
@@ -181,7 +181,7 @@ def _check_numbers(config) -> None:
                  "an integer >= 1")
 
 
-def _fit_data(problem, stop_spec) -> dict:
+def _fit_data(problem, stop_spec, config) -> dict:
   """The arrays the step reads besides z, as numpy views (no copies)."""
   data = {}
   if problem.observed is not None:
@@ -201,7 +201,12 @@ def _fit_data(problem, stop_spec) -> dict:
       # The wavelet estimate reads the mask's edges as noise.
       raise InputError("early_stopping.fit_gate cannot estimate the noise "
                        "level of a masked observation; set it to 0")
-    data["noise_var"] = np.float32(metrics.noise_sigma(problem.observed) ** 2)
+    model = str(config.early_stopping.get("noise_model", "gaussian"))
+    if model not in noise_level.MODELS:
+      raise InputError(f"early_stopping.noise_model must be one of "
+                       f"{list(noise_level.MODELS)}, got {model!r}")
+    data["noise_var"] = np.float32(
+        noise_level.noise_variance(problem.observed, model))
   return data
 
 
