@@ -33,7 +33,7 @@ def worker(args) -> dict:
   from configs import denoise  # pylint: disable=g-import-not-at-top
   from dip_jax.fit import driver  # pylint: disable=g-import-not-at-top
   from dip_jax.io import images  # pylint: disable=g-import-not-at-top
-  from dip_jax import data
+  from dip_jax import data as data_lib
   from dip_jax import problem as problem_lib  # pylint: disable=g-import-not-at-top
   from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
   cfg = denoise.get_config("quick")
@@ -41,7 +41,7 @@ def worker(args) -> dict:
   cfg.sample_size = args.size
   steps_per_image = int(cfg.num_steps)
   clean = images.sample_image(args.size)
-  operator = data.build_problem(cfg).operator
+  operator = data_lib.build_problem(cfg).operator
   problems = []
   for b in range(args.b):
     y = clean + np.random.default_rng(b).normal(0, 25 / 255, clean.shape)

@@ -28,7 +28,7 @@ def measure(config_path: str, size: int, steps: int) -> dict:
   """In this process: estimate, then the measured peak RSS growth."""
   import importlib.util  # pylint: disable=import-outside-toplevel
   import jax  # pylint: disable=import-outside-toplevel
-  from dip_jax import data
+  from dip_jax import data as data_lib
   from dip_jax.fit import driver  # pylint: disable=import-outside-toplevel
   from dip_jax.methods import dip as dip_method  # pylint: disable=import-outside-toplevel
 
@@ -39,7 +39,7 @@ def measure(config_path: str, size: int, steps: int) -> dict:
   config = module.get_config(arg or None)
   config.sample_size, config.image, config.tv.enabled = size, "", False
   config.steps_per_dispatch = steps
-  problem = data.build_problem(config)
+  problem = data_lib.build_problem(config)
   page = os.sysconf("SC_PAGE_SIZE")
 
   def rss():  # current, not peak: the compile's own peak must not count

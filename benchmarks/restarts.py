@@ -58,7 +58,7 @@ class Fit:
                restart_group: int = 0, configure=None):
     from dip_jax import config_lib  # pylint: disable=g-import-not-at-top
     from dip_jax.fit import driver  # pylint: disable=g-import-not-at-top
-    from dip_jax import data
+    from dip_jax import data as data_lib
     from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
     cfg = config_lib.task_config("denoise.py", None if full else "quick")
     cfg.sample_size, cfg.image, cfg.num_restarts = size, "", num_restarts
@@ -72,7 +72,7 @@ class Fit:
     cfg.steps_per_dispatch = chunk
     if configure is not None:
       configure(cfg)
-    fit = dip_method.build_fit(cfg, data.build_problem(cfg))
+    fit = dip_method.build_fit(cfg, data_lib.build_problem(cfg))
     self.group = fit.spec.restart_group
     # The driver's runner: compiled ahead of time, so no timed chunk
     # includes compilation.

@@ -143,7 +143,7 @@ def jax_worker(args, cfg) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from dip_jax.fit import driver  # pylint: disable=g-import-not-at-top
-  from dip_jax import data
+  from dip_jax import data as data_lib
   from dip_jax.methods import dip as dip_method  # pylint: disable=g-import-not-at-top
   base_mib = peak_mib()
   # impl: the conv implementation, "+bfloat16" for config.precision's
@@ -156,7 +156,7 @@ def jax_worker(args, cfg) -> dict:
   chunk = args.chunk or max(1, 512 // args.size)
   cfg.log_every, cfg.num_steps = chunk, 10 ** 6
   cfg.steps_per_dispatch = chunk
-  problem = data.build_problem(cfg)
+  problem = data_lib.build_problem(cfg)
   fit = dip_method.build_fit(cfg, problem)
   t0 = time.perf_counter()
   runner = driver.Runner(fit)  # init, placement and the AOT compile

@@ -49,7 +49,7 @@ ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, ROOT]  # torch_skip; dip_jax uninstalled
 import dip_jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import data  # pylint: disable=wrong-import-position
+from dip_jax import data as data_lib  # pylint: disable=wrong-import-position
 from dip_jax import metrics  # pylint: disable=wrong-import-position
 from dip_jax.io import curves  # pylint: disable=wrong-import-position
 from dip_jax.io import records  # pylint: disable=wrong-import-position
@@ -260,7 +260,7 @@ def run(args) -> list[dict]:
   rows = []
   recipes = [r for r in args.dip_recipes.split(",") if r]
   for task, name, path in jobs(args):
-    problem = data.build_problem(task_config(task, "quick", args, path))
+    problem = data_lib.build_problem(task_config(task, "quick", args, path))
     fits = {}
     if args.official:
       fits["official"] = official_fit(task, problem, args)

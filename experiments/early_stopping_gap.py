@@ -56,7 +56,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import data  # pylint: disable=wrong-import-position
+from dip_jax import data as data_lib  # pylint: disable=wrong-import-position
 from dip_jax.cli import run  # pylint: disable=wrong-import-position
 from dip_jax.fit.watchers import stopping  # pylint: disable=wrong-import-position
 from dip_jax.io import records  # pylint: disable=wrong-import-position
@@ -174,7 +174,7 @@ def noise_model_rows(config, history, curve, oracle: float) -> dict:
   """Per noise model of noise_level.py: its estimate of y's noise
   variance and the stop it gives on this fit (replayed), beside the true
   mean variance of y - clean (needs the clean image)."""
-  problem = data.build_problem(config)
+  problem = data_lib.build_problem(config)
   es = config.early_stopping
   lag = (stopping.default_lag(config.ema_decay) if int(es.lag) == -1
          else int(es.lag))

@@ -45,7 +45,7 @@ import common  # pylint: disable=wrong-import-position
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position,g-bad-import-order
 import numpy as np  # pylint: disable=wrong-import-position
 
-from dip_jax import data
+from dip_jax import data as data_lib
 from dip_jax import methods  # pylint: disable=wrong-import-position
 from dip_jax import metrics  # pylint: disable=wrong-import-position
 from dip_jax.fit import driver  # pylint: disable=wrong-import-position
@@ -91,7 +91,7 @@ def make_config(args, panels):
 def run_fit(config, panels):
   """One fit; returns (problem, its FitSpec, the method's Result, {step:
   the fit's answer, its EMA image, at that step})."""
-  problem = data.build_problem(config)
+  problem = data_lib.build_problem(config)
   prepared = methods.prepare("dip", problem, config)
   shots = {}
 

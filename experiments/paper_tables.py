@@ -147,8 +147,8 @@ def classical(table: str, job_config, job_dir: str) -> dict:
     with open(cache) as f:
       return json.load(f)
   kind = TABLES[table][3]  # CBM3D or biharmonic: bicubic is in summary.json
-  from dip_jax import data
-  problem = data.build_problem(job_config)  # seeded: the same input
+  from dip_jax import data as data_lib
+  problem = data_lib.build_problem(job_config)  # seeded: the same input
   t0 = time.perf_counter()
   try:
     if kind == "CBM3D":

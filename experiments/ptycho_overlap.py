@@ -40,7 +40,7 @@ import numpy as np  # pylint: disable=wrong-import-position,g-bad-import-order
 
 import dip_jax  # pylint: disable=wrong-import-position
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import data
+from dip_jax import data as data_lib
 from dip_jax.data.tasks import ptycho as ptycho_task  # pylint: disable=wrong-import-position
 from dip_jax.io import images  # pylint: disable=wrong-import-position
 from dip_jax.operators import ptycho  # pylint: disable=wrong-import-position
@@ -53,7 +53,7 @@ def test_object(size: int, amplitude_image: str = "", phase_image: str = ""):
   c = config_lib.base_config()
   c.sample_size, c.image = size, amplitude_image
   amplitude = 0.2 + 0.8 * ptycho_task.square(
-      data.load_source(c).pixels, size)
+      data_lib.load_source(c).pixels, size)
   phase = (ptycho_task.square(images.load_image(phase_image).pixels, size)
            if phase_image else ptycho_task.synthetic_phase(size))
   return amplitude.astype(np.float32), phase.astype(np.float32)

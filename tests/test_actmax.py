@@ -31,7 +31,7 @@ import pytest
 import dip_jax
 from conftest import tiny_config
 from dip_jax import config_lib
-from dip_jax import data
+from dip_jax import data as data_lib
 from dip_jax import metrics
 from dip_jax import objectives
 from dip_jax.errors import InputError
@@ -211,7 +211,7 @@ def test_actmax_task_builds_a_problem_without_observation(monkeypatch, clf):
   c = _config("actmax.py", monkeypatch, clf, **{
       "actmax.layer": "conv2", "actmax.unit": 3, "actmax.window": 4,
       "regularizer.tv": 0.5, "classifier.image_size": 0})
-  p = data.build_problem(c)
+  p = data_lib.build_problem(c)
   assert p.observed is None and p.clean is None and p.out_shape == (S, S, 3)
   assert p.operator.name == "tiny cnn conv2[3] window 4"
   assert p.objective is objectives.maximize
@@ -219,14 +219,14 @@ def test_actmax_task_builds_a_problem_without_observation(monkeypatch, clf):
           is objectives.regularized("maximize", tv=0.5))
   assert not p.image_measurement and p.observed_for_display() is None
   with pytest.raises(InputError, match="unit 16 is out of range"):
-    data.build_problem(_config("actmax.py", monkeypatch, clf, **{
+    data_lib.build_problem(_config("actmax.py", monkeypatch, clf, **{
         "actmax.layer": "conv2", "actmax.unit": 16}))
 
 
 def test_invert_task_scores_against_the_reference(monkeypatch, clf):
   c = _config("invert.py", monkeypatch, clf, **{
       "invert.layer": "pool1", "classifier.image_size": 0, "sample_size": 48})
-  p = data.build_problem(c)
+  p = data_lib.build_problem(c)
   assert p.out_shape == (S, S, 3) and p.clean.shape == (S, S, 3)
   assert p.observed["pool1"].shape == (16, 16, 8)
   assert p.objective is objectives.normalized_mse
@@ -267,7 +267,7 @@ def test_configs_spell_out_the_notebook_nets():
 def test_without_weights_one_line_says_what_to_pass(tmp_path):
   how = "convert_torchvision alexnet-owt-7be5be79.pth alexnet.npz"
   with pytest.raises(InputError, match="--config.weights=alexnet.npz") as err:
-    data.build_problem(config_lib.task_config("invert.py", "quick"))
+    data_lib.build_problem(config_lib.task_config("invert.py", "quick"))
   assert how in str(err.value)
   proc = subprocess.run(
       [sys.executable, "-m", "dip_jax.main",

@@ -12,7 +12,7 @@ import pytest
 
 import dip_jax
 from conftest import tiny_config
-from dip_jax import data
+from dip_jax import data as data_lib
 from dip_jax import problem as problem_lib
 from dip_jax.errors import InputError
 from dip_jax.io import report
@@ -34,7 +34,7 @@ from dip_jax.methods import dip_summary
 def test_bad_setting_is_one_line_naming_the_key(key, value):
   cfg = tiny_config(**{key: value})
   with pytest.raises(InputError) as err:
-    dip_method.build_fit(cfg, data.build_problem(cfg))
+    dip_method.build_fit(cfg, data_lib.build_problem(cfg))
   message = str(err.value)
   assert key in message and "\n" not in message, message
 
@@ -42,7 +42,7 @@ def test_bad_setting_is_one_line_naming_the_key(key, value):
 def test_zero_sample_size_is_one_line():
   cfg = tiny_config(sample_size=0)
   with pytest.raises(InputError, match="sample_size"):
-    data.build_problem(cfg)
+    data_lib.build_problem(cfg)
 
 
 def test_summary_json_is_strict(tmp_path):

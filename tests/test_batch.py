@@ -80,7 +80,7 @@ def test_a_sweep_batches_its_jobs_and_each_folder_is_its_own_run(tmp_path):
   each job folder holds what the job run alone (batch = 1) writes."""
   import test_sweep  # pylint: disable=g-import-not-at-top
   from dip_jax.io import results  # pylint: disable=g-import-not-at-top
-  from dip_jax.cli.flags import sweep  # pylint: disable=g-import-not-at-top
+  from dip_jax.cli import sweep  # pylint: disable=g-import-not-at-top
   data = test_sweep._save_images(tmp_path / "data", ("a", "b", "c"))
   config = test_sweep._tiny_module().get_config()
   config.sweep.data_dir, config.sweep.settings = data, ({},)
@@ -117,7 +117,7 @@ def test_a_cut_batch_resumes_from_its_lanes_checkpoints(tmp_path,
   from dip_jax.fit import driver  # pylint: disable=g-import-not-at-top
   from dip_jax.io import results  # pylint: disable=g-import-not-at-top
   from dip_jax.fit import signals  # pylint: disable=g-import-not-at-top
-  from dip_jax.cli.flags import sweep  # pylint: disable=g-import-not-at-top
+  from dip_jax.cli import sweep  # pylint: disable=g-import-not-at-top
   data = test_sweep._save_images(tmp_path / "data", ("a", "b", "c"))
   config = test_sweep._tiny_module().get_config()
   config.sweep.data_dir, config.sweep.settings = data, ({},)

@@ -11,7 +11,7 @@ import pytest
 
 import dip_jax
 from conftest import tiny_config
-from dip_jax import data
+from dip_jax import data as data_lib
 from dip_jax.errors import InputError
 from dip_jax.methods import dip as dip_method
 
@@ -19,7 +19,7 @@ from dip_jax.methods import dip as dip_method
 def test_a_fit_over_the_memory_limit_is_refused_before_it_allocates():
   cfg = tiny_config(memory_limit_gb=1e-4)
   with pytest.raises(InputError) as e:
-    dip_method.build_fit(cfg, data.build_problem(cfg))
+    dip_method.build_fit(cfg, data_lib.build_problem(cfg))
   msg = str(e.value)
   assert "\n" not in msg and "GiB" in msg and "memory_limit_gb" in msg
   assert "32x32 px" in msg

@@ -17,7 +17,7 @@ from PIL import Image
 
 import dip_jax
 from conftest import tiny_config
-from dip_jax import data
+from dip_jax import data as data_lib
 from dip_jax import methods, operators
 from dip_jax.cli import run
 from dip_jax.errors import InputError
@@ -104,8 +104,8 @@ def test_the_stand_in_has_the_shapes_of_the_decoded_problem(tmp_path,
   path = tmp_path / "odd.png"
   Image.fromarray(np.full((30, 41, 3), 90, np.uint8)).save(path)
   cfg = tiny_config(image=str(path), **overrides)
-  real, stand_in = (data.build_problem(cfg),
-                    data.shape_problem(cfg))
+  real, stand_in = (data_lib.build_problem(cfg),
+                    data_lib.shape_problem(cfg))
   shape = lambda a: None if a is None else np.shape(a)
   assert stand_in.out_shape == real.out_shape
   for field in ("observed", "clean", "mask"):
@@ -154,7 +154,7 @@ def test_the_floor_is_below_what_xla_counts(overrides):
   denoise / sr / inpaint configs, quick and full, at 128 and 256 px: the
   floor was 11-28% of XLA's peak."""
   cfg = tiny_config(sample_size=64, memory_limit_gb=1e3, **overrides)
-  problem = data.build_problem(cfg)
+  problem = data_lib.build_problem(cfg)
   seen = {}
   floor_bytes, estimate_of = budget.floor_bytes, budget.estimate_of
   with pytest.MonkeyPatch.context() as m:

@@ -76,7 +76,7 @@ def test_small_and_constant_images():
 
 def test_an_unknown_noise_model_is_one_line_before_any_fit(tmp_path):
   from conftest import tiny_config  # pylint: disable=g-import-not-at-top
-  from dip_jax.cli.flags import run  # pylint: disable=g-import-not-at-top
+  from dip_jax.cli import run  # pylint: disable=g-import-not-at-top
   from dip_jax.errors import InputError  # pylint: disable=g-import-not-at-top
   cfg = tiny_config(**{"early_stopping.kind": "discrepancy",
                        "early_stopping.fit_gate": 1.0,

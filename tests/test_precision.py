@@ -11,7 +11,7 @@ import pytest
 
 import dip_jax
 from conftest import tiny_config
-from dip_jax import data
+from dip_jax import data as data_lib
 from dip_jax.errors import InputError
 from dip_jax.fit import step as fit_core
 from dip_jax.io import images
@@ -28,7 +28,7 @@ def _noisy(size=32, sigma=25.0):
 
 def test_bfloat16_computes_in_bfloat16_and_keeps_float32_state():
   cfg = tiny_config(precision="bfloat16", sample_size=32)
-  fit = dip_method.build_fit(cfg, data.build_problem(cfg),
+  fit = dip_method.build_fit(cfg, data_lib.build_problem(cfg),
                              compile_chunk=False)
   assert fit.spec.precision == "bfloat16"
   z = jnp.zeros((1, 32, 32, cfg.input.channels))

@@ -15,7 +15,7 @@ import pytest
 import dip_jax
 from conftest import tiny_config
 from dip_jax import config_lib
-from dip_jax import data
+from dip_jax import data as data_lib
 from dip_jax import metrics
 from dip_jax.data.tasks import ptycho as ptycho_task
 from dip_jax.errors import InputError
@@ -155,7 +155,7 @@ def test_alternating_projection_and_dip_recover_a_small_object():
   g = SMALL
   c = config_lib.base_config()
   c.sample_size = g.size
-  amplitude = 0.2 + 0.8 * data.build_problem(c).clean.mean(-1)
+  amplitude = 0.2 + 0.8 * data_lib.build_problem(c).clean.mean(-1)
   phase = ptycho_task.synthetic_phase(g.size)
   _, intensity = ptycho.simulate(g, amplitude, phase)
   start = np.kron(np.sqrt(intensity[g.leds ** 2 // 2]),
@@ -191,12 +191,12 @@ def _ptycho_config(**overrides):
 
 
 def test_task_builds_the_simulated_stack_from_the_config():
-  p = data.build_problem(_ptycho_config())
+  p = data_lib.build_problem(_ptycho_config())
   assert p.observed.shape == (25, 16, 16) and p.out_shape == (64, 64, 2)
   assert p.clean[..., 0].min() >= 0.2 - 1e-6  # the amplitude floor
   assert any("65 % pupil overlap" in n for n in p.notes)
   # Poisson at 1000 photons: the stack is not the noiseless one.
-  quiet = data.build_problem(_ptycho_config(**{"ptycho.photons": 0.0}))
+  quiet = data_lib.build_problem(_ptycho_config(**{"ptycho.photons": 0.0}))
   assert 0 < np.abs(p.observed - quiet.observed).max() < 0.2
   name, ap = metrics.corrupted_baseline(p)
   scores = metrics.score(p, ap)
@@ -215,7 +215,7 @@ def test_task_builds_the_simulated_stack_from_the_config():
 ])
 def test_task_refuses_bad_settings_in_one_line(overrides, words):
   with pytest.raises(InputError, match=words):
-    data.build_problem(_ptycho_config(**overrides))
+    data_lib.build_problem(_ptycho_config(**overrides))
 
 
 def test_cli_run_writes_amplitude_phase_and_the_ap_baseline(tmp_path):

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from dip_jax import config_lib
-from dip_jax.cli.flags import run
+from dip_jax.cli import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE, STEPS, SHORT = 64, 600, 20

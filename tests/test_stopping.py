@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from conftest import tiny_config
-from dip_jax import data
-from dip_jax.cli.flags.flags import run
+from dip_jax import data as data_lib
+from dip_jax.cli import run
 from dip_jax.errors import InputError
 from dip_jax.fit import readout
 from dip_jax.fit import step as fit_core
@@ -373,7 +373,7 @@ def test_the_detector_only_watches_the_fit(tmp_path):
 
 def test_kind_none_allocates_no_detector_state():
   cfg = tiny_config()
-  fit = dip_method.build_fit(cfg, data.build_problem(cfg),
+  fit = dip_method.build_fit(cfg, data_lib.build_problem(cfg),
                              compile_chunk=False)
   spec, data, init_key, _ = fit.spec, fit.data, fit.init_key, fit.loop_key
   assert readout.stop_of(spec) is None
@@ -387,7 +387,7 @@ def test_a_run_with_no_candidate_step_says_its_answer_is_its_own():
   import dip_jax  # pylint: disable=g-import-not-at-top
   cfg = tiny_config(**{"early_stopping.kind": "wmv",
                        "early_stopping.start": 100})
-  r = dip_jax.reconstruct(data.build_problem(cfg).observed,
+  r = dip_jax.reconstruct(data_lib.build_problem(cfg).observed,
                           config=cfg)
   assert r.info["detected_step"] == 0
   assert r.info["reconstruction"] == "ema (no wmv candidate within the run)"
@@ -396,17 +396,17 @@ def test_a_run_with_no_candidate_step_says_its_answer_is_its_own():
 def test_bad_early_stopping_settings_are_refused():
   cfg = tiny_config(**{"early_stopping.kind": "wmw"})
   with pytest.raises(InputError, match="early_stopping.kind"):
-    dip_method.build_fit(cfg, data.build_problem(cfg))
+    dip_method.build_fit(cfg, data_lib.build_problem(cfg))
   cfg = tiny_config(**{"early_stopping.kind": "wmv",
                        "early_stopping.fit_gate": -1.0})
   with pytest.raises(InputError, match="fit_gate must be >= 0"):
-    dip_method.build_fit(cfg, data.build_problem(cfg))
+    dip_method.build_fit(cfg, data_lib.build_problem(cfg))
   # The noise estimate would read the holes' edges as noise.
   cfg = tiny_config(**{"early_stopping.kind": "wmv",
                        "early_stopping.fit_gate": 1.0, "mask.kind": "random",
                        "mask.kept_fraction": 0.5})
   with pytest.raises(InputError, match="masked observation"):
-    dip_method.build_fit(cfg, data.build_problem(cfg))
+    dip_method.build_fit(cfg, data_lib.build_problem(cfg))
 
 
 def test_restarts_stop_each_and_average_their_detected_iterates(tmp_path):

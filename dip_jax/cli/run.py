@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from dip_jax import data
+from dip_jax import data as data_lib
 from dip_jax import methods
 from dip_jax import metrics
 from dip_jax.data import tasks
@@ -93,7 +93,7 @@ def check_before_decoding(config) -> None:
   shape = images.read_shape(config.image, max_pixels=int(config.max_pixels))
   if shape is None or 4 * np.prod(shape) <= budget.HEADER_CHECK_BYTES:
     return
-  stand_in = data.shape_problem(config)
+  stand_in = data_lib.shape_problem(config)
   if stand_in is not None:
     budget.checked_only(
         lambda: methods.prepare(config.method, stand_in, config), config)
@@ -114,7 +114,7 @@ def reconstruct(config, workdir: str, stream=None) -> dict:
   # workdir is looked at: bad input is named as such, even in a workdir
   # that holds a finished run, and leaves no half-made workdir behind.
   check_before_decoding(config)
-  problem = data.build_problem(config)
+  problem = data_lib.build_problem(config)
   prepared = methods.prepare(config.method, problem, config)
   finished = workdir_lib.check(workdir, config_json)
   if finished is None:
@@ -153,7 +153,7 @@ def reconstruct_batch(configs, workdirs, stream=None, max_batch: int = 0,
     if shape not in checked:
       checked.add(shape)
       check_before_decoding(c)
-  problems = [data.build_problem(c) for c in configs]
+  problems = [data_lib.build_problem(c) for c in configs]
   finished = [workdir_lib.check(w, j) for w, j in zip(workdirs, jsons)]
   todo = [i for i, f in enumerate(finished) if f is None]
   with contextlib.ExitStack() as locks:

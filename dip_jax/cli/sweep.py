@@ -226,7 +226,7 @@ def _batches(config, workdir, jobs, processes):
   grouped by setting and image size; every other job runs alone (a job
   whose problem cannot even be built fails there, with its own record)."""
   from dip_jax import methods  # pylint: disable=g-import-not-at-top
-  from dip_jax import data
+  from dip_jax import data as data_lib
   from dip_jax.cli import run  # pylint: disable=g-import-not-at-top
   groups, singles = {}, []
   for job in jobs:
@@ -239,7 +239,7 @@ def _batches(config, workdir, jobs, processes):
       # From the header first: a photo too large for the fit is not
       # decoded here (its own run refuses it in one line).
       run.check_before_decoding(c)
-      shape = data.build_problem(c).out_shape
+      shape = data_lib.build_problem(c).out_shape
     except Exception:  # pylint: disable=broad-except
       singles.append(job)
       continue
