@@ -101,7 +101,7 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
   args = parse_args(argv)
   os.makedirs(args.out, exist_ok=True)
-  clean = dip_jax.io.images.sample_image(args.size)
+  clean = dip_jax.images.sample_image(args.size)
   op = make_operator(clean.shape, args.length)
   err = adjoint_error(op, clean.shape)
   if err > 1e-4:
@@ -129,7 +129,7 @@ def main(argv=None) -> dict:
             "psnr_dip": metrics.psnr(dip, clean),
             "shape": list(dip.shape), "observed_shape": list(y.shape)}
   for name, img in (("observed", naive), ("dip", dip), ("tv", tv)):
-    dip_jax.io.images.save_image(os.path.join(args.out, f"{name}.png"), img)
+    dip_jax.images.save_image(os.path.join(args.out, f"{name}.png"), img)
 
   fig = Figure(figsize=(13, 3.8))
   axes = fig.subplots(1, 4)

@@ -65,8 +65,8 @@ def net_settings(width: int, levels: int) -> dict:
 def load_clean(args) -> np.ndarray:
   """H x W x C float32 in [0, 1]."""
   if args.image:
-    return dip_jax.io.images.load_image(args.image).pixels
-  return dip_jax.io.images.sample_image(args.size)
+    return dip_jax.images.load_image(args.image).pixels
+  return dip_jax.images.sample_image(args.size)
 
 
 def main(argv=None) -> dict:
@@ -93,9 +93,9 @@ def main(argv=None) -> dict:
   # The noisy image is scored as a viewer sees it: clipped to [0, 1].
   psnr_noisy = metrics.psnr(np.clip(noisy, 0, 1), clean)
   psnr_dip = metrics.psnr(denoised, clean)
-  dip_jax.io.images.save_image(os.path.join(args.out, "noisy.png"),
+  dip_jax.images.save_image(os.path.join(args.out, "noisy.png"),
                             np.clip(noisy, 0, 1))
-  dip_jax.io.images.save_image(os.path.join(args.out, "denoised.png"), denoised)
+  dip_jax.images.save_image(os.path.join(args.out, "denoised.png"), denoised)
   save_comparison(os.path.join(args.out, "comparison.png"), noisy, denoised,
                   clean, psnr_noisy, psnr_dip, result.history)
 

@@ -83,12 +83,12 @@ def main(argv=None) -> dict:
   args = parse_args(argv)
   os.makedirs(args.out, exist_ok=True)
   if args.image:
-    clean = dip_jax.io.images.load_image(args.image).pixels
+    clean = dip_jax.images.load_image(args.image).pixels
   else:
-    clean = dip_jax.io.images.sample_image(args.size)
+    clean = dip_jax.images.sample_image(args.size)
   if args.mask:
     # A grey mask image, white = known; thresholded so it is exactly 0 / 1.
-    pixels = dip_jax.io.images.load_image(args.mask, what="mask").pixels
+    pixels = dip_jax.images.load_image(args.mask, what="mask").pixels
     mask = (pixels.mean(axis=-1, keepdims=True) > 0.5).astype(np.float32)
   else:
     mask = make_mask(clean.shape[:2], args.kept, args.seed)
@@ -112,7 +112,7 @@ def main(argv=None) -> dict:
             "kept_fraction": float(mask.mean()),
             "shape": list(dip.shape)}
   for name, img in (("masked", shown), ("dip", dip), ("tv", tv)):
-    dip_jax.io.images.save_image(os.path.join(args.out, f"{name}.png"), img)
+    dip_jax.images.save_image(os.path.join(args.out, f"{name}.png"), img)
 
   fig = Figure(figsize=(13, 3.8))
   axes = fig.subplots(1, 4)

@@ -105,7 +105,7 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
   args = parse_args(argv)
   os.makedirs(args.out, exist_ok=True)
-  clean = dip_jax.io.images.sample_image(args.size)
+  clean = dip_jax.images.sample_image(args.size)
   rng = np.random.default_rng(args.seed)
   noisy = (clean + rng.normal(0, args.sigma / 255, clean.shape)).astype(
       np.float32)

@@ -62,9 +62,9 @@ def main(argv=None) -> dict:
   args = parse_args(argv)
   os.makedirs(args.out, exist_ok=True)
   if args.image:
-    hr = dip_jax.io.images.load_image(args.image).pixels
+    hr = dip_jax.images.load_image(args.image).pixels
   else:
-    hr = dip_jax.io.images.sample_image(args.size)
+    hr = dip_jax.images.sample_image(args.size)
   f = args.factor
   hr = hr[:hr.shape[0] // f * f, :hr.shape[1] // f * f]  # A needs multiples
 
@@ -88,7 +88,7 @@ def main(argv=None) -> dict:
                 np.asarray(op(jnp.asarray(dip)[None])[0]), lowres),
             "shape": list(dip.shape), "lowres_shape": list(lowres.shape)}
   for name, img in (("lowres", lowres), ("bicubic", bicubic), ("dip", dip)):
-    dip_jax.io.images.save_image(os.path.join(args.out, f"{name}.png"),
+    dip_jax.images.save_image(os.path.join(args.out, f"{name}.png"),
                               np.clip(img, 0, 1))
 
   fig = Figure(figsize=(13, 3.8))

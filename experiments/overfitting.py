@@ -53,8 +53,9 @@ from dip_jax.io import curves  # pylint: disable=wrong-import-position
 from dip_jax.io import images  # pylint: disable=wrong-import-position
 from dip_jax.methods import dip_summary  # pylint: disable=wrong-import-position
 
-SAMPLE_FILE = os.path.join(os.path.dirname(images.__file__), "assets",
-                           images.SAMPLE_NAME)
+# dip_jax/assets/, beside the package's modules (images.py is in dip_jax/io/).
+SAMPLE_FILE = os.path.join(os.path.dirname(os.path.dirname(images.__file__)),
+                           "assets", images.SAMPLE_NAME)
 
 
 def make_config(args, panels):

@@ -62,7 +62,7 @@ from dip_jax.fit import sharding
 meshes = []
 _lane_mesh = sharding.lane_mesh
 sharding.lane_mesh = lambda *a: meshes.append(_lane_mesh(*a)) or meshes[-1]
-clean = dip_jax.io.images.sample_image(32)
+clean = dip_jax.images.sample_image(32)
 rng = np.random.default_rng(0)
 ys = [np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
       for _ in range(4)]
