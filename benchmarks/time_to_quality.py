@@ -196,7 +196,9 @@ def dip_fit(problem, cfg) -> dict:
   key = next(k for k in ("psnr_answer", "psnr_ema", "psnr")
              if k in lines[0] and (k != "psnr_ema" or cfg.ema_decay > 0))
   return {"step": [l["step"] for l in lines],
-          "seconds": [before + l["seconds"] for l in lines],
+          # A line's seconds and the fit's own are read at slightly
+          # different moments: no point may pass the call's end.
+          "seconds": [min(before + l["seconds"], total) for l in lines],
           "psnr": [l[key] for l in lines],
           "answer_psnr": metrics.psnr(result.reconstruction, problem.clean),
           "seconds_total": total}
