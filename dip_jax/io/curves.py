@@ -76,12 +76,19 @@ def write_curves(path: str, history: dict, summary: dict) -> bool:
   fig.suptitle(f"{summary.get('task', '')} {summary.get('method', '')}: "
                f"{summary.get('steps', len(history['loss']))} steps",
                fontsize=9)
+  _save(fig, path)
+  return True
+
+
+def _save(fig, path):
+  """Writes the figure to `path` atomically (a cut write leaves no half
+  PNG) and frees it."""
+  from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
   fig.tight_layout()
   tmp = f"{path}.tmp-{os.getpid()}.png"
   fig.savefig(tmp, dpi=90)
   plt.close(fig)
   os.replace(tmp, path)
-  return True
 
 
 def marks_of(summary: dict) -> list:
@@ -149,9 +156,5 @@ def write_time_to_quality(path: str, record: dict) -> bool:
     ax.set_ylabel("PSNR of the answer (dB)")
     ax.set_title(task, fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
-  fig.tight_layout()
-  tmp = f"{path}.tmp-{os.getpid()}.png"
-  fig.savefig(tmp, dpi=90)
-  plt.close(fig)
-  os.replace(tmp, path)
+  _save(fig, path)
   return True
