@@ -119,6 +119,16 @@ def _fit_weights(w, expected):
     return None
 
 
+def _method_config(method, config, overrides: dict):
+  """The config of a call: `config` with `overrides`, its method `method`
+  (checked first). `method` is a keyword of its own, so no override can
+  name it; the old key `prior` gets make_config's one line."""
+  _check_method(method)
+  cfg = make_config(config, **overrides)
+  cfg.method = method
+  return cfg
+
+
 def _check_method(method) -> None:
   """One line for a method the registry does not hold."""
   try:
@@ -192,12 +202,7 @@ def reconstruct(y=None, operator=None, method: str = "dip", *,
   Returns:
     methods.Result: reconstruction (H x W x C numpy), history, state, info.
   """
-  _check_method(method)
-  if any(k.replace("__", ".") == "method" for k in overrides):
-    raise InputError("choose the method with method=..., not as a config "
-                     "override")
-  cfg = make_config(config, **overrides)
-  cfg.method = method
+  cfg = _method_config(method, config, overrides)
   problem = _problem(y, operator, objective, weights, clean, in_shape)
   prepared = methods.prepare(method, problem, cfg)
   hooks = driver.Hooks(stream=stream, progress=progress,
@@ -240,12 +245,7 @@ def reconstruct_batch(ys, operator=None, *, method: str = "dip",
     if len(v) != len(ys):
       raise InputError(f"{name} has {len(v)} entries for {len(ys)} "
                        f"observations")
-  _check_method(method)
-  if any(k.replace("__", ".") == "method" for k in overrides):
-    raise InputError("choose the method with method=..., not as a config "
-                     "override")
-  cfg = make_config(config, **overrides)
-  cfg.method = method
+  cfg = _method_config(method, config, overrides)
   if not methods.batches(cfg.method):
     known = ", ".join(sorted(methods.BATCHED))
     raise InputError(f"reconstruct_batch fits {known} only, but the "
