@@ -23,14 +23,20 @@ CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "configs")
 
 
-def load_config_file(path: str, arg: str | None = None):
-  """`get_config(arg)` of a config file loaded by path, as
-  `--config=path:arg` loads it (configs/ is not a package)."""
-  spec = importlib.util.spec_from_file_location(
-      "_config_" + os.path.splitext(os.path.basename(path))[0], path)
+def _exec_file(path: str, module_name: str):
+  """The Python file at `path` run as module `module_name` (configs/ is not
+  a package, so configs and presets are loaded by path)."""
+  spec = importlib.util.spec_from_file_location(module_name, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return module
+
+
+def load_config_file(path: str, arg: str | None = None):
+  """`get_config(arg)` of a config file loaded by path, as
+  `--config=path:arg` loads it."""
+  name = "_config_" + os.path.splitext(os.path.basename(path))[0]
+  return _exec_file(path, name).get_config(arg)
 
 
 def task_config(name: str, arg: str | None = None):
@@ -50,14 +56,8 @@ def preset(name: str):
     path = os.path.join(CONFIGS_DIR, "presets", name + ".py")
     if not os.path.exists(path):
       raise InputError(f"no preset {name!r}: {path} does not exist")
-    spec = importlib.util.spec_from_file_location(key, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[key] = module
-    try:
-      spec.loader.exec_module(module)
-    except BaseException:
-      del sys.modules[key]
-      raise
+    # Registered once, so every config that reads a preset shares its values.
+    sys.modules[key] = _exec_file(path, key)
   return sys.modules[key]
 
 

@@ -145,7 +145,7 @@ def _synthesize(config, op, clean, full_hw=None):
     if not isinstance(op, operators.Downsample):
       raise InputError("corruption.kind 'pil_lanczos' needs the downsample "
                        "operator")
-    observed = op.synthesize_pil(clean)
+    observed = corruptions.pil_lanczos(clean, op.factor)
   elif op_name != "identity":
     observed = np.asarray(op(jnp.asarray(clean)[None]))[0]
   else:

@@ -133,6 +133,18 @@ def jpeg(clean: np.ndarray, quality: int) -> np.ndarray:
   return (out / 255.0).reshape(clean.shape)
 
 
+def pil_lanczos(clean: np.ndarray, factor: int) -> np.ndarray:
+  """The DIP paper's SR data: PIL's antialiased Lanczos resize of the HR
+  image by 1/factor, per channel in float, clipped to [0, 1]. It is not the
+  operator's A (the DIP code's Lanczos-2 kernel): as in the paper, the fit's
+  model is not the one that made its data."""
+  h, w = clean.shape[0] // factor, clean.shape[1] // factor
+  chans = [np.asarray(Image.fromarray(clean[..., c].astype(np.float32), "F")
+                      .resize((w, h), Image.LANCZOS))
+           for c in range(clean.shape[2])]
+  return np.clip(np.stack(chans, -1), 0, 1)
+
+
 def random_mask(shape_hw, kept_fraction: float, rng) -> np.ndarray:
   """Each pixel known independently with probability `kept_fraction`.
 

@@ -187,12 +187,3 @@ def upsample_bicubic(x, factor: int, clip: bool = True) -> np.ndarray:
     out = np.clip(out, 0.0, 1.0)
   return out[..., 0] if x.ndim == 2 else out
 
-
-def pil_lanczos_downscale(x: np.ndarray, factor: int) -> np.ndarray:
-  """PIL's antialiased Lanczos resize by 1/factor, per channel in float (the
-  DIP paper's SR data), clipped to [0, 1]."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  h, w = x.shape[0] // factor, x.shape[1] // factor
-  chans = [np.asarray(Image.fromarray(x[..., c].astype(np.float32), "F")
-                      .resize((w, h), Image.LANCZOS)) for c in range(x.shape[2])]
-  return np.clip(np.stack(chans, -1), 0, 1)

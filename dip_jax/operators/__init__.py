@@ -215,11 +215,6 @@ class Downsample(Operator):
   def size_multiple(self) -> int:
     return self.factor
 
-  def synthesize_pil(self, clean: np.ndarray) -> np.ndarray:
-    """The paper's SR data: PIL's antialiased Lanczos resize of the HR image
-    (not A itself, which is the DIP code's Lanczos-2 kernel)."""
-    return resampling.pil_lanczos_downscale(clean, self.factor)
-
 
 def _bicubic(op, y):
   return "bicubic", resampling.upsample_bicubic(np.asarray(y), op.factor)
