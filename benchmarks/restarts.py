@@ -45,7 +45,7 @@ sys.path[:0] = [HERE, ROOT]
 # step_speed's helpers, not copies: both benchmarks then wait for an idle
 # machine and account for other processes the same way.
 from step_speed import (  # pylint: disable=g-import-not-at-top,wrong-import-position
-    peak_mib, run_measured)
+    add_isolation_flags, peak_mib, run_measured)
 
 
 class Fit:
@@ -253,14 +253,7 @@ def main():
   p.add_argument("--min-seconds", type=float, default=6.0)
   p.add_argument("--warmup", type=int, default=4,
                  help="steps run before timing (whole chunks)")
-  p.add_argument("--timeout", type=float, default=3600,
-                 help="seconds per measurement subprocess")
-  p.add_argument("--idle-wait", type=float, default=120,
-                 help="wait up to this many s for an idle machine before "
-                 "each measurement (0: don't)")
-  p.add_argument("--max-other", type=float, default=0.15,
-                 help="other processes' cores above which a run is redone")
-  p.add_argument("--retries", type=int, default=2)
+  add_isolation_flags(p)
   p.add_argument("--no-paired", dest="paired", action="store_false",
                  help="skip the paired R=1-vs-R timing in each R>1 process")
   p.add_argument("--restart-group", type=int, default=0,

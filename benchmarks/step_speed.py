@@ -343,6 +343,22 @@ def table(results, sizes, impls) -> str:
   return "\n".join(rows)
 
 
+def add_isolation_flags(p, timeout: float = 3600, idle_wait: float = 120,
+                        redo: bool = True) -> None:
+  """The flags that keep a measurement to itself: its subprocess's timeout,
+  the wait for an idle machine, and (redo) the load of other processes
+  above which it is redone, and how often."""
+  p.add_argument("--timeout", type=float, default=timeout,
+                 help="seconds per measurement subprocess")
+  p.add_argument("--idle-wait", type=float, default=idle_wait,
+                 help="wait up to this many s for an idle machine before "
+                 "each measurement (0: don't)")
+  if redo:
+    p.add_argument("--max-other", type=float, default=0.15,
+                   help="other processes' cores above which a run is redone")
+    p.add_argument("--retries", type=int, default=2)
+
+
 def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--sizes", default="64,128,256",
@@ -362,14 +378,7 @@ def main():
   p.add_argument("--chunk", type=int, default=0,
                  help="jax steps per dispatch (default: 512 // size)")
   p.add_argument("--threads", type=int, default=2, help="torch threads")
-  p.add_argument("--timeout", type=float, default=3600,
-                 help="seconds per measurement subprocess")
-  p.add_argument("--idle-wait", type=float, default=120,
-                 help="wait up to this many s for an idle machine before "
-                 "each measurement (0: don't)")
-  p.add_argument("--max-other", type=float, default=0.15,
-                 help="other processes' cores above which a run is redone")
-  p.add_argument("--retries", type=int, default=2)
+  add_isolation_flags(p)
   p.add_argument("--json", default="", help="also write results here")
   records.add_flag(p)
   p.add_argument("--worker", choices=("torch", "jax", "matmul"),

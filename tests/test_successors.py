@@ -5,7 +5,8 @@ non-local-means denoiser DeepRED uses.
 The gain tests share one tiny case: a 32 px cartoon (flat rectangles) at
 sigma 25, the 3-level 8-channel test net, seed 0, 3000 steps: long enough
 for plain DIP to fit the noise. The baseline is plain DIP's final output (no
-output averaging). A cartoon, not a photo: on the built-in photo at 32 px
+output averaging): resisting overfitting is the claim docs/methods.md makes
+for them ("What is claimed for them"), not a gain over the default DIP. A cartoon, not a photo: on the built-in photo at 32 px
 the gains were real but small next to how much plain DIP's final iterate
 moves between installs (its PSNR went from 23.28 to 23.80 dB when one
 install rounded differently, and over three noise draws DIP-TV gained

@@ -2,15 +2,18 @@
 
 A batch lane is its image's own run, restart 0 of R is the R = 1 run, and
 restarts run one at a time in a lax.map (`restart_group`) are the vmapped
-ones. tests/test_batch.py, test_restarts.py and test_devices.py check this
-with the default fit (Adam, LeakyReLU) and can hold only the first 3 to 10
-steps closely: two programs that sum in different orders differ by float
-rounding, and two things in that fit turn rounding into real differences.
+ones. With the default fit (Adam, LeakyReLU) such checks hold only the
+first 3 to 10 steps closely (tests/test_batch.py's stopping lanes and
+SGLD/aSeqDIP lanes, test_devices.py's device counts do so): two programs
+that sum in different orders differ by float rounding, and two things in
+that fit turn rounding into real differences. This file is where the
+batch lanes without a stop, restart 0 of R and restart groups are held.
 
 - Adam: its early updates are sign-like, ~lr whatever the gradient's size,
   so a gradient that is pure rounding (the conv biases in front of batch
-  norm: ~1e-9, random sign) becomes an lr-sized move (test_restarts.py:
-  relative loss gaps 4.6e-5 at step 1, 0.12 by step 19).
+  norm: ~1e-9, random sign) becomes an lr-sized move (restart 0 of 4 against
+  R = 1 with Adam, measured: relative loss gaps 4.6e-5 at step 1, 0.12 by
+  step 19).
 - LeakyReLU's kink: a pre-activation within rounding of 0 takes slope 1 in
   one program and 0.2 in the other, so that unit's gradient differs by
   O(1), not by rounding. Measured with SGD (lr 0.1 and 0.3, LeakyReLU, the
