@@ -56,12 +56,12 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 from dip_jax import config_lib  # pylint: disable=wrong-import-position
-from dip_jax import metrics  # pylint: disable=wrong-import-position
 from dip_jax.io import records  # pylint: disable=wrong-import-position
 from dip_jax.io import results  # pylint: disable=wrong-import-position
 from dip_jax.solvers import dncnn  # pylint: disable=wrong-import-position
 successors = config_lib.preset("successors")
 from dip_jax.cli import sweep  # pylint: disable=wrong-import-position
+import classical as classical_lib  # pylint: disable=wrong-import-position
 
 # The paper's numbers (means over the set unless per image), from its text
 # and Table 1 (see ../shared/paper-notes.md); None = not reported there.
@@ -97,7 +97,6 @@ TABLES = {
                         os.path.join("dip", "restoration"), "psnr",
                         "biharmonic"),
 }
-CLASSICAL_FILE = "classical.json"  # cached in each job's folder
 
 
 def load_table_config(table: str, arg: str | None, data_dir: str):
@@ -140,36 +139,13 @@ def run_sweep(table, path, arg, config, workdir) -> int:
     signal.signal(signal.SIGTERM, previous)
 
 
+CLASSICAL_FILE = classical_lib.CACHE_FILE
+
+
 def classical(table: str, job_config, job_dir: str) -> dict:
-  """The classical baseline's score for one job, cached in its folder."""
-  cache = os.path.join(job_dir, CLASSICAL_FILE)
-  if os.path.exists(cache):
-    with open(cache) as f:
-      return json.load(f)
-  kind = TABLES[table][3]  # CBM3D or biharmonic: bicubic is in summary.json
-  from dip_jax import data as data_lib
-  problem = data_lib.build_problem(job_config)  # seeded: the same input
-  t0 = time.perf_counter()
-  try:
-    if kind == "CBM3D":
-      import bm3d  # pylint: disable=g-import-not-at-top
-      noisy = problem.observed.astype(np.float64)
-      sigma = float(job_config.corruption.sigma) / 255.0
-      x = (bm3d.bm3d_rgb(noisy, sigma) if noisy.shape[-1] == 3
-           else bm3d.bm3d(noisy[..., 0], sigma)[..., None])
-    else:  # biharmonic inpainting of the missing pixels
-      from skimage.restoration import inpaint_biharmonic  # pylint: disable=g-import-not-at-top
-      missing = problem.mask[..., 0] < 0.5
-      x = inpaint_biharmonic(problem.observed.astype(np.float64), missing,
-                             channel_axis=-1)
-  except ImportError as e:
-    return {"error": f"{e.name} not installed (pip install -e '.[paper]')"}
-  x = np.clip(x, 0.0, 1.0)
-  out = {"psnr": metrics.psnr(x, problem.clean),
-         "seconds": round(time.perf_counter() - t0, 2)}
-  with open(cache, "w") as f:
-    json.dump(out, f)
-  return out
+  """The classical baseline's score for one job (classical.py), cached in
+  its folder."""
+  return classical_lib.score(TABLES[table][3], job_config, job_dir)
 
 
 def row_of(table, config, job, workdir) -> dict:

@@ -15,6 +15,10 @@ count and the first few are named): rerun the sweep, then this.
       --config=configs/sweeps/aseqdip_vs_dip.py --workdir=/tmp/aseq_sweep \
       --name=aseqdip_denoise [--data_dir=DIR] [--results=DIR]
 
+--classical=CBM3D (or biharmonic) adds, per (image, seed), that classical
+baseline solved on the job's own observation (experiments/classical.py),
+as rows of method "cbm3d": a DIP method against CBM3D, paired.
+
 Run it from the folder the sweep ran in (a relative sweep.data_dir is
 resolved there) and on the machine that ran it (the record names this
 machine's device; each row also has the device its job reported).
@@ -34,6 +38,7 @@ from dip_jax.cli import sweep  # pylint: disable=wrong-import-position
 from dip_jax.cli import tables  # pylint: disable=wrong-import-position
 from dip_jax.errors import InputError  # pylint: disable=wrong-import-position
 from dip_jax.io import records  # pylint: disable=wrong-import-position
+import classical  # pylint: disable=wrong-import-position
 
 # The row keys taken from the sweep's table (tables.COLUMNS).
 KEYS = ("psnr", "ssim", "steps", "seconds", "device")
@@ -86,6 +91,30 @@ def sweep_rows(config, workdir: str) -> list[dict]:
           for r in table]
 
 
+def classical_rows(config, workdir: str, kind: str) -> list[dict]:
+  """One row per (image, seed) of the sweep: `kind` (classical.py) solved
+  on that job's observation (the first setting's job; every setting draws
+  the same observation from the seed), method = kind in lower case.
+
+  Raises:
+    InputError: when the baseline's package is not installed.
+  """
+  rows, seen = [], set()
+  for job in sweep.enumerate_jobs(config):
+    if (job.stem, job.seed) in seen:
+      continue
+    seen.add((job.stem, job.seed))
+    c = classical.score(kind, sweep.job_config(config, job),
+                        job.dir(workdir))
+    if "error" in c:
+      raise InputError(f"{kind}: {c['error']}")
+    rows.append({"image": job.stem, "seed": job.seed,
+                 "method": kind.lower(), "psnr": c["psnr"],
+                 "ssim": c.get("ssim"), "steps": None,
+                 "seconds": c["seconds"], "device": "cpu"})
+  return rows
+
+
 def commands(args) -> str:
   """The sweep's command, then this script's: together they redo the
   record."""
@@ -96,6 +125,8 @@ def commands(args) -> str:
     run.append(f"--config.sweep.data_dir={args.data_dir}")
   rec = ["python", "experiments/record_sweep.py", f"--config={args.config}",
          f"--workdir={args.workdir}", f"--name={args.name}"] + extra
+  if args.classical:
+    rec.append(f"--classical={args.classical}")
   return shlex.join(run) + " && " + shlex.join(rec)
 
 
@@ -110,10 +141,15 @@ def main(argv=None) -> int:
                  help="the sweep's --config.sweep.data_dir, if it set one")
   p.add_argument("--results", default=records.RESULTS_DIR,
                  help="where the record goes: RESULTS/<name>/<run-id>.json")
+  p.add_argument("--classical", choices=classical.KINDS, default=None,
+                 help="also solve this classical baseline on each (image, "
+                      "seed)'s observation and add its rows")
   args = p.parse_args(argv)
   try:
     config = load_sweep_config(args.config, args.data_dir)
     rows = sweep_rows(config, args.workdir)
+    if args.classical:
+      rows += classical_rows(config, args.workdir, args.classical)
     record = records.make(args.name, rows, config=config.to_dict(),
                           seeds=list(config.sweep.seeds),
                           command=commands(args))

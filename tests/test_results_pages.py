@@ -286,3 +286,49 @@ def test_record_sweep_writes_one_record_of_a_finished_sweep(
       f"python -m dip_jax.cli.sweep --config={config} --workdir={work} && ")
   assert rec["seeds"] == [0, 1] and rec["config"]["sweep"]["seeds"] == [0, 1]
   assert "aSeqDIP" in results_pages.render_block("aseqdip_denoise", str(out))
+
+
+def test_record_sweep_adds_a_classical_baseline_per_image_and_seed(
+    tmp_path, monkeypatch, capsys):
+  """--classical solves the baseline once per (image, seed) on the job's
+  own observation (stood in for here: experiments/classical.py's solve is
+  tested in test_paper_tables.py) and pairs it with the sweep's method."""
+  monkeypatch.syspath_prepend(os.path.join(ROOT, "experiments"))
+  import record_sweep  # pylint: disable=g-import-not-at-top
+  data, work, out = tmp_path / "data", tmp_path / "sweep", tmp_path / "res"
+  data.mkdir()
+  (data / "i0.png").write_bytes(b"")
+  config = tmp_path / "sweep_config.py"
+  config.write_text(_SWEEP_CONFIG.replace("DATA", repr(str(data))))
+  for method in ("aseqdip", "dip"):
+    for seed in (0, 1):
+      job = work / method / "i0" / f"seed{seed}"
+      job.mkdir(parents=True)
+      (job / "summary.json").write_text(json.dumps(
+          {"psnr": 25.0 + seed, "ssim": 0.8, "steps": 7, "seconds": 2.5,
+           "device": "cpu"}))
+  solved = []
+
+  def fake_score(kind, job_config, job_dir):
+    solved.append((kind, job_config.seed, os.path.relpath(job_dir, work)))
+    return {"psnr": 24.0 + job_config.seed, "ssim": 0.7, "seconds": 1.0}
+
+  monkeypatch.setattr(record_sweep.classical, "score", fake_score)
+  args = [f"--config={config}", f"--workdir={work}", "--name=pair",
+          f"--results={out}", "--classical=CBM3D"]
+  assert record_sweep.main(args) == 0
+  # Once per (image, seed), in the first setting's job folder.
+  assert solved == [("CBM3D", 0, "dip/i0/seed0"),
+                    ("CBM3D", 1, "dip/i0/seed1")]
+  (rec,) = records.load("pair", str(out))
+  base = [r for r in rec["rows"] if r["method"] == "cbm3d"]
+  assert [(r["seed"], r["psnr"]) for r in base] == [(0, 24.0), (1, 25.0)]
+  assert rec["command"].endswith("--classical=CBM3D")
+  text = "\n".join(results_pages.paired_methods(
+      ("dip", "DIP"), ("cbm3d", "CBM3D"))([rec]))
+  assert "PSNR DIP − CBM3D: +1.00 dB" in text
+  # Without its package the record is refused in one line.
+  monkeypatch.setattr(record_sweep.classical, "score",
+                      lambda *a: {"error": "bm3d not installed"})
+  assert record_sweep.main(args) == 2
+  assert "CBM3D: bm3d not installed" in capsys.readouterr().err

@@ -112,49 +112,53 @@ def _pm(values: list, digits: int = 2) -> str:
   return _f(mean, digits) + ("" if sd is None else f" ± {_f(sd, digits)}")
 
 
-# aseqdip_denoise: the record's method names (the sweep's settings,
-# configs/sweeps/aseqdip_vs_dip.py) and their names in the page.
-ASEQ_METHODS = (("aseqdip", "aSeqDIP"), ("dip", "DIP"))
+def paired_methods(a: tuple[str, str], b: tuple[str, str]):
+  """A renderer for a record of two methods over the same (image, seed)
+  pairs; `a` and `b` are (the rows' method, its name in the page). It
+  gives each method's mean ± sd over the runs, per image the means over
+  seeds, and the paired difference a - b with its 95 % interval, in
+  words."""
+  (ka, name_a), (kb, name_b) = a, b
+
+  def render(recs: list[dict]) -> list[str]:
+    rows = recs[-1]["rows"]
+    lines = _table(
+        ["method", "runs", "PSNR (dB), mean ± sd", "SSIM, mean ± sd",
+         "steps, mean", "seconds, mean"],
+        [[name, str(len(mine)), _pm([r.get("psnr") for r in mine]),
+          _pm([r.get("ssim") for r in mine], 3),
+          _f(_mean_sd([r.get("steps") for r in mine])[0], 0),
+          _f(_mean_sd([r.get("seconds") for r in mine])[0], 1)]
+         for method, name in (a, b)
+         for mine in [[r for r in rows if r.get("method") == method]]],
+        "lrrrrr")
+    psnr = {}  # (method, image) -> the PSNRs over seeds
+    for r in rows:
+      psnr.setdefault((r.get("method"), r.get("image")), []).append(
+          r.get("psnr"))
+    per_image = []
+    for image in sorted({r.get("image") for r in rows}, key=str):
+      ma, mb = (_mean_sd(psnr.get((m, image), []))[0] for m in (ka, kb))
+      diff = None if ma is None or mb is None else ma - mb
+      per_image.append([str(image), _f(ma), _f(mb),
+                        "—" if diff is None else _signed(diff)])
+    lines += ["", "PSNR (dB) per image, the mean over seeds:", ""]
+    lines += _table(["image", name_a, name_b, f"{name_a} − {name_b}"],
+                    per_image, "lrrr")
+    c = claims.compare(claims.pairs(rows, ka, kb, "psnr"))
+    lo, hi = c.ci
+    lines += ["", f"Paired over the {c.n} (image, seed) pairs, PSNR "
+              f"{name_a} − {name_b}: {_signed(c.diff_mean)} dB (sd "
+              f"{c.diff_sd:.2f}, 95 % CI [{_signed(lo)}, {_signed(hi)}]). "
+              "Verdict: " + claims.verdict(c, name_a, name_b) + "."]
+    return lines
+
+  return render
 
 
-def aseqdip_denoise(recs: list[dict]) -> list[str]:
-  """aSeqDIP against the default DIP: each method's mean ± sd over the
-  (image, seed) runs, per image the means over seeds, and the paired
-  difference aSeqDIP - DIP with its 95 % interval, in words."""
-  rows = recs[-1]["rows"]
-  (a, a_name), (b, b_name) = ASEQ_METHODS
-  lines = _table(
-      ["method", "runs", "PSNR (dB), mean ± sd", "SSIM, mean ± sd",
-       "steps, mean", "fit seconds, mean"],
-      [[name, str(len(mine)), _pm([r.get("psnr") for r in mine]),
-        _pm([r.get("ssim") for r in mine], 3),
-        _f(_mean_sd([r.get("steps") for r in mine])[0], 0),
-        _f(_mean_sd([r.get("seconds") for r in mine])[0], 1)]
-       for method, name in ASEQ_METHODS
-       for mine in [[r for r in rows if r.get("method") == method]]],
-      "lrrrrr")
-  psnr = {}  # (method, image) -> the PSNRs over seeds
-  for r in rows:
-    psnr.setdefault((r.get("method"), r.get("image")), []).append(
-        r.get("psnr"))
-  images = sorted({r.get("image") for r in rows}, key=str)
-  per_image = []
-  for image in images:
-    ma, mb = (_mean_sd(psnr.get((m, image), []))[0] for m in (a, b))
-    diff = None if ma is None or mb is None else ma - mb
-    per_image.append([str(image), _f(ma), _f(mb),
-                      "—" if diff is None else _signed(diff)])
-  lines += ["", "PSNR (dB) per image, the mean over seeds:", ""]
-  lines += _table(["image", a_name, b_name, f"{a_name} − {b_name}"],
-                  per_image, "lrrr")
-  c = claims.compare(claims.pairs(rows, a, b, "psnr"))
-  lo, hi = c.ci
-  lines += ["", f"Paired over the {c.n} (image, seed) pairs, PSNR "
-            f"{a_name} − {b_name}: {_signed(c.diff_mean)} dB (sd "
-            f"{c.diff_sd:.2f}, 95 % CI [{_signed(lo)}, {_signed(hi)}]). "
-            "Verdict: "
-            + claims.verdict(c, a_name, b_name) + "."]
-  return lines
+# aSeqDIP against the default DIP (configs/sweeps/aseqdip_vs_dip.py; the
+# rows' methods are the sweep's setting names).
+aseqdip_denoise = paired_methods(("aseqdip", "aSeqDIP"), ("dip", "DIP"))
 
 
 def _median_or_never(values: list) -> float:
