@@ -167,3 +167,18 @@ def test_aseqdip_runs_from_its_config_on_the_cli_path(tmp_path):
   summary = run.reconstruct(cfg, str(tmp_path), stream=open(os.devnull, "w"))
   assert summary["method"] == "aseqdip" and summary["steps"] == 6
   assert summary["reconstruction"].startswith("aSeqDIP")
+
+
+def test_the_step_names_no_method():
+  """The compiled step runs whatever watchers a spec lists: its module
+  names no method (a method's name there would mean a branch for it) but
+  DIP, the fit it is."""
+  import inspect  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
+  source = inspect.getsource(fit_core).lower()
+  methods.get("dip")  # loads the built-in methods into the registry
+  names = sorted((set(methods.METHODS) - {"dip"})
+                 | {"sgld", "deepred", "red", "posterior", "aseqdip"})
+  assert len(names) >= 8, names  # the registry was read
+  found = [n for n in names if re.search(rf"\b{n}\b", source)]
+  assert found == [], found

@@ -127,8 +127,8 @@ def init_state(spec: FitSpec, key, z, params=None) -> FitState:
 
 
 def _net_input(spec: FitSpec, watch: dict, z, step, loop_key):
-  """z as the net sees it this step: a watcher's input (aSeqDIP's) in
-  place of the fixed one, then the fresh input noise."""
+  """z as the net sees it this step: a watcher's input (a method that
+  moves z) in place of the fixed one, then the fresh input noise."""
   for w in spec.with_part("net_input"):
     z = w.net_input(watch[w.name], z)
   if spec.reg_noise_std > 0:
@@ -238,8 +238,9 @@ def init_states(spec: FitSpec, keys, z, params=None) -> FitState:
 def answer(spec: FitSpec, state: FitState, current=None):
   """The image the fit stands for now: `current` (default: the last
   output) passed through every watcher that has an answer, in order (the
-  EMA replaces the output; SGLD's posterior mean or DeepRED's x replace
-  that). Works per restart and on the whole restart batch."""
+  EMA replaces the output; a method's own answer, a sample mean or an
+  auxiliary image, replaces that). Works per restart and on the whole
+  restart batch."""
   image = state.out if current is None else current
   for w in spec.with_part("answer"):
     image = w.answer(state.watch[w.name], image)
@@ -335,7 +336,7 @@ def net_outputs(spec: FitSpec, state: FitState, data: dict):
 
 def reconstruct_output(spec: FitSpec, state: FitState, data: dict):
   """The answer per restart: `answer` of f(z) without input noise (the
-  watchers' answer where they have one: the EMA, a posterior mean, ...)."""
+  watchers' answer where they have one: the EMA, a method's own, ...)."""
   if any(w.own_answer for w in spec.watchers):
     # A method's own answer falls back on the last output (its first
     # sample not yet taken), as during the fit.
