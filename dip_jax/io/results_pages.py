@@ -122,16 +122,17 @@ def paired_methods(a: tuple[str, str], b: tuple[str, str]):
 
   def render(recs: list[dict]) -> list[str]:
     rows = recs[-1]["rows"]
+    # No seconds column: a sweep's jobs share the machine with whatever
+    # else runs, so their seconds are no timing (benchmarks/ measure those).
     lines = _table(
         ["method", "runs", "PSNR (dB), mean ± sd", "SSIM, mean ± sd",
-         "steps, mean", "seconds, mean"],
+         "steps, mean"],
         [[name, str(len(mine)), _pm([r.get("psnr") for r in mine]),
           _pm([r.get("ssim") for r in mine], 3),
-          _f(_mean_sd([r.get("steps") for r in mine])[0], 0),
-          _f(_mean_sd([r.get("seconds") for r in mine])[0], 1)]
+          _f(_mean_sd([r.get("steps") for r in mine])[0], 0)]
          for method, name in (a, b)
          for mine in [[r for r in rows if r.get("method") == method]]],
-        "lrrrrr")
+        "lrrrr")
     psnr = {}  # (method, image) -> the PSNRs over seeds
     for r in rows:
       psnr.setdefault((r.get("method"), r.get("image")), []).append(
@@ -257,7 +258,8 @@ def early_stopping_gap(recs: list[dict]) -> list[str]:
 
 # Table name -> renderer (records, oldest first -> Markdown lines).
 RENDERERS = {"quickstart": quickstart, "step_speed": step_speed,
-             "early_stopping_gap": early_stopping_gap}
+             "early_stopping_gap": early_stopping_gap,
+             "aseqdip_denoise": aseqdip_denoise}
 
 
 def provenance(name: str, recs: list[dict]) -> str:
