@@ -40,7 +40,11 @@ def load_config_file(path: str, arg: str | None = None):
 
 
 def task_config(name: str, arg: str | None = None):
-  """configs/<name> of this checkout, e.g. task_config("sr.py", "x8,quick")."""
+  """configs/<name> of this checkout, e.g. task_config("sr.py", "x8,quick"),
+  or the arg after a colon as --config writes it: task_config("sr.py:x8")."""
+  if arg is None:
+    name, _, arg = name.partition(":")
+    arg = arg or None
   return load_config_file(os.path.join(CONFIGS_DIR, name), arg)
 
 

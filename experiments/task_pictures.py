@@ -50,8 +50,7 @@ def make_picture(task: str, workdir: str, docs_dir: str,
   figure into the docs; returns the record row. `steps` and `size` (0:
   the config's own) shrink the run for a test."""
   spec = TASKS[task]
-  file, _, arg = spec.partition(":")
-  config = config_lib.task_config(file, arg or None)
+  config = config_lib.task_config(spec)
   if steps:
     config.num_steps = steps
   if size:

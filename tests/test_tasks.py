@@ -47,16 +47,11 @@ CASES = [
 ]
 
 
-def load_config(spec):
-  path, _, arg = spec.partition(":")
-  return config_lib.task_config(path, arg or None)
-
-
 @pytest.mark.parametrize("spec,baseline,dip_margin,tv_margin,over_tv", CASES,
                          ids=[c[0] for c in CASES])
 def test_quick_task_beats_corrupted_input(tmp_path, spec, baseline,
                                           dip_margin, tv_margin, over_tv):
-  config = load_config(spec)
+  config = config_lib.task_config(spec)
   config.sample_size, config.num_steps = 64, config.num_steps // 2
   config.snapshot_every = 0
   config.checkpoint_every = 0

@@ -186,4 +186,3 @@ def upsample_bicubic(x, factor: int, clip: bool = True) -> np.ndarray:
   if clip:
     out = np.clip(out, 0.0, 1.0)
   return out[..., 0] if x.ndim == 2 else out
-
