@@ -23,7 +23,7 @@ so that drift in machine load biases neither side, and each size's % uses the
 ceiling measured right before it; all are redone when other processes were
 busy.
 
---bf16 adds dip_jax with config.precision = bfloat16 (README "Speed").
+--bf16 adds dip_jax with config.precision = bfloat16 (docs/performance.md).
 
   python benchmarks/step_speed.py [--sizes 64,128,256] [--xla] [--bf16]
       [--json f] [--record [DIR]]

@@ -10,7 +10,7 @@ no output averaging, 2000 steps.
 Quick (built-in 128 px image, 32-ch net, 1500 steps, ~1 min on 2 cores):
   python -m dip_jax.main --config=configs/deblur.py:quick --workdir=/tmp/dbq
 Expected (quick): above the blurred input and near or above the TV solution
-(tests/test_tasks.py); README "Results" has numbers.
+(tests/test_tasks.py); docs/tasks/deblurring.md has a picture.
 DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
 (e.g. `:quick,sgld`); their settings: configs/presets/successors.py.
 """

@@ -9,8 +9,7 @@ Run (full settings; meant for a GPU):
   python -m dip_jax.main --config=configs/denoise.py --workdir=/tmp/denoise \
       --config.image=../shared/data/dip/denoising/F16_GT.png
 Expected: the paper reports 29.22 dB single run / 30.43 dB with the output
-average over its 9-image set; README "Results" has what we measured on F16.
-Runtime: a 256 px step costs ~0.5-2 s on a 2-core CPU (README "Speed").
+average over its 9-image set. Seconds per step: docs/performance.md.
 
 Quick variant for a CPU (built-in 128 px image, 32-channel net, 2000 steps):
   python -m dip_jax.main --config=configs/denoise.py:quick --workdir=/tmp/dq
@@ -29,19 +28,15 @@ settings and their sources in configs/presets/successors.py):
   deepred  DeepRED (Mataev et al. 2019): ADMM with non-local means, their
            denoising settings mu = beta = 0.5, sigma_f = 3
   dip_dncnn  DIP's answer averaged half and half with a pretrained DnCNN's
-           (Zhang et al. 2017; SCICO's weights: pip install --no-deps
-           scico==0.0.7): 30.48 dB on the CBM3D set's 128 px crops (4
-           restarts), CBM3D 30.43 (README "The paper's tables")
-Measured at quick settings on the built-in photo: README "DIP's successors".
+           (Zhang et al. 2017; SCICO's weights: tools/dncnn_weights.sh)
+Each against the default DIP (or CBM3D), paired over images and seeds:
+docs/methods.md.
 
 Early stopping is on (the only task here that overfits within its steps):
 the discrepancy stop -- detect at the first step where the fit to y,
 MSE(Ax, y), reaches the noise variance estimated from y, and answer with
-the output average centred there (99 steps later). On 128 px crops of the
-9-image CBM3D set (quick net) it lands 0.05 / 0.04 dB below the oracle
-peak at the median (sigma 25 / 50), 0.29 dB at worst, where the fixed
-2000 steps land 3.07 dB below (README "Early stopping"; ES-WMV with the
-same gate, the default before: 0.13 / 1.36 dB).
+the output average centred there (99 steps later). How far it lands from
+the oracle peak, per noise model: docs/early_stopping.md.
 --config.early_stopping.kind=none runs the paper's fixed step count.
 
 Signal-dependent noise (dip_jax/data/corruptions.py, poisson_noise): shot noise

@@ -21,7 +21,7 @@ one large hole (library).
 Quick (128 px, 32-channel nets, ~1 min on 2 cores):
   python -m dip_jax.main --config=configs/inpaint.py:quick --workdir=/tmp/iq
 Expected (quick): DIP above the input and the TV result on the missing pixels
-(tests/test_tasks.py); README "Results" has measured numbers.
+(tests/test_tasks.py).
 DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
 (e.g. `:quick,sgld`); their settings: configs/presets/successors.py.
 """

@@ -14,7 +14,7 @@ Synthetic (JPEG quality 10 of the image, scored against it):
 Quick (built-in 128 px image, the paper's net, 4000 steps, ~1 min on 2 cores):
   python -m dip_jax.main --config=configs/jpeg.py:quick --workdir=/tmp/jq
 Expected (quick): above the JPEG input's PSNR (tests/test_tasks.py asserts a
-margin); README "Results" has the measured numbers.
+margin).
 DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
 (e.g. `:quick,sgld`); their settings: configs/presets/successors.py.
 """

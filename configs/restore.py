@@ -12,7 +12,7 @@ skips, avg-pool downsampling, lr 0.01, 1000 steps, no reg_noise.
 Quick (built-in 128 px image, 32-ch net, lr 0.01, 1500 steps, ~1 min):
   python -m dip_jax.main --config=configs/restore.py:quick --workdir=/tmp/rq
 Expected (quick): well above the masked input on the missing pixels
-(tests/test_tasks.py asserts margins); README "Results" has numbers.
+(tests/test_tasks.py asserts margins).
 DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
 (e.g. `:quick,sgld`); their settings: configs/presets/successors.py.
 """

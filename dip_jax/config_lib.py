@@ -226,7 +226,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.ema_decay = 0.99              # average of outputs; 0 = off
   c.precision = "float32"         # the net's compute dtype: float32 |
                                   # bfloat16 (params, Adam, BN statistics and
-                                  # the output stay float32; README "Speed")
+                                  # the output stay float32; docs/performance.md)
   c.guard = ml_collections.ConfigDict()
   c.guard.enabled = True          # restore the last good state on divergence
   c.guard.psnr_drop = 5.0         # dB drop in PSNR to x0 counted as divergence

@@ -229,6 +229,31 @@ def test_aseqdip_table_refuses_unpaired_runs(tmp_path):
     results_pages.render_block("aseqdip_denoise", str(tmp_path))
 
 
+def test_several_methods_each_paired_with_the_baseline(tmp_path,
+                                                      monkeypatch):
+  # Two successors against DIP on the hand-checked pairs: one above (A
+  # against B: +1.25 dB, CI [0.22, 2.28]) and one whose interval holds 0.
+  even = [1.0, 0.0, 2.0, 0.0]
+  runs = {"sgld": A, "deepred": [b + e for b, e in zip(B, even)], "dip": B}
+  rows = [{"image": f"i{k // 2}", "seed": k % 2, "method": m, "psnr": v,
+           "ssim": v / 50, "steps": 1000, "device": "cpu"}
+          for m, vals in runs.items() for k, v in enumerate(vals)]
+  records.write(records.make("succ", rows, config={}, seeds=[0, 1],
+                             command="python -m dip_jax.cli.sweep x"),
+                str(tmp_path))
+  monkeypatch.setitem(results_pages.RENDERERS, "succ", results_pages.against(
+      ("dip", "DIP"), ("sgld", "SGLD"), ("deepred", "DeepRED")))
+  lines = results_pages.render_block("succ", str(tmp_path)).splitlines()
+  # Methods in the order given, the baseline last; per image the mean over
+  # seeds and each difference from DIP (i0: deepred 29.25 + 0.5).
+  assert [l.split(" | ")[0] for l in lines[2:5]] == [
+      "| SGLD", "| DeepRED", "| DIP"]
+  assert "| i0 | 30.50 | 29.75 | 29.25 | +1.25 | +0.50 |" in lines
+  assert ("Verdict: SGLD beats DIP by 1.25 dB (95 % CI [0.22, 2.28], 4 "
+          "pairs).") in " ".join(lines)
+  assert "Verdict: no difference between DeepRED and DIP" in " ".join(lines)
+
+
 _SWEEP_CONFIG = '''
 import ml_collections
 from dip_jax.cli import hyper

@@ -296,3 +296,34 @@ def test_aseqdip_sweep_runs_the_task_and_what_aseqdip_config_runs():
     want["tv"]["enabled"] = False
     want.setdefault("aseqdip", got["aseqdip"])  # unread by DIP
     assert got == want, name
+
+
+@pytest.mark.parametrize("task,file,arg", [
+    ("denoise", "denoise.py", "quick"), ("sr", "sr.py", "quick"),
+    ("restore", "restore.py", "half,quick")])
+def test_successor_sweep_runs_what_each_task_arg_runs(task, file, arg):
+  """configs/sweeps/successors_vs_dip.py: each setting's jobs are the task's
+  `:quick,<method>` config (and, on denoising, the aseqdip sweep's jobs
+  unchanged, so its workdir's finished jobs are found again)."""
+  load = lambda name, a=None: config_lib.load_config_file(
+      os.path.join(ROOT, "configs", name), a)
+  config = load(os.path.join("sweeps", "successors_vs_dip.py"), f"task={task}")
+  assert config.sweep.seeds == (0, 1, 2)
+  checked = dict(hyper.check(config.sweep.settings, config))
+  methods = ["dip", "dip_tv", "sgld", "deepred"]
+  if task == "denoise":
+    aseq = load(os.path.join("sweeps", "aseqdip_vs_dip.py"))
+    assert checked.pop("aseqdip") == dict(
+        hyper.check(aseq.sweep.settings, aseq))["aseqdip"]
+    assert config.sweep.data_dir == aseq.sweep.data_dir
+  assert list(checked) == methods
+  for name in methods:
+    job = sweep.Job(0, name, "x.png", 1, checked[name])
+    got = sweep.job_config(config, job).to_dict()
+    want = load(file, arg + ("" if name == "dip" else f",{name}")).to_dict()
+    want.update(image="x.png", seed=1, center_crop=128,
+                quick_hint=got["quick_hint"])
+    want["tv"]["enabled"] = False
+    if task == "denoise":
+      want.setdefault("aseqdip", got["aseqdip"])  # unread by these methods
+    assert got == want, name

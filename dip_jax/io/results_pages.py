@@ -118,7 +118,18 @@ def paired_methods(a: tuple[str, str], b: tuple[str, str]):
   gives each method's mean ± sd over the runs, per image the means over
   seeds, and the paired difference a - b with its 95 % interval, in
   words."""
-  (ka, name_a), (kb, name_b) = a, b
+  return against(b, a)
+
+
+def against(base: tuple[str, str], *others: tuple[str, str]):
+  """A renderer for a record of several methods over the same (image, seed)
+  pairs, each of `others` compared with `base`, paired; each is (the rows'
+  method, its name in the page). The tables: each method's mean ± sd over
+  the runs; per image the means over seeds and each other's difference
+  from `base`; then, per other method, the paired difference with its 95 %
+  interval, in words. Each interval is its own pair's: with several
+  methods, one of them may clear 0 by chance more often than 1 in 20."""
+  kb, name_b = base
 
   def render(recs: list[dict]) -> list[str]:
     rows = recs[-1]["rows"]
@@ -130,7 +141,7 @@ def paired_methods(a: tuple[str, str], b: tuple[str, str]):
         [[name, str(len(mine)), _pm([r.get("psnr") for r in mine]),
           _pm([r.get("ssim") for r in mine], 3),
           _f(_mean_sd([r.get("steps") for r in mine])[0], 0)]
-         for method, name in (a, b)
+         for method, name in (*others, base)
          for mine in [[r for r in rows if r.get("method") == method]]],
         "lrrrr")
     psnr = {}  # (method, image) -> the PSNRs over seeds
@@ -139,19 +150,23 @@ def paired_methods(a: tuple[str, str], b: tuple[str, str]):
           r.get("psnr"))
     per_image = []
     for image in sorted({r.get("image") for r in rows}, key=str):
-      ma, mb = (_mean_sd(psnr.get((m, image), []))[0] for m in (ka, kb))
-      diff = None if ma is None or mb is None else ma - mb
-      per_image.append([str(image), _f(ma), _f(mb),
-                        "—" if diff is None else _signed(diff)])
+      means = [_mean_sd(psnr.get((m, image), []))[0]
+               for m, _ in (*others, base)]
+      mb = means[-1]
+      per_image.append([str(image)] + [_f(m) for m in means] + [
+          "—" if m is None or mb is None else _signed(m - mb)
+          for m in means[:-1]])
     lines += ["", "PSNR (dB) per image, the mean over seeds:", ""]
-    lines += _table(["image", name_a, name_b, f"{name_a} − {name_b}"],
-                    per_image, "lrrr")
-    c = claims.compare(claims.pairs(rows, ka, kb, "psnr"))
-    lo, hi = c.ci
-    lines += ["", f"Paired over the {c.n} (image, seed) pairs, PSNR "
-              f"{name_a} − {name_b}: {_signed(c.diff_mean)} dB (sd "
-              f"{c.diff_sd:.2f}, 95 % CI [{_signed(lo)}, {_signed(hi)}]). "
-              "Verdict: " + claims.verdict(c, name_a, name_b) + "."]
+    lines += _table(["image"] + [n for _, n in (*others, base)]
+                    + [f"{n} − {name_b}" for _, n in others], per_image,
+                    "l" + "r" * (2 * len(others) + 1))
+    for ka, name_a in others:
+      c = claims.compare(claims.pairs(rows, ka, kb, "psnr"))
+      lo, hi = c.ci
+      lines += ["", f"Paired over the {c.n} (image, seed) pairs, PSNR "
+                f"{name_a} − {name_b}: {_signed(c.diff_mean)} dB (sd "
+                f"{c.diff_sd:.2f}, 95 % CI [{_signed(lo)}, {_signed(hi)}]). "
+                "Verdict: " + claims.verdict(c, name_a, name_b) + "."]
     return lines
 
   return render

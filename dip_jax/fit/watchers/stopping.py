@@ -55,7 +55,7 @@ window variance's minimum after the gate sat up to 2.6 dB below the peak
 (the minimum can come before the PSNR peak on smooth images at sigma =
 50, or keep falling for 1000s of steps past it on textured ones at sigma
 = 25) and the discrepancy step plus the EMA's lag was within 0.9 dB
-everywhere (README "Early stopping").
+everywhere (docs/early_stopping.md has the gap table from records).
 
 `lag` applies to every kind: the answer kept is the one `lag` steps after
 the detected minimum (until then, the one at the minimum).
