@@ -175,6 +175,9 @@ def against(base: tuple[str, str], *others: tuple[str, str]):
 # aSeqDIP against the default DIP (configs/sweeps/aseqdip_vs_dip.py; the
 # rows' methods are the sweep's setting names).
 aseqdip_denoise = paired_methods(("aseqdip", "aSeqDIP"), ("dip", "DIP"))
+# DIP+DnCNN against CBM3D solved on each job's own noisy image
+# (configs/sweeps/dncnn_vs_cbm3d.py, record_sweep.py --classical=CBM3D).
+dncnn_cbm3d = paired_methods(("dip_dncnn", "DIP+DnCNN"), ("cbm3d", "CBM3D"))
 
 
 def _median_or_never(values: list) -> float:
@@ -274,7 +277,7 @@ def early_stopping_gap(recs: list[dict]) -> list[str]:
 # Table name -> renderer (records, oldest first -> Markdown lines).
 RENDERERS = {"quickstart": quickstart, "step_speed": step_speed,
              "early_stopping_gap": early_stopping_gap,
-             "aseqdip_denoise": aseqdip_denoise}
+             "aseqdip_denoise": aseqdip_denoise, "dncnn_cbm3d": dncnn_cbm3d}
 
 
 def provenance(name: str, recs: list[dict]) -> str:
