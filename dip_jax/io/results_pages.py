@@ -178,6 +178,10 @@ aseqdip_denoise = paired_methods(("aseqdip", "aSeqDIP"), ("dip", "DIP"))
 # DIP+DnCNN against CBM3D solved on each job's own noisy image
 # (configs/sweeps/dncnn_vs_cbm3d.py, record_sweep.py --classical=CBM3D).
 dncnn_cbm3d = paired_methods(("dip_dncnn", "DIP+DnCNN"), ("cbm3d", "CBM3D"))
+# DIP's successors against the default DIP, one record per task
+# (configs/sweeps/successors_vs_dip.py).
+_SUCCESSORS = (("dip_tv", "DIP-TV"), ("sgld", "SGLD"), ("deepred", "DeepRED"))
+successors_restore = against(("dip", "DIP"), *_SUCCESSORS)
 
 
 def _median_or_never(values: list) -> float:
@@ -277,7 +281,8 @@ def early_stopping_gap(recs: list[dict]) -> list[str]:
 # Table name -> renderer (records, oldest first -> Markdown lines).
 RENDERERS = {"quickstart": quickstart, "step_speed": step_speed,
              "early_stopping_gap": early_stopping_gap,
-             "aseqdip_denoise": aseqdip_denoise, "dncnn_cbm3d": dncnn_cbm3d}
+             "aseqdip_denoise": aseqdip_denoise, "dncnn_cbm3d": dncnn_cbm3d,
+             "successors_restore": successors_restore}
 
 
 def provenance(name: str, recs: list[dict]) -> str:
