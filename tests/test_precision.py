@@ -58,7 +58,8 @@ def test_bfloat16_fit_tracks_the_float32_fit():
           for p in ("float32", "bfloat16")}
   # Measured: 17.70 vs 17.71 dB at 200 steps, mean |difference| 0.025 (the
   # tiny net is still fitting: the point is that the two are one fit to
-  # bfloat16's accuracy, not the quality, which benchmarks/step_speed.py --bf16 measures).
+  # bfloat16's accuracy, not the quality, which `benchmarks/step_speed.py
+  # --bf16` measures).
   gap = abs(runs["bfloat16"].info["psnr"] - runs["float32"].info["psnr"])
   assert gap < 0.3, {p: r.info["psnr"] for p, r in runs.items()}
   assert np.abs(runs["bfloat16"].reconstruction

@@ -278,8 +278,7 @@ def test_aseqdip_sweep_runs_the_task_and_what_aseqdip_config_runs():
   task as configs/denoise.py:quick sets it, its "aseqdip" jobs what
   configs/aseqdip.py:task=denoise,quick sets (no images needed: jobs are
   built by hand)."""
-  load = lambda name, arg=None: config_lib.load_config_file(
-      os.path.join(ROOT, "configs", name), arg)
+  load = config_lib.task_config
   config = load(os.path.join("sweeps", "aseqdip_vs_dip.py"))
   assert config.sweep.seeds == (0, 1, 2)
   assert config.sweep.data_dir == "../shared/data/denoise9"
@@ -305,8 +304,7 @@ def test_successor_sweep_runs_what_each_task_arg_runs(task, file, arg):
   """configs/sweeps/successors_vs_dip.py: each setting's jobs are the task's
   `:quick,<method>` config (and, on denoising, the aseqdip sweep's jobs
   unchanged, so its workdir's finished jobs are found again)."""
-  load = lambda name, a=None: config_lib.load_config_file(
-      os.path.join(ROOT, "configs", name), a)
+  load = config_lib.task_config
   config = load(os.path.join("sweeps", "successors_vs_dip.py"), f"task={task}")
   assert config.sweep.seeds == (0, 1, 2)
   checked = dict(hyper.check(config.sweep.settings, config))

@@ -12,9 +12,10 @@ paper tables' method columns run the same thing:
 What each method's settings are, and where they come from:
   dip_tv   Liu et al. 2019: lambda x smoothed TV of f(z) per pixel beside
            the data term. lambda = 0.375 x the task's TV-baseline lambda
-           (`tv.lam`): 0.03 on denoising, where it was chosen; the ratio carries the task's own balance of
-           data term and TV over to the others (SR 0.00075, 50 % inpainting
-           0.00375) -- a rule of thumb, not tuned per task.
+           (`tv.lam`): 0.03 on denoising, where it was chosen; the ratio
+           carries the task's own balance of data term and TV over to the
+           others (SR 0.00075, 50 % inpainting 0.00375) -- a rule of thumb,
+           not tuned per task.
   sgld     Cheng et al. 2019, their code: kernel noise 2 x lr, 20000 steps,
            burn-in 7000, a sample every 50. Quick (CPU): the task's own step
            count, burn-in 35 % of it (their 7000 / 20000), a sample every

@@ -24,13 +24,10 @@ then the record and the page (experiments/record_sweep.py):
 Resume after an interruption: run the sweep command again.
 """
 
-import os
-
 from dip_jax import config_lib
 from dip_jax.cli import hyper
 from dip_jax.cli import sweep
 
-_CONFIGS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Keys the aseqdip setting takes from configs/aseqdip.py; the rest of that
 # config is the task's own (checked in `_aseqdip_overrides`).
 _ASEQDIP_KEYS = ("method", "aseqdip.every", "aseqdip.lam",
@@ -64,10 +61,8 @@ def _aseqdip_overrides(task, aseq) -> dict:
 
 def get_config(arg=None):
   del arg
-  c = config_lib.load_config_file(os.path.join(_CONFIGS, "denoise.py"),
-                                  "quick")
-  aseq = config_lib.load_config_file(os.path.join(_CONFIGS, "aseqdip.py"),
-                                     _ASEQDIP_ARG)
+  c = config_lib.task_config("denoise.py", "quick")
+  aseq = config_lib.task_config("aseqdip.py", _ASEQDIP_ARG)
   overrides = _aseqdip_overrides(c, aseq)
   # The block must exist in the base config for the setting to set its
   # keys; DIP reads no `aseqdip` key, so it changes nothing there.

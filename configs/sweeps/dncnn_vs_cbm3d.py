@@ -21,19 +21,14 @@ Run (from the repository root):
 Resume after an interruption: run the sweep command again.
 """
 
-import os
-
 from dip_jax import config_lib
 from dip_jax.cli import hyper
 from dip_jax.cli import sweep
 
-_DENOISE = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "denoise.py")
-
 
 def get_config(arg=None):
   del arg
-  c = config_lib.load_config_file(_DENOISE, "quick,dip_dncnn")
+  c = config_lib.task_config("denoise.py", "quick,dip_dncnn")
   c.center_crop = 128
   c.tv.enabled = False  # not compared here
   c.sweep = sweep.sweep_block(

@@ -37,21 +37,16 @@ Other settings and seeds from the command line (Python literals; the key
   --config.sweep.seeds="(0, 1, 2)"
 """
 
-import os
-
 from dip_jax import config_lib
 from dip_jax.cli import hyper
 from dip_jax.cli import sweep
 
-_DENOISE = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "denoise.py")
-
 
 def get_config(arg=None):
   del arg
-  # The task config itself, loaded by path (configs/ is not a package), so
-  # the sweep runs exactly what `main --config=configs/denoise.py:quick` does.
-  c = config_lib.load_config_file(_DENOISE, "quick")
+  # The task config itself (configs/denoise.py of this checkout), so the
+  # sweep runs exactly what `main --config=configs/denoise.py:quick` does.
+  c = config_lib.task_config("denoise.py", "quick")
   c.center_crop = 128
   c.sweep = sweep.sweep_block(
       images=("*.png",),

@@ -5,8 +5,8 @@ its `:quick` config (the 32-channel net, the task's own steps) on the
 central 128 x 128 crop of images not used for tuning, seeds 0, 1, 2, in
 the settings
 
-  dip      the task as a user runs it: the output average and, where the
-           task has one (denoising), its early stop
+  dip      the task as a user runs it: its output average where it has one
+           (not restore), its early stop where it has one (denoise)
   dip_tv   DIP-TV      } as configs/presets/successors.py sets them up on
   sgld     SGLD        } the task (`successors.overrides`), so the sweep
   deepred  DeepRED     } runs what `:quick,<method>` runs
@@ -30,19 +30,16 @@ Run (from the repository root; a job is about 1-3 min on a 2-core CPU):
 Resume after an interruption: run the sweep command again.
 """
 
-import os
-
 from dip_jax import config_lib
 from dip_jax.cli import hyper
 from dip_jax.cli import sweep
 
-_CONFIGS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 successors = config_lib.preset("successors")
 
-# task -> (the task's config file and arg, the data folder)
-TASKS = {"denoise": None,  # configs/sweeps/aseqdip_vs_dip.py's sweep, grown
-         "sr": ("sr.py", "quick", "../shared/data/set5"),
-         "restore": ("restore.py", "half,quick", "../shared/data/set5")}
+# task -> its config and the data folder (denoise: the aSeqDIP sweep's own)
+TASKS = {"denoise": ("sweeps/aseqdip_vs_dip.py", None),
+         "sr": ("sr.py:quick", "../shared/data/set5"),
+         "restore": ("restore.py:half,quick", "../shared/data/set5")}
 SUCCESSORS = ("dip_tv", "sgld", "deepred")
 
 
@@ -50,20 +47,16 @@ def get_config(arg=None):
   args = config_lib.parse_arg(arg, task="denoise")
   if args.task not in TASKS:
     raise ValueError(f"unknown task {args.task!r}; known: {', '.join(TASKS)}")
-  if args.task == "denoise":
-    c = config_lib.load_config_file(
-        os.path.join(_CONFIGS, "sweeps", "aseqdip_vs_dip.py"), None)
-    settings = tuple(c.sweep.settings)
-    data_dir = c.sweep.data_dir
+  spec, data_dir = TASKS[args.task]
+  c = config_lib.task_config(spec)
+  if args.task == "denoise":  # its dip and aseqdip jobs, found again
+    settings, data_dir = tuple(c.sweep.settings), c.sweep.data_dir
   else:
-    name, task_arg, data_dir = TASKS[args.task]
-    c = config_lib.load_config_file(os.path.join(_CONFIGS, name), task_arg)
     c.center_crop = 128
     c.tv.enabled = False
     settings = (hyper.named("dip"),)
   settings += tuple(hyper.named(m, successors.overrides(c, m, True))
                     for m in SUCCESSORS)
-  with c.unlocked():
-    c.sweep = sweep.sweep_block(images=("*.png",), data_dir=data_dir,
-                                settings=settings, seeds=(0, 1, 2))
+  c.sweep = sweep.sweep_block(images=("*.png",), data_dir=data_dir,
+                              settings=settings, seeds=(0, 1, 2))
   return c

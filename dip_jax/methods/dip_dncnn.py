@@ -10,8 +10,9 @@ average gained +0.43 dB over DIP and +0.19 over DnCNN alone (weights 0.3 to
 0.6 were within 0.06 dB of each other). Against CBM3D on the CBM3D set:
 docs/methods.md, "DIP+DnCNN". DIP runs exactly as `method=dip` (early
 stopping, restarts, resume); DnCNN (`dip_jax/solvers/dncnn.py`) is the
-grey model trained nearest to the noise level estimated from y, applied in an opponent colour space and averaged
-over the 8 flips and turns (`dncnn.self_ensemble`). Needs DnCNN's weights:
+grey model trained nearest to the noise level estimated from y, applied in
+an opponent colour space and averaged over the 8 flips and turns
+(`dncnn.self_ensemble`). Needs DnCNN's weights:
 `pip install --no-deps scico==0.0.7`, or `dncnn.weights` (see dncnn.py).
 Only for an observation that is the image plus noise (the identity
 operator); the images dip.png and dncnn.png are written beside the answer
