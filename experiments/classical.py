@@ -6,10 +6,12 @@ biharmonic inpainting for missing pixels: the paper tables'
 (experiments/record_sweep.py --classical) baselines. Each is solved on the
 observation the job's config builds (seeded, so the same noisy image the
 job's DIP saw) and scored against its clean image; the score is cached in
-the job's folder, so a rerun does not solve it again. Both packages come
+the job's folder with the solving package's version, so a rerun does not
+solve it again and its record still names that version. Both packages come
 with `pip install -e '.[paper]'`; without them the score says so.
 """
 
+import importlib.metadata
 import json
 import os
 import time
@@ -20,6 +22,7 @@ from dip_jax import data as data_lib
 from dip_jax import metrics
 
 KINDS = ("CBM3D", "biharmonic")
+PACKAGE = {"CBM3D": "bm3d", "biharmonic": "scikit-image"}  # what solves it
 CACHE_FILE = "classical.json"  # in each job's folder
 
 
@@ -37,8 +40,9 @@ def _solve(kind: str, problem, config) -> np.ndarray:
 
 
 def score(kind: str, job_config, job_dir: str) -> dict:
-  """{psnr, ssim, seconds} of `kind` on the job's observation, or {error}
-  when its package is missing; cached in job_dir."""
+  """{psnr, ssim, seconds, versions} of `kind` on the job's observation
+  (versions: {package: version} of what solved it), or {error} when its
+  package is missing; cached in job_dir."""
   if kind not in KINDS:
     raise ValueError(f"no classical baseline {kind!r} (known: {KINDS})")
   cache = os.path.join(job_dir, CACHE_FILE)
@@ -55,7 +59,9 @@ def score(kind: str, job_config, job_dir: str) -> dict:
     return {"error": f"{e.name} not installed (pip install -e '.[paper]')"}
   out = {"kind": kind, "psnr": metrics.psnr(x, problem.clean),
          "ssim": metrics.ssim(x, problem.clean),
-         "seconds": round(time.perf_counter() - t0, 2)}
+         "seconds": round(time.perf_counter() - t0, 2),
+         "versions": {PACKAGE[kind]:
+                      importlib.metadata.version(PACKAGE[kind])}}
   os.makedirs(job_dir, exist_ok=True)
   with open(cache, "w") as f:
     json.dump(out, f)

@@ -91,15 +91,19 @@ def sweep_rows(config, workdir: str) -> list[dict]:
           for r in table]
 
 
-def classical_rows(config, workdir: str, kind: str) -> list[dict]:
+def classical_rows(config, workdir: str,
+                   kind: str) -> tuple[list[dict], dict]:
   """One row per (image, seed) of the sweep: `kind` (classical.py) solved
   on that job's observation (the first setting's job; every setting draws
-  the same observation from the seed), method = kind in lower case.
+  the same observation from the seed), method = kind in lower case; and
+  the versions of the package that solved them ({package: version}; a
+  score cached before classical.py kept versions adds none, and scores
+  solved by two versions name both).
 
   Raises:
     InputError: when the baseline's package is not installed.
   """
-  rows, seen = [], set()
+  rows, seen, solved_by = [], set(), {}
   for job in sweep.enumerate_jobs(config):
     if (job.stem, job.seed) in seen:
       continue
@@ -112,7 +116,9 @@ def classical_rows(config, workdir: str, kind: str) -> list[dict]:
                  "method": kind.lower(), "psnr": c["psnr"],
                  "ssim": c.get("ssim"), "steps": None,
                  "seconds": c["seconds"], "device": "cpu"})
-  return rows
+    for package, version in c.get("versions", {}).items():
+      solved_by.setdefault(package, set()).add(version)
+  return rows, {p: " + ".join(sorted(v)) for p, v in solved_by.items()}
 
 
 def commands(args) -> str:
@@ -147,12 +153,13 @@ def main(argv=None) -> int:
   args = p.parse_args(argv)
   try:
     config = load_sweep_config(args.config, args.data_dir)
-    rows = sweep_rows(config, args.workdir)
+    rows, solved_by = sweep_rows(config, args.workdir), {}
     if args.classical:
-      rows += classical_rows(config, args.workdir, args.classical)
+      base, solved_by = classical_rows(config, args.workdir, args.classical)
+      rows += base
     record = records.make(args.name, rows, config=config.to_dict(),
                           seeds=list(config.sweep.seeds),
-                          command=commands(args))
+                          command=commands(args), extra_versions=solved_by)
   except InputError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

@@ -276,6 +276,7 @@ def test_biharmonic_baseline_is_cached(tmp_path):
   # A smooth image: biharmonic fills half the pixels far better than the
   # masked input (zeros there, ~10 dB).
   assert out["psnr"] > 25.0, out
+  assert set(out["versions"]) == {"scikit-image"}  # what solved it
   assert json.loads((job_dir / paper_tables.CLASSICAL_FILE).read_text()) \
       == out
 

@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 import sys
+import types
 
 import pytest
 
@@ -100,6 +101,18 @@ def test_a_record_round_trips_as_strict_sorted_json(tmp_path):
   assert records.load("none_yet", str(tmp_path)) == []
   with pytest.raises(InputError, match="record name"):
     records.make("../x", rows)
+
+
+def test_a_record_names_the_optional_packages_its_process_imported(
+    monkeypatch):
+  """bm3d's version decides the CBM3D column: a process that imported it
+  names it; one that did not, does not."""
+  monkeypatch.delitem(sys.modules, "bm3d", raising=False)
+  assert "bm3d" not in records.versions()
+  monkeypatch.setitem(sys.modules, "bm3d", types.ModuleType("bm3d"))
+  monkeypatch.setattr(records.importlib.metadata, "version",
+                      lambda name: f"{name}-v")
+  assert records.versions()["bm3d"] == "bm3d-v"
 
 
 def test_record_flag_writes_only_when_given(tmp_path):
@@ -336,7 +349,8 @@ def test_record_sweep_adds_a_classical_baseline_per_image_and_seed(
 
   def fake_score(kind, job_config, job_dir):
     solved.append((kind, job_config.seed, os.path.relpath(job_dir, work)))
-    return {"psnr": 24.0 + job_config.seed, "ssim": 0.7, "seconds": 1.0}
+    return {"psnr": 24.0 + job_config.seed, "ssim": 0.7, "seconds": 1.0,
+            "versions": {"bm3d": "9.9"}}
 
   monkeypatch.setattr(record_sweep.classical, "score", fake_score)
   args = [f"--config={config}", f"--workdir={work}", "--name=pair",
@@ -349,6 +363,7 @@ def test_record_sweep_adds_a_classical_baseline_per_image_and_seed(
   base = [r for r in rec["rows"] if r["method"] == "cbm3d"]
   assert [(r["seed"], r["psnr"]) for r in base] == [(0, 24.0), (1, 25.0)]
   assert rec["command"].endswith("--classical=CBM3D")
+  assert rec["versions"]["bm3d"] == "9.9"  # what solved the cached scores
   text = "\n".join(results_pages.paired_methods(
       ("dip", "DIP"), ("cbm3d", "CBM3D"))([rec]))
   assert "PSNR DIP − CBM3D: +1.00 dB" in text

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Refreshes constraints.txt, the exact versions `make test`, `make docs` and
-# .ci/run install: pyproject's dependencies and its test, bench, docs and lint
-# extras (setuptools, which torch needs, too), resolved for Python 3.11 by
-# pip-tools (in a venv of its own under .cache/, so the lock does not depend
-# on what the caller's env holds).
+# .ci/run install: pyproject's dependencies and its test, bench, docs, lint
+# and paper extras (paper: bm3d, which the CBM3D records rest on; setuptools,
+# which torch needs, too), resolved for Python 3.11 by pip-tools (in a venv
+# of its own under .cache/, so the lock does not depend on what the caller's
+# env holds).
 # Run as `make lock`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ fi
 # The command constraints.txt's header names, word for word.
 cmd=(pip-compile --quiet --allow-unsafe --strip-extras --no-emit-find-links
      --no-emit-index-url --no-emit-trusted-host
-     --extra test --extra bench --extra docs --extra lint
+     --extra test --extra bench --extra docs --extra lint --extra paper
      -c tools/lock_pins.txt -o constraints.txt pyproject.toml)
 CUSTOM_COMPILE_COMMAND="make lock, i.e. ${cmd[*]}" \
   "$tools_venv/bin/${cmd[0]}" "${cmd[@]:1}"

@@ -10,8 +10,8 @@ reader needs to trust and redo its numbers:
   command   the command line that reproduces it (shown under the table)
   config    the settings, a plain dict
   seeds     the seed(s) used
-  versions  python, jax, jaxlib, flax, optax, numpy (+ torch when imported
-            or given)
+  versions  python, jax, jaxlib, flax, optax, numpy (+ torch, bm3d and
+            scikit-image when the process imported them, or given)
   device    the JAX device (platform, kind, count), the CPU model and cores
   rows      the numbers: a list of flat dicts (image, seed, method, metric..)
 
@@ -37,8 +37,12 @@ from dip_jax.errors import InputError
 # The checkout: dip_jax/io/records.py -> dip_jax/io -> dip_jax -> root.
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESULTS_DIR = os.path.join(ROOT, "results")
-# Versions every record names; torch is added when the process imported it.
+# Versions every record names.
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
+# Module -> distribution of the packages some numbers rest on (the PyTorch
+# reference, the CBM3D baseline, SSIM and the classical solvers): a record
+# names them when its process imported them.
+OPTIONAL = {"torch": "torch", "bm3d": "bm3d", "skimage": "scikit-image"}
 
 
 def add_flag(parser) -> None:
@@ -52,10 +56,11 @@ def add_flag(parser) -> None:
 
 def versions(extra: dict | None = None) -> dict:
   """The versions that decide the numbers: python, the JAX stack, numpy,
-  torch where this process imported it, plus `extra` (e.g. a subprocess's
-  torch)."""
+  those of OPTIONAL this process imported, plus `extra` (e.g. a
+  subprocess's torch)."""
   out = {"python": platform.python_version()}
-  for name in PACKAGES + (("torch",) if "torch" in sys.modules else ()):
+  imported = tuple(d for m, d in OPTIONAL.items() if m in sys.modules)
+  for name in PACKAGES + imported:
     try:
       out[name] = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
