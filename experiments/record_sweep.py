@@ -15,9 +15,10 @@ count and the first few are named): rerun the sweep, then this.
       --config=configs/sweeps/aseqdip_vs_dip.py --workdir=/tmp/aseq_sweep \
       --name=aseqdip_denoise [--data_dir=DIR] [--results=DIR]
 
---classical=CBM3D (or biharmonic) adds, per (image, seed), that classical
-baseline solved on the job's own observation (experiments/classical.py),
-as rows of method "cbm3d": a DIP method against CBM3D, paired.
+--classical=CBM3D (or biharmonic, TV, bicubic; several joined by commas)
+adds, per (image, seed), that classical baseline solved on the job's own
+observation (experiments/classical.py), as rows of method "cbm3d" (the
+kind in lower case): a DIP method against CBM3D, paired.
 
 Run it from the folder the sweep ran in (a relative sweep.data_dir is
 resolved there) and on the machine that ran it (the record names this
@@ -147,16 +148,23 @@ def main(argv=None) -> int:
                  help="the sweep's --config.sweep.data_dir, if it set one")
   p.add_argument("--results", default=records.RESULTS_DIR,
                  help="where the record goes: RESULTS/<name>/<run-id>.json")
-  p.add_argument("--classical", choices=classical.KINDS, default=None,
-                 help="also solve this classical baseline on each (image, "
-                      "seed)'s observation and add its rows")
+  p.add_argument("--classical", default="",
+                 help="also solve these classical baselines (comma-"
+                      f"separated, of {', '.join(classical.KINDS)}) on each "
+                      "(image, seed)'s observation and add their rows")
   args = p.parse_args(argv)
+  kinds = [k for k in args.classical.split(",") if k]
+  unknown = [k for k in kinds if k not in classical.KINDS]
+  if unknown:
+    p.error(f"--classical: no baseline {unknown[0]!r} (known: "
+            f"{', '.join(classical.KINDS)})")
   try:
     config = load_sweep_config(args.config, args.data_dir)
     rows, solved_by = sweep_rows(config, args.workdir), {}
-    if args.classical:
-      base, solved_by = classical_rows(config, args.workdir, args.classical)
+    for kind in kinds:
+      base, versions = classical_rows(config, args.workdir, kind)
       rows += base
+      solved_by.update(versions)
     record = records.make(args.name, rows, config=config.to_dict(),
                           seeds=list(config.sweep.seeds),
                           command=commands(args), extra_versions=solved_by)

@@ -255,7 +255,8 @@ def test_several_methods_each_paired_with_the_baseline(tmp_path,
                              command="python -m dip_jax.cli.sweep x"),
                 str(tmp_path))
   monkeypatch.setitem(results_pages.RENDERERS, "succ", results_pages.against(
-      ("dip", "DIP"), ("sgld", "SGLD"), ("deepred", "DeepRED")))
+      ("dip", "DIP"), ("sgld", "SGLD"), ("deepred", "DeepRED"),
+      also=(("sgld", "deepred"),)))
   lines = results_pages.render_block("succ", str(tmp_path)).splitlines()
   # Methods in the order given, the baseline last; per image the mean over
   # seeds and each difference from DIP (i0: deepred 29.25 + 0.5).
@@ -265,6 +266,9 @@ def test_several_methods_each_paired_with_the_baseline(tmp_path,
   assert ("Verdict: SGLD beats DIP by 1.25 dB (95 % CI [0.22, 2.28], 4 "
           "pairs).") in " ".join(lines)
   assert "Verdict: no difference between DeepRED and DIP" in " ".join(lines)
+  # `also`: SGLD against DeepRED, differences 1 - 1, 1.5 - 0, 0.5 - 2, 2 - 0.
+  assert ("PSNR SGLD − DeepRED: +0.50 dB" in " ".join(lines)
+          and "no difference between SGLD and DeepRED" in " ".join(lines))
 
 
 _SWEEP_CONFIG = '''
@@ -367,6 +371,17 @@ def test_record_sweep_adds_a_classical_baseline_per_image_and_seed(
   text = "\n".join(results_pages.paired_methods(
       ("dip", "DIP"), ("cbm3d", "CBM3D"))([rec]))
   assert "PSNR DIP − CBM3D: +1.00 dB" in text
+  # Several baselines, each once per (image, seed), each its own method.
+  solved.clear()
+  assert record_sweep.main(args[:-1] + ["--classical=CBM3D,TV",
+                                        "--name=pair2"]) == 0
+  assert [k for k, *_ in solved] == ["CBM3D", "CBM3D", "TV", "TV"]
+  (rec,) = records.load("pair2", str(out))
+  assert sorted({r["method"] for r in rec["rows"]}) == [
+      "aseqdip", "cbm3d", "dip", "tv"]
+  with pytest.raises(SystemExit):
+    record_sweep.main(args[:-1] + ["--classical=CBM3D,nope"])
+  assert "no baseline 'nope'" in capsys.readouterr().err
   # Without its package the record is refused in one line.
   monkeypatch.setattr(record_sweep.classical, "score",
                       lambda *a: {"error": "bm3d not installed"})

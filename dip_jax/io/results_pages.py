@@ -121,15 +121,19 @@ def paired_methods(a: tuple[str, str], b: tuple[str, str]):
   return against(b, a)
 
 
-def against(base: tuple[str, str], *others: tuple[str, str]):
+def against(base: tuple[str, str], *others: tuple[str, str],
+            also: tuple[tuple[str, str], ...] = ()):
   """A renderer for a record of several methods over the same (image, seed)
   pairs, each of `others` compared with `base`, paired; each is (the rows'
   method, its name in the page). The tables: each method's mean ± sd over
   the runs; per image the means over seeds and each other's difference
   from `base`; then, per other method, the paired difference with its 95 %
-  interval, in words. Each interval is its own pair's: with several
-  methods, one of them may clear 0 by chance more often than 1 in 20."""
+  interval, in words, and the same for each (a, b) of `also` (rows'
+  methods among `others`: a − b). Each interval is its own pair's: with
+  several methods, one of them may clear 0 by chance more often than 1 in
+  20."""
   kb, name_b = base
+  names = dict((*others, base))
 
   def render(recs: list[dict]) -> list[str]:
     rows = recs[-1]["rows"]
@@ -160,13 +164,14 @@ def against(base: tuple[str, str], *others: tuple[str, str]):
     lines += _table(["image"] + [n for _, n in (*others, base)]
                     + [f"{n} − {name_b}" for _, n in others], per_image,
                     "l" + "r" * (2 * len(others) + 1))
-    for ka, name_a in others:
-      c = claims.compare(claims.pairs(rows, ka, kb, "psnr"))
+    for ka, kc in [(ka, kb) for ka, _ in others] + list(also):
+      c = claims.compare(claims.pairs(rows, ka, kc, "psnr"))
       lo, hi = c.ci
+      name_a, name_c = names[ka], names[kc]
       lines += ["", f"Paired over the {c.n} (image, seed) pairs, PSNR "
-                f"{name_a} − {name_b}: {_signed(c.diff_mean)} dB (sd "
+                f"{name_a} − {name_c}: {_signed(c.diff_mean)} dB (sd "
                 f"{c.diff_sd:.2f}, 95 % CI [{_signed(lo)}, {_signed(hi)}]). "
-                "Verdict: " + claims.verdict(c, name_a, name_b) + "."]
+                "Verdict: " + claims.verdict(c, name_a, name_c) + "."]
     return lines
 
   return render
@@ -182,6 +187,10 @@ dncnn_cbm3d = paired_methods(("dip_dncnn", "DIP+DnCNN"), ("cbm3d", "CBM3D"))
 # (configs/sweeps/successors_vs_dip.py).
 _SUCCESSORS = (("dip_tv", "DIP-TV"), ("sgld", "SGLD"), ("deepred", "DeepRED"))
 successors_restore = against(("dip", "DIP"), *_SUCCESSORS)
+# The default DIP (the task's `:quick`) against the task's TV baseline, TV
+# solved on each job's own observation (record_sweep.py --classical=TV);
+# on SR, both against bicubic too.
+dip_vs_tv_restore = paired_methods(("dip", "DIP"), ("tv", "TV"))
 
 
 def _median_or_never(values: list) -> float:
@@ -282,7 +291,8 @@ def early_stopping_gap(recs: list[dict]) -> list[str]:
 RENDERERS = {"quickstart": quickstart, "step_speed": step_speed,
              "early_stopping_gap": early_stopping_gap,
              "aseqdip_denoise": aseqdip_denoise, "dncnn_cbm3d": dncnn_cbm3d,
-             "successors_restore": successors_restore}
+             "successors_restore": successors_restore,
+             "dip_vs_tv_restore": dip_vs_tv_restore}
 
 
 def provenance(name: str, recs: list[dict]) -> str:
