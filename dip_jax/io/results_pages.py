@@ -191,6 +191,7 @@ successors_restore = against(("dip", "DIP"), *_SUCCESSORS)
 # solved on each job's own observation (record_sweep.py --classical=TV);
 # on SR, both against bicubic too.
 dip_vs_tv_restore = paired_methods(("dip", "DIP"), ("tv", "TV"))
+dip_vs_tv_denoise = paired_methods(("dip", "DIP"), ("tv", "TV"))
 
 
 def _median_or_never(values: list) -> float:
@@ -292,7 +293,8 @@ RENDERERS = {"quickstart": quickstart, "step_speed": step_speed,
              "early_stopping_gap": early_stopping_gap,
              "aseqdip_denoise": aseqdip_denoise, "dncnn_cbm3d": dncnn_cbm3d,
              "successors_restore": successors_restore,
-             "dip_vs_tv_restore": dip_vs_tv_restore}
+             "dip_vs_tv_restore": dip_vs_tv_restore,
+             "dip_vs_tv_denoise": dip_vs_tv_denoise}
 
 
 def provenance(name: str, recs: list[dict]) -> str:
