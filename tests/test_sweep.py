@@ -325,3 +325,24 @@ def test_successor_sweep_runs_what_each_task_arg_runs(task, file, arg):
     if task == "denoise":
       want.setdefault("aseqdip", got["aseqdip"])  # unread by these methods
     assert got == want, name
+
+
+@pytest.mark.parametrize("task,file", [("deblur", "deblur.py"),
+                                       ("jpeg", "jpeg.py")])
+def test_dip_vs_tv_sweep_runs_the_task_quick_config(task, file):
+  """configs/sweeps/dip_vs_tv.py: its one setting's jobs are the task's
+  `:quick` config on a 128 px crop, TV left to record_sweep.py."""
+  load = config_lib.task_config
+  config = load(os.path.join("sweeps", "dip_vs_tv.py"), f"task={task}")
+  assert config.sweep.seeds == (0, 1, 2)
+  checked = dict(hyper.check(config.sweep.settings, config))
+  assert list(checked) == ["dip"]
+  job = sweep.Job(0, "dip", "x.png", 1, checked["dip"])
+  got = sweep.job_config(config, job).to_dict()
+  want = load(file, "quick").to_dict()
+  want.update(image="x.png", seed=1, center_crop=128,
+              quick_hint=got["quick_hint"])
+  want["tv"]["enabled"] = False
+  assert got == want
+  with pytest.raises(ValueError, match="unknown task"):
+    load(os.path.join("sweeps", "dip_vs_tv.py"), "task=sr")
