@@ -187,11 +187,14 @@ dncnn_cbm3d = paired_methods(("dip_dncnn", "DIP+DnCNN"), ("cbm3d", "CBM3D"))
 # (configs/sweeps/successors_vs_dip.py).
 _SUCCESSORS = (("dip_tv", "DIP-TV"), ("sgld", "SGLD"), ("deepred", "DeepRED"))
 successors_restore = against(("dip", "DIP"), *_SUCCESSORS)
+successors_sr = against(("dip", "DIP"), *_SUCCESSORS)
 # The default DIP (the task's `:quick`) against the task's TV baseline, TV
 # solved on each job's own observation (record_sweep.py --classical=TV);
 # on SR, both against bicubic too.
 dip_vs_tv_restore = paired_methods(("dip", "DIP"), ("tv", "TV"))
 dip_vs_tv_denoise = paired_methods(("dip", "DIP"), ("tv", "TV"))
+dip_vs_tv_sr = against(("bicubic", "bicubic"), ("dip", "DIP"), ("tv", "TV"),
+                       also=(("dip", "tv"),))
 
 
 def _median_or_never(values: list) -> float:
@@ -294,7 +297,8 @@ RENDERERS = {"quickstart": quickstart, "step_speed": step_speed,
              "aseqdip_denoise": aseqdip_denoise, "dncnn_cbm3d": dncnn_cbm3d,
              "successors_restore": successors_restore,
              "dip_vs_tv_restore": dip_vs_tv_restore,
-             "dip_vs_tv_denoise": dip_vs_tv_denoise}
+             "dip_vs_tv_denoise": dip_vs_tv_denoise,
+             "successors_sr": successors_sr, "dip_vs_tv_sr": dip_vs_tv_sr}
 
 
 def provenance(name: str, recs: list[dict]) -> str:
