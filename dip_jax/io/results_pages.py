@@ -183,16 +183,15 @@ aseqdip_denoise = paired_methods(("aseqdip", "aSeqDIP"), ("dip", "DIP"))
 # DIP+DnCNN against CBM3D solved on each job's own noisy image
 # (configs/sweeps/dncnn_vs_cbm3d.py, record_sweep.py --classical=CBM3D).
 dncnn_cbm3d = paired_methods(("dip_dncnn", "DIP+DnCNN"), ("cbm3d", "CBM3D"))
-# DIP's successors against the default DIP, one record per task
-# (configs/sweeps/successors_vs_dip.py).
-_SUCCESSORS = (("dip_tv", "DIP-TV"), ("sgld", "SGLD"), ("deepred", "DeepRED"))
-successors_restore = against(("dip", "DIP"), *_SUCCESSORS)
-successors_sr = against(("dip", "DIP"), *_SUCCESSORS)
+# DIP's successors against the default DIP; one record per task, each
+# rendered by this (configs/sweeps/successors_vs_dip.py).
+successors = against(("dip", "DIP"), ("dip_tv", "DIP-TV"), ("sgld", "SGLD"),
+                     ("deepred", "DeepRED"))
 # The default DIP (the task's `:quick`) against the task's TV baseline, TV
 # solved on each job's own observation (record_sweep.py --classical=TV);
-# on SR, both against bicubic too.
-dip_vs_tv_restore = paired_methods(("dip", "DIP"), ("tv", "TV"))
-dip_vs_tv_denoise = paired_methods(("dip", "DIP"), ("tv", "TV"))
+# one record per task, each rendered by this, but SR's, where both are also
+# against bicubic.
+dip_vs_tv = paired_methods(("dip", "DIP"), ("tv", "TV"))
 dip_vs_tv_sr = against(("bicubic", "bicubic"), ("dip", "DIP"), ("tv", "TV"),
                        also=(("dip", "tv"),))
 
@@ -295,10 +294,9 @@ def early_stopping_gap(recs: list[dict]) -> list[str]:
 RENDERERS = {"quickstart": quickstart, "step_speed": step_speed,
              "early_stopping_gap": early_stopping_gap,
              "aseqdip_denoise": aseqdip_denoise, "dncnn_cbm3d": dncnn_cbm3d,
-             "successors_restore": successors_restore,
-             "dip_vs_tv_restore": dip_vs_tv_restore,
-             "dip_vs_tv_denoise": dip_vs_tv_denoise,
-             "successors_sr": successors_sr, "dip_vs_tv_sr": dip_vs_tv_sr}
+             "successors_restore": successors, "successors_sr": successors,
+             "dip_vs_tv_restore": dip_vs_tv, "dip_vs_tv_denoise": dip_vs_tv,
+             "dip_vs_tv_sr": dip_vs_tv_sr}
 
 
 def provenance(name: str, recs: list[dict]) -> str:
