@@ -147,6 +147,11 @@ def test_paired_comparison_against_a_hand_checked_case():
   assert claims.verdict(even, "A", "B").startswith(
       "no difference between A and B: the 95 % interval [")
   assert "holds 0" in claims.verdict(even, "A", "B")
+  # Its ends carry their signs, as the tables' do; one that rounds to 0
+  # reads "0.00", not "-0.00" (claims.signed).
+  near = claims.compare(([0.2, 0.1, 0.15, -0.05], [0.0, 0.0, 0.0, 0.0]))
+  assert "interval [-0.07, +0.27] dB of A - B" in claims.verdict(near, "A",
+                                                                   "B")
 
 
 def test_pairs_from_record_rows():

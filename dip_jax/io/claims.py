@@ -112,6 +112,13 @@ def compare(values: tuple[list, list]) -> Comparison:
                     diff_mean=mean, diff_sd=sd, ci=(mean - half, mean + half))
 
 
+def signed(v: float, digits: int = 2) -> str:
+  """`v` with its sign, and none where it rounds to zero: "0.00", never
+  "-0.00" (an interval's end just below 0 would read as a negative one)."""
+  text = f"{v:+.{digits}f}"
+  return text[1:] if float(text) == 0 else text
+
+
 def verdict(c: Comparison, a: str, b: str, unit: str = "dB",
             digits: int = 2) -> str:
   """The comparison in words: who beats whom and by how much, or that the
@@ -125,8 +132,10 @@ def verdict(c: Comparison, a: str, b: str, unit: str = "dB",
   if hi < 0:
     return (f"{b} beats {a} by {f(-c.diff_mean)} {unit} (95 % CI "
             f"[{f(-hi)}, {f(-lo)}], {tail})")
+  # Signed: this interval spans 0, so its ends differ in sign.
   return (f"no difference between {a} and {b}: the 95 % interval "
-          f"[{f(lo)}, {f(hi)}] {unit} of {a} - {b} holds 0 ({tail})")
+          f"[{signed(lo, digits)}, {signed(hi, digits)}] {unit} of {a} - {b} "
+          f"holds 0 ({tail})")
 
 
 def summary(c: Comparison, a: str, b: str, unit: str = "dB",

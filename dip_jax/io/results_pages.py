@@ -101,10 +101,7 @@ def _mean_sd(values: list) -> tuple[float | None, float | None]:
           statistics.stdev(vals) if len(vals) > 1 else None)
 
 
-def _signed(v: float, digits: int = 2) -> str:
-  """`v` with its sign, and no sign where it rounds to zero (not "-0.00")."""
-  text = f"{v:+.{digits}f}"
-  return text[1:] if float(text) == 0 else text
+_signed = claims.signed
 
 
 def _pm(values: list, digits: int = 2) -> str:
@@ -296,7 +293,8 @@ RENDERERS = {"quickstart": quickstart, "step_speed": step_speed,
              "aseqdip_denoise": aseqdip_denoise, "dncnn_cbm3d": dncnn_cbm3d,
              "successors_restore": successors, "successors_sr": successors,
              "dip_vs_tv_restore": dip_vs_tv, "dip_vs_tv_denoise": dip_vs_tv,
-             "dip_vs_tv_sr": dip_vs_tv_sr}
+             "dip_vs_tv_sr": dip_vs_tv_sr, "dip_vs_tv_deblur": dip_vs_tv,
+             "dip_vs_tv_jpeg": dip_vs_tv}
 
 
 def provenance(name: str, recs: list[dict]) -> str:
