@@ -224,7 +224,7 @@ def test_aseqdip_table_gives_means_per_image_and_the_paired_verdict(
           "+1.25 dB (sd 0.65, 95 % CI [+0.22, +2.28]). Verdict: aSeqDIP "
           "beats DIP by 1.25 dB (95 % CI [0.22, 2.28], 4 pairs).") in lines
   assert "`python -m dip_jax.cli.sweep x`" in lines[-1]
-  assert [results_pages._signed(v) for v in (-0.004, 0.004, -0.006)] == [
+  assert [claims.signed(v) for v in (-0.004, 0.004, -0.006)] == [
       "0.00", "0.00", "-0.01"]  # no "-0.00" in a table
   # Worse, and a difference whose interval holds 0, in words.
   records.write(_aseq_record(B, A), str(tmp_path / "worse"))

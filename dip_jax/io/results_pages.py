@@ -101,9 +101,6 @@ def _mean_sd(values: list) -> tuple[float | None, float | None]:
           statistics.stdev(vals) if len(vals) > 1 else None)
 
 
-_signed = claims.signed
-
-
 def _pm(values: list, digits: int = 2) -> str:
   mean, sd = _mean_sd(values)
   return _f(mean, digits) + ("" if sd is None else f" ± {_f(sd, digits)}")
@@ -155,7 +152,7 @@ def against(base: tuple[str, str], *others: tuple[str, str],
                for m, _ in (*others, base)]
       mb = means[-1]
       per_image.append([str(image)] + [_f(m) for m in means] + [
-          "—" if m is None or mb is None else _signed(m - mb)
+          "—" if m is None or mb is None else claims.signed(m - mb)
           for m in means[:-1]])
     lines += ["", "PSNR (dB) per image, the mean over seeds:", ""]
     lines += _table(["image"] + [n for _, n in (*others, base)]
@@ -166,8 +163,9 @@ def against(base: tuple[str, str], *others: tuple[str, str],
       lo, hi = c.ci
       name_a, name_c = names[ka], names[kc]
       lines += ["", f"Paired over the {c.n} (image, seed) pairs, PSNR "
-                f"{name_a} − {name_c}: {_signed(c.diff_mean)} dB (sd "
-                f"{c.diff_sd:.2f}, 95 % CI [{_signed(lo)}, {_signed(hi)}]). "
+                f"{name_a} − {name_c}: {claims.signed(c.diff_mean)} dB (sd "
+                f"{c.diff_sd:.2f}, 95 % CI [{claims.signed(lo)}, "
+                f"{claims.signed(hi)}]). "
                 "Verdict: " + claims.verdict(c, name_a, name_c) + "."]
     return lines
 
