@@ -11,7 +11,7 @@ Quick (built-in 128 px image, 32-ch net, 1500 steps, ~1 min on 2 cores):
   python -m dip_jax.main --config=configs/deblur.py:quick --workdir=/tmp/dbq
 Expected (quick): above the blurred input (tests/test_tasks.py), and below the
 TV solution: on Set5 at 128 px TV is ahead (docs/methods.md, "DIP against TV";
-the fit is still rising at its last step). docs/tasks/deblurring.md has a
+the fit still gains over its last steps). docs/tasks/deblurring.md has a
 picture.
 DIP's successors on this task: add `dip_tv`, `sgld` or `deepred` to the arg
 (e.g. `:quick,sgld`); their settings: configs/presets/successors.py.

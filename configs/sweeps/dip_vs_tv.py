@@ -2,7 +2,7 @@ r"""The default DIP against the task's TV baseline, where no other sweep has
 DIP's runs already.
 
 arg: `task=deblur` (default) or `task=jpeg`. Each runs the task's `:quick`
-config as a user runs it (the 32-channel net, or JPEG's paper net at 128
+config as a user runs it (the 32-channel net, or JPEG's paper net, 8 to 128
 channels, the task's own steps) on the central 128 x 128 crop of the 5 Set5
 images, which no recipe was tuned on, seeds 0, 1, 2:
 
