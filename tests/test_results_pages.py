@@ -14,6 +14,7 @@ from dip_jax.errors import InputError
 from dip_jax.io import claims
 from dip_jax.io import records
 from dip_jax.io import results_pages
+from dip_jax.io import result_tables
 
 ROOT = records.ROOT
 
@@ -203,7 +204,7 @@ def _aseq_record(aseq: list, dip: list) -> dict:
 def aseq_table(monkeypatch):
   """The aseqdip_denoise renderer registered (a no-op once it is)."""
   monkeypatch.setitem(results_pages.RENDERERS, "aseqdip_denoise",
-                      results_pages.aseqdip_denoise)
+                      result_tables.aseqdip_denoise)
 
 
 @pytest.mark.usefixtures("aseq_table")
@@ -259,7 +260,7 @@ def test_several_methods_each_paired_with_the_baseline(tmp_path,
   records.write(records.make("succ", rows, config={}, seeds=[0, 1],
                              command="python -m dip_jax.cli.sweep x"),
                 str(tmp_path))
-  monkeypatch.setitem(results_pages.RENDERERS, "succ", results_pages.against(
+  monkeypatch.setitem(results_pages.RENDERERS, "succ", result_tables.against(
       ("dip", "DIP"), ("sgld", "SGLD"), ("deepred", "DeepRED"),
       also=(("sgld", "deepred"),)))
   lines = results_pages.render_block("succ", str(tmp_path)).splitlines()
@@ -373,7 +374,7 @@ def test_record_sweep_adds_a_classical_baseline_per_image_and_seed(
   assert [(r["seed"], r["psnr"]) for r in base] == [(0, 24.0), (1, 25.0)]
   assert rec["command"].endswith("--classical=CBM3D")
   assert rec["versions"]["bm3d"] == "9.9"  # what solved the cached scores
-  text = "\n".join(results_pages.paired_methods(
+  text = "\n".join(result_tables.paired_methods(
       ("dip", "DIP"), ("cbm3d", "CBM3D"))([rec]))
   assert "PSNR DIP − CBM3D: +1.00 dB" in text
   # Several baselines, each once per (image, seed), each its own method.

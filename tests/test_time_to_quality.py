@@ -13,6 +13,7 @@ from dip_jax.errors import InputError
 from dip_jax.io import curves
 from dip_jax.io import records
 from dip_jax.io import results_pages
+from dip_jax.io import result_tables
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -134,7 +135,7 @@ def test_renderer_takes_medians_over_evaluation_images(tmp_path,
       # A tuning image: in the record, not in the table's medians.
       row("t", "quick", 40.0, 1.0, 0.01, split="tune")])
   monkeypatch.setitem(results_pages.RENDERERS, "time_to_quality",
-                      results_pages.time_to_quality)
+                      result_tables.time_to_quality)
   text = results_pages.render_block("time_to_quality", str(tmp_path))
   lines = text.splitlines()
   assert ("| denoise | official | 3 | 30.00 | 29.00 | 29.50 | 60.0 | 3 / 3 "
@@ -150,7 +151,7 @@ def test_renderer_refuses_a_record_without_evaluation_rows(tmp_path,
                                                            monkeypatch):
   synthetic(tmp_path, [row("s", "quick", 30.0, 1.0, 0.5, split="sample")])
   monkeypatch.setitem(results_pages.RENDERERS, "time_to_quality",
-                      results_pages.time_to_quality)
+                      result_tables.time_to_quality)
   with pytest.raises(InputError, match="no evaluation rows"):
     results_pages.render_block("time_to_quality", str(tmp_path))
 
