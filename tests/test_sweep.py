@@ -346,3 +346,28 @@ def test_dip_vs_tv_sweep_runs_the_task_quick_config(task, file):
   assert got == want
   with pytest.raises(ValueError, match="unknown task"):
     load(os.path.join("sweeps", "dip_vs_tv.py"), "task=sr")
+
+
+def test_tune_recipes_sweep_tunes_off_the_reported_images():
+  """configs/sweeps/tune_recipes.py: tuning runs on Kodak files that are
+  not in the CBM3D set the denoising tables report on (kodim01, 02, 03 and
+  12 are), and its `quick` setting is the task's :quick recipe as it is."""
+  load = config_lib.task_config
+  spec = os.path.join("sweeps", "tune_recipes.py")
+  reported = {"kodim01.png", "kodim02.png", "kodim03.png", "kodim12.png"}
+  for task in ("deblur", "jpeg"):
+    config = load(spec, f"task={task}")
+    assert config.sweep.data_dir.endswith("kodak24")
+    assert len(config.sweep.images) == 5
+    assert not reported & set(config.sweep.images)
+  config = load(spec, "task=deblur,only=quick")
+  checked = dict(hyper.check(config.sweep.settings, config))
+  job = sweep.Job(0, "quick", "x.png", 0, checked["quick"])
+  got = sweep.job_config(config, job).to_dict()
+  want = load("deblur.py", "quick").to_dict()
+  want.update(image="x.png", seed=0, center_crop=128,
+              quick_hint=got["quick_hint"])
+  want["tv"]["enabled"] = False
+  assert got == want
+  with pytest.raises(ValueError, match="no setting 'wide'"):
+    load(spec, "task=jpeg,only=paper+wide")

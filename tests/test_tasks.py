@@ -40,8 +40,12 @@ CASES = [
     # quick config averaged outputs, the last output at 500: 17.98) vs
     # bicubic 17.01, TV 17.56
     ("sr.py:quick", "bicubic_psnr", 0.6, 0.3, 0.2),
-    # measured: DIP 18.98 vs blurred 16.89, TV 19.90
-    ("deblur.py:quick", "corrupted_psnr", 1.5, 2.5, None),
+    # measured: DIP 20.11 (the output average at 2000 steps) vs blurred
+    # 16.89, TV 19.90. DIP's +0.21 over TV is inside the 0.1-0.5 dB that
+    # fits have moved between installs, so it is not asserted here; the
+    # Set5 record (docs/methods.md, "DIP against TV") is the claim. Before
+    # the quick config ran 4000 steps with the average: DIP 18.98.
+    ("deblur.py:quick", "corrupted_psnr", 2.5, 2.5, None),
     # measured: DIP 29.29 vs no-flash 20.80, TV 23.06 (synthetic flash pair)
     ("flash.py:quick", "corrupted_psnr", 7.0, 1.8, 4.0),
 ]

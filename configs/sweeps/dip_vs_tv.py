@@ -6,7 +6,8 @@ config as a user runs it (the 32-channel net, or JPEG's paper net, 8 to 128
 channels, the task's own steps) on the central 128 x 128 crop of the 5 Set5
 images, which no recipe was tuned on, seeds 0, 1, 2:
 
-  deblur  Gaussian blur sigma 2 px plus 1 % noise, 1500 steps
+  deblur  Gaussian blur sigma 2 px plus 1 % noise, 4000 steps, the output
+          average
   jpeg    JPEG quality 10, 4000 steps, the output average
 
 TV is not run by the jobs (tv.enabled=False): record_sweep.py solves it
