@@ -37,12 +37,12 @@ def get_config(arg=None):
   c.quick_hint = "configs/deblur.py:quick"
   if args.quick:
     config_lib.narrow_for_cpu(c)
-    # Tuned on Kodak crops no table reports (kodim04, 05, 07, 08, 09; 128
-    # px, seed 0), DIP - TV in dB: the last output at 1500 steps lost to TV
-    # on every one (-0.84, -0.92, -0.94, -0.40, -0.96; the fit still rose at
-    # its last step); 4000 steps with the output average (EMA 0.99) beat it
-    # on every one (+0.27, +0.36, +0.40, +0.26, +0.22). lr 0.02 changed
-    # nothing; no input noise (reg_noise_std 0) overfit or stalled.
+    # Chosen on five Kodak crops no table reports, against the recipe
+    # before (the last output at 1500 steps, behind TV on each of them):
+    # docs/tasks/deblurring.md, "How the recipe was chosen" (the record
+    # results/tune_deblur/). Not recorded, from an earlier session's runs:
+    # lr 0.02 changed nothing; no input noise (reg_noise_std 0) overfit or
+    # stalled.
     c.num_steps = 4000
     c.ema_decay = 0.99
   successors.from_args(c, args)

@@ -168,6 +168,11 @@ successors = against(("dip", "DIP"), ("dip_tv", "DIP-TV"), ("sgld", "SGLD"),
 dip_vs_tv = paired_methods(("dip", "DIP"), ("tv", "TV"))
 dip_vs_tv_sr = against(("bicubic", "bicubic"), ("dip", "DIP"), ("tv", "TV"),
                        also=(("dip", "tv"),))
+# The deblurring recipe's tuning on Kodak crops no other table reports
+# (configs/sweeps/tune_recipes.py:task=deblur): the recipe before and the
+# :quick one, each against TV and against each other.
+tune_deblur = against(("tv", "TV"), ("last1500", "last output, 1500 steps"),
+                      ("quick", ":quick"), also=(("quick", "last1500"),))
 
 
 def _median_or_never(values: list) -> float:
@@ -310,4 +315,5 @@ RENDERERS = {"quickstart": quickstart, "step_speed": step_speed,
              "successors_restore": successors, "successors_sr": successors,
              "dip_vs_tv_restore": dip_vs_tv, "dip_vs_tv_denoise": dip_vs_tv,
              "dip_vs_tv_sr": dip_vs_tv_sr, "dip_vs_tv_deblur": dip_vs_tv,
-             "dip_vs_tv_jpeg": dip_vs_tv, "examples": examples}
+             "dip_vs_tv_jpeg": dip_vs_tv, "examples": examples,
+             "tune_deblur": tune_deblur}
