@@ -166,10 +166,15 @@ def install():
   import jaxlib
   import flax
   import optax
+  from dip_jax.io import records
   return {"python": platform.python_version(), "jax": jax.__version__,
           "jaxlib": jaxlib.__version__, "flax": flax.__version__,
           "optax": optax.__version__, "numpy": np.__version__,
           "machine": platform.machine(),
+          # XLA:CPU compiles for the host's vector units: the same install
+          # on an Intel Xeon (AVX-512 FP16) rounds every case differently
+          # from the AMD EPYC that recorded the set.
+          "cpu": records.cpu_model(),
           "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
