@@ -13,8 +13,8 @@ import pytest
 from dip_jax.errors import InputError
 from dip_jax.io import claims
 from dip_jax.io import records
-from dip_jax.io import results_pages
 from dip_jax.io import result_tables
+from dip_jax.io import results_pages
 
 ROOT = records.ROOT
 

@@ -12,8 +12,8 @@ import pytest
 from dip_jax.errors import InputError
 from dip_jax.io import curves
 from dip_jax.io import records
-from dip_jax.io import results_pages
 from dip_jax.io import result_tables
+from dip_jax.io import results_pages
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))

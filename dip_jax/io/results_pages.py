@@ -9,8 +9,9 @@ A page asks for a table by name with a pair of markers:
 and this module fills the block with RENDERERS[name](records) (the
 renderers are in result_tables.py), the records being results/<name>/*.json
 (records.py), plus a closing line that names the command reproducing them
-and the device and versions they were measured with. Numbers in the pages are thus never typed: a stale page is one whose
-block differs from what its records give, and --check says which.
+and the device and versions they were measured with. Numbers in the pages
+are thus never typed: a stale page is one whose block differs from what its
+records give, and --check says which.
 
   python -m dip_jax.io.results_pages           # rewrite every block
   python -m dip_jax.io.results_pages --check   # exit 1 naming stale blocks
