@@ -11,10 +11,8 @@ the settings
   sgld     SGLD        } the task (`successors.overrides`), so the sweep
   deepred  DeepRED     } runs what `:quick,<method>` runs
 
-  denoise  sigma 25 on the 9 images of the CBM3D colour set (denoise9). It
-           extends configs/sweeps/aseqdip_vs_dip.py, which holds its `dip`
-           and `aseqdip` settings: a copy of that sweep's workdir finds
-           those 54 jobs finished (same job configs) and runs the other 81.
+  denoise  sigma 25 on the 5 images of Set5. (aSeqDIP against DIP on the
+           CBM3D set is configs/sweeps/aseqdip_vs_dip.py.)
   sr       x4 on the 5 images of Set5 (the 128 px crop is the HR image).
   restore  50 % of the pixels kept at random, on the 5 images of Set5.
 
@@ -36,8 +34,8 @@ from dip_jax.cli import sweep
 
 successors = config_lib.preset("successors")
 
-# task -> its config and the data folder (denoise: the aSeqDIP sweep's own)
-TASKS = {"denoise": ("sweeps/aseqdip_vs_dip.py", None),
+# task -> its config and the data folder
+TASKS = {"denoise": ("denoise.py:quick", "../shared/data/set5"),
          "sr": ("sr.py:quick", "../shared/data/set5"),
          "restore": ("restore.py:half,quick", "../shared/data/set5")}
 SUCCESSORS = ("dip_tv", "sgld", "deepred")
@@ -49,14 +47,10 @@ def get_config(arg=None):
     raise ValueError(f"unknown task {args.task!r}; known: {', '.join(TASKS)}")
   spec, data_dir = TASKS[args.task]
   c = config_lib.task_config(spec)
-  if args.task == "denoise":  # its dip and aseqdip jobs, found again
-    settings, data_dir = tuple(c.sweep.settings), c.sweep.data_dir
-  else:
-    c.center_crop = 128
-    c.tv.enabled = False
-    settings = (hyper.named("dip"),)
-  settings += tuple(hyper.named(m, successors.overrides(c, m, True))
-                    for m in SUCCESSORS)
+  c.center_crop = 128
+  c.tv.enabled = False
+  settings = (hyper.named("dip"),) + tuple(
+      hyper.named(m, successors.overrides(c, m, True)) for m in SUCCESSORS)
   c.sweep = sweep.sweep_block(images=("*.png",), data_dir=data_dir,
                               settings=settings, seeds=(0, 1, 2))
   return c
