@@ -9,6 +9,7 @@ PSNR at the paper's fixed step count. Detection never changes the fit: the
 detector only watches it.
 
 Tasks (configs/*.py, the paper's settings; `--quick`: their :quick variants):
+  denoise5   Gaussian noise sigma 5             denoise.py
   denoise10  Gaussian noise sigma 10            denoise.py
   denoise25  Gaussian noise sigma 25            denoise.py
   denoise50  Gaussian noise sigma 50            denoise.py
@@ -64,6 +65,7 @@ from dip_jax.solvers import noise_level  # pylint: disable=wrong-import-position
 
 # task: (config file, config arg, overrides, image folders under --data_dir)
 TASKS = {
+    "denoise5": ("denoise.py", None, {"corruption.sigma": 5.0}, ["denoise9"]),
     "denoise10": ("denoise.py", None, {"corruption.sigma": 10.0},
                   ["denoise9"]),
     "denoise25": ("denoise.py", None, {"corruption.sigma": 25.0},

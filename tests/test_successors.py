@@ -17,16 +17,20 @@ CPU): baseline 24.14 / 23.71 / 23.87 dB; DIP-TV (tv 0.03) +2.27 / +2.65 /
 (noise 0.5 x lr, burn-in 1000, a sample every 10) +3.59 / +3.87 / +3.61;
 each must win by 0.4 dB on draw 0.
 
-Against the default DIP (the output average), the one gain the records
-show is DIP-TV's on SR x4 (results/successors_sr/: +0.37 dB over Set5 at
-128 px x 3 seeds, 95 % CI [+0.19, +0.56]). No test here asserts it, because
-at test size it is not there to assert: `sr.py:quick` against
-`sr.py:quick,dip_tv` on the built-in photo at 64 px, seeds 0 / 1 / 2 (jax
-0.10.2, CPU), gained -0.03 / +0.20 / +0.45 dB at its 2000 steps and
-+0.12 / +0.30 / +0.37 at 1000; on a 64 px cartoon at 1000 steps +0.57 /
--0.03 / -0.31. A seed-0 bound would sit inside that spread and inside the
-0.1-0.5 dB that a fit moves between installs. The claim rests on the record,
-and test_results_pages.py keeps the page's words equal to it.
+Against the default DIP, the records show these gains: on SR x4 DIP-TV's
+(results/successors_sr/: +0.37 dB over Set5 at 128 px x 3 seeds, 95 % CI
+[+0.19, +0.56]) and DeepRED's (+0.19, [+0.02, +0.37]), and on denoising sigma
+25 SGLD's (results/successors_denoise/: +0.52, [+0.18, +0.86]) and DIP-TV's
+(+0.22, [+0.02, +0.42]). No test here asserts them, because at test size they
+are not there to assert. SR: `sr.py:quick` against `sr.py:quick,dip_tv` on the
+built-in photo at 64 px, seeds 0 / 1 / 2 (jax 0.10.2, CPU), gained -0.03 /
++0.20 / +0.45 dB at its 2000 steps and +0.12 / +0.30 / +0.37 at 1000; on a 64
+px cartoon at 1000 steps +0.57 / -0.03 / -0.31. Denoising: `denoise.py:quick`
+on the built-in photo at 64 px and 1000 steps, seed 0 (Intel Xeon, jax
+0.10.2): DIP 24.58 dB (stopped at 525), SGLD -0.67, DIP-TV -0.36. A seed-0
+bound would sit inside that spread and inside the 0.1-0.5 dB that a fit moves
+between installs. The claims rest on the records, and test_results_pages.py
+keeps the page's words equal to them.
 """
 
 import numpy as np
