@@ -34,10 +34,9 @@ from dip_jax.cli import sweep
 
 successors = config_lib.preset("successors")
 
-# task -> its config and the data folder
-TASKS = {"denoise": ("denoise.py:quick", "../shared/data/set5"),
-         "sr": ("sr.py:quick", "../shared/data/set5"),
-         "restore": ("restore.py:half,quick", "../shared/data/set5")}
+# task -> its config, each run on Set5
+TASKS = {"denoise": "denoise.py:quick", "sr": "sr.py:quick",
+         "restore": "restore.py:half,quick"}
 SUCCESSORS = ("dip_tv", "sgld", "deepred")
 
 
@@ -45,12 +44,12 @@ def get_config(arg=None):
   args = config_lib.parse_arg(arg, task="denoise")
   if args.task not in TASKS:
     raise ValueError(f"unknown task {args.task!r}; known: {', '.join(TASKS)}")
-  spec, data_dir = TASKS[args.task]
-  c = config_lib.task_config(spec)
+  c = config_lib.task_config(TASKS[args.task])
   c.center_crop = 128
   c.tv.enabled = False
   settings = (hyper.named("dip"),) + tuple(
       hyper.named(m, successors.overrides(c, m, True)) for m in SUCCESSORS)
-  c.sweep = sweep.sweep_block(images=("*.png",), data_dir=data_dir,
+  c.sweep = sweep.sweep_block(images=("*.png",),
+                              data_dir="../shared/data/set5",
                               settings=settings, seeds=(0, 1, 2))
   return c
