@@ -50,6 +50,10 @@ Both are drawn from the seed and clipped to [0, 1] like the gaussian kind
 (--config.corruption.clip=False keeps the overshoot). For them the
 discrepancy stop needs the noise level of each intensity, not one sigma:
 --config.early_stopping.noise_model (docs/early_stopping.md).
+A noisy photo as a camera saves it -- any of these kinds, then JPEG at a
+quality of 1-95 (the codec takes part of the fine-scale noise away and
+leaves blocks):
+  --config.corruption.save_jpeg=75
 
 Any key can be overridden: --config.corruption.sigma=50 --config.seed=1 ...
 """

@@ -103,6 +103,8 @@ def base_config() -> ml_collections.ConfigDict:
                                   # y = Poisson(peak x) / peak
   c.corruption.clip = True        # clip the noisy image to [0, 1]
   c.corruption.quality = 10       # JPEG quality for kind jpeg
+  c.corruption.save_jpeg = 0      # noise kinds: then saved as a JPEG of
+                                  # this quality, 1-95 (0: not saved)
 
   # The forward operator A: `name` picks it, its own block below holds its
   # builder's arguments (operators.downsample(**c.operator.downsample), ...).

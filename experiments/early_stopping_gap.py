@@ -17,6 +17,7 @@ Tasks (configs/*.py, the paper's settings; `--quick`: their :quick variants):
   poisson30  shot noise, peak 30 photons        denoise.py
   poisson100 shot noise, peak 100 photons       denoise.py
   pg30       shot noise peak 30 + read noise 5  denoise.py
+  denoise25_q75  sigma 25, saved as JPEG q 75   denoise.py
   jpeg       JPEG quality 10                    jpeg.py
   text       text drawn over the image          inpaint.py (text)
   missing50  50 % of the pixels kept at random  restore.py
@@ -83,6 +84,11 @@ TASKS = {
     "pg30": ("denoise.py", None, {"corruption.kind": "poisson_gaussian",
                                   "corruption.peak": 30.0,
                                   "corruption.sigma": 5.0}, ["denoise9"]),
+    # A noisy photo as a camera saves it: the codec removes part of the
+    # fine-scale noise that the stop's noise estimate reads.
+    "denoise25_q75": ("denoise.py", None, {"corruption.sigma": 25.0,
+                                           "corruption.save_jpeg": 75},
+                      ["denoise9"]),
     "jpeg": ("jpeg.py", None, {}, ["denoise9"]),
     "text": ("inpaint.py", "text", {}, ["dip/inpainting/kate.png",
                                         "denoise9"]),

@@ -19,6 +19,7 @@ from dip_jax.errors import InputError
 from dip_jax.io import images
 
 CORRUPTIONS = ("none", "gaussian", "poisson", "poisson_gaussian", "jpeg")
+NOISE_KINDS = ("gaussian", "poisson", "poisson_gaussian")  # save_jpeg applies
 MASK_KINDS = ("none", "random", "text", "holes", "file")
 DEFAULT_TEXT = ("Quiet pixels remember the picture that the letters tried to "
                 "hide, and the network paints it back one stroke at a time. ")
@@ -329,26 +330,39 @@ def load_mask(path, shape_hw) -> np.ndarray:
 
 def corrupt(clean: np.ndarray, corruption_cfg, seed: int) -> np.ndarray:
   """The observation for `corruption_cfg.kind` (keys: sigma, peak, clip,
-  quality; see `base_config`): none | gaussian | poisson |
-  poisson_gaussian | jpeg."""
+  quality, save_jpeg; see `base_config`): none | gaussian | poisson |
+  poisson_gaussian | jpeg. With save_jpeg = Q > 0 a noise kind's image is
+  then JPEG-compressed at quality Q (`jpeg`), as a saved photo is."""
   kind = corruption_cfg.get("kind", "gaussian")
   rng = np.random.default_rng(seed)
+  save_jpeg = corruption_cfg.get("save_jpeg", 0)
+  if save_jpeg and kind not in NOISE_KINDS:
+    raise InputError(f"corruption.save_jpeg ({save_jpeg}) applies to the noise "
+                     f"kinds {NOISE_KINDS}, not to kind {kind!r}")
+  if save_jpeg:
+    # Checked before the noise is drawn: one line, not a traceback later.
+    _int_in(save_jpeg, "corruption.save_jpeg (a JPEG quality, 0 = none)", 1, 95)
   if kind == "none":
     return clean
   if kind == "gaussian":
     sigma = float(corruption_cfg.sigma)
     if not np.isfinite(sigma) or sigma < 0:
       raise InputError(f"corruption.sigma must be a finite number >= 0, got {sigma}")
-    return gaussian_noise(clean, sigma, rng, corruption_cfg.get("clip", True))
-  if kind in ("poisson", "poisson_gaussian"):
+    noisy = gaussian_noise(clean, sigma, rng, corruption_cfg.get("clip", True))
+  elif kind in ("poisson", "poisson_gaussian"):
     # poisson ignores sigma (the config's default sigma is the gaussian
     # kind's 25, not a read noise anyone asked for).
     sigma = corruption_cfg.get("sigma", 0.0) if kind == "poisson_gaussian" else 0.0
-    return poisson_noise(clean, corruption_cfg.get("peak", 30.0), rng,
-                         sigma, corruption_cfg.get("clip", True))
-  if kind == "jpeg":
+    noisy = poisson_noise(clean, corruption_cfg.get("peak", 30.0), rng,
+                          sigma, corruption_cfg.get("clip", True))
+  elif kind == "jpeg":
     return jpeg(clean, corruption_cfg.get("quality", 10))
-  raise InputError(f"unknown corruption.kind {kind!r}; known: {CORRUPTIONS}")
+  else:
+    raise InputError(f"unknown corruption.kind {kind!r}; known: {CORRUPTIONS}")
+  # A noisy photo as a camera or a phone stores it: the codec removes part
+  # of the fine-scale noise and leaves blocks, so the noise is neither
+  # white nor of the level that was drawn.
+  return jpeg(noisy, save_jpeg) if save_jpeg else noisy
 
 
 def make_mask(mask_cfg, shape_hw, seed: int) -> np.ndarray | None:

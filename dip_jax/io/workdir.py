@@ -38,7 +38,9 @@ ADDED_KEYS = {"precision": "float32",
               # The optimizer's schedule and clipping (fit/optim.py).
               "optim": {"schedule": "constant", "warmup_steps": 0,
                         "decay_steps": 0, "end_factor": 0.0,
-                        "clip_norm": 0.0}}
+                        "clip_norm": 0.0},
+              # A noisy image saved as a JPEG (data/corruptions.py).
+              "corruption": {"save_jpeg": 0}}
 
 
 def _as_before(previous: dict, config_json: dict,
