@@ -33,8 +33,15 @@ def tiny(tmp_path_factory):
   out = tmp_path_factory.mktemp("ttq")
   ttq.main(["--tiny", f"--record={out}"]
            + ([] if HAS_TORCH else ["--no_official"]))
-  (rec,) = records.load("time_to_quality", str(out))
-  return rec
+  # One record per task, each holding that task's rows only.
+  recs = [records.load(f"time_to_quality_{t}", str(out))
+          for t in ("denoise", "sr", "restore")]
+  assert all(len(r) == 1 for r in recs)
+  assert [{row["task"] for row in r["rows"]} for (r,) in recs] == [
+      {"denoise"}, {"sr"}, {"restore"}]
+  assert [list(r["config"]["official_settings"]) for (r,) in recs] == [
+      ["denoise"], ["sr"], ["restore"]]
+  return {**recs[0][0], "rows": [row for (r,) in recs for row in r["rows"]]}
 
 
 def test_tiny_record_has_a_row_per_task_and_recipe_with_its_curve(tiny):
@@ -70,7 +77,7 @@ def test_seconds_to_reach_agree_with_the_curves(tiny):
     # first logged second at or above it.
     assert r["reached_target"] == bool(crossed)
     assert r["seconds_to_target"] == (crossed[0] if crossed else None)
-    # The acceptance's terms: the answer itself against the target, and
+    # What a user gets: the answer itself against the target, and
     # the whole call over the official's seconds to its best.
     assert r["answer_reaches_target"] == (r["answer_psnr"] >= target)
     if r["recipe"] == "official":
@@ -149,12 +156,13 @@ def test_renderer_takes_medians_over_evaluation_images(tmp_path,
   text = results_pages.render_block("time_to_quality", str(tmp_path))
   lines = text.splitlines()
   assert ("| denoise | official | 3 | 30.00 | 29.00 | 29.50 | 60.0 | 3 / 3 "
-          "|  |  |  | 100 |") in lines
+          "|  |  |  |  | 100 |") in lines
   # Two of three images never reach the official best: the median is
   # "never", for the seconds and the ratio alike. Image a's answer (30.0)
-  # reaches the target, b's and c's do not.
+  # reaches the target, b's and c's do not. The answers minus the target
+  # (30.0): 0.0, -1.5, -1.0, whose median is -1.00.
   assert ("| denoise | quick | 3 | 29.50 | 28.50 | 29.00 | never | 1 / 3 | "
-          "never | 1 / 3 | 1.67 | 100 |") in lines
+          "never | 1 / 3 | -1.00 | 1.67 | 100 |") in lines
   assert "`python benchmarks/time_to_quality.py --record`" in text
 
 
@@ -170,8 +178,9 @@ def test_renderer_refuses_a_record_without_evaluation_rows(tmp_path,
 def test_renderer_is_registered_only_with_a_committed_record():
   # A page block without records fails --check: the renderer joins
   # RENDERERS with the first real record (as aseqdip_denoise waits).
-  registered = "time_to_quality" in results_pages.RENDERERS
-  assert registered == bool(records.load("time_to_quality"))
+  for task in ttq.OFFICIAL:
+    name = f"time_to_quality_{task}"
+    assert (name in results_pages.RENDERERS) == bool(records.load(name))
 
 
 def test_plot_writes_a_png_of_the_curves(tmp_path):

@@ -336,11 +336,11 @@ def corrupt(clean: np.ndarray, corruption_cfg, seed: int) -> np.ndarray:
   kind = corruption_cfg.get("kind", "gaussian")
   rng = np.random.default_rng(seed)
   save_jpeg = corruption_cfg.get("save_jpeg", 0)
-  if save_jpeg and kind not in NOISE_KINDS:
-    raise InputError(f"corruption.save_jpeg ({save_jpeg}) applies to the noise "
-                     f"kinds {NOISE_KINDS}, not to kind {kind!r}")
   if save_jpeg:
     # Checked before the noise is drawn: one line, not a traceback later.
+    if kind not in NOISE_KINDS:
+      raise InputError(f"corruption.save_jpeg ({save_jpeg}) applies to the "
+                       f"noise kinds {NOISE_KINDS}, not to kind {kind!r}")
     _int_in(save_jpeg, "corruption.save_jpeg (a JPEG quality, 0 = none)", 1, 95)
   if kind == "none":
     return clean
