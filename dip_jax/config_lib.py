@@ -259,6 +259,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.early_stopping.lag = 0          # answer = the one this many steps after
                                     # the detected step; -1: the output
                                     # average's mean age (99 at 0.99)
+  c.early_stopping.band = 0.0       # discrepancy (other kinds ignore it):
+                                    # b > 0 answers from the middle of the
+                                    # steps whose fit is within (1 +- b) x
+                                    # the noise level
+  c.early_stopping.slots = 16       # band: past answers kept for that
+                                    # (slots x H*W*C*4 bytes per restart)
 
   c.log_every = 100               # steps between metrics lines and progress
   c.steps_per_dispatch = 100      # steps per compiled dispatch (the scan

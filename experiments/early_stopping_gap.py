@@ -161,21 +161,62 @@ def task_config(task: str, image: str, detector: str, args):
 
 
 def replay_discrepancy(fit_db, answer_db, noise_var: float, kappa: float,
-                       start: int, lag: int):
+                       start: int, lag: int, band: float = 0.0,
+                       slots: int = 16):
   """The discrepancy stop (stopping.py) replayed on a fit's history: the
   first step t > start whose MSE(x_t, y) <= kappa * noise_var, in float32
   as the compiled detector compares them, and the answer's PSNR `lag`
-  steps later (the last step's where the run ends first). The detector
-  only watches the fit, so one fit's curves give the stop of any noise
-  estimate. Returns (detected step or 0, answer step, answer PSNR)."""
+  steps later (the last step's where the run ends first); with a band,
+  the band stop (`replay_band`). The detector only watches the fit, so
+  one fit's curves give the stop of any noise estimate. Returns (detected
+  step or 0, answer step, answer PSNR, the step a halting run stops at or
+  0 where it runs to the end)."""
+  if band > 0:
+    return replay_band(fit_db, answer_db, noise_var, kappa, start, lag, band,
+                       slots)
   mse = np.float32(10.0) ** (-np.asarray(fit_db, np.float32) / np.float32(10))
   t = np.arange(1, len(mse) + 1)
   hit = (t > start) & (mse <= np.float32(kappa) * np.float32(noise_var))
   if not hit.any():
-    return 0, len(mse), float(answer_db[-1])
+    return 0, len(mse), float(answer_db[-1]), 0
   detected = int(t[hit][0])
   answer = min(detected + lag, len(mse))
-  return detected, answer, float(answer_db[answer - 1])
+  stop = detected + lag if detected + lag <= len(mse) else 0
+  return detected, answer, float(answer_db[answer - 1]), stop
+
+
+def replay_band(fit_db, answer_db, noise_var: float, kappa: float,
+                start: int, lag: int, band: float, slots: int):
+  """The band stop (stopping._decide_band) in numpy: entered at the first
+  step t > start with MSE / noise_var <= kappa (1 + band), left at the
+  first <= kappa (1 - band) (or the run's end), the answer from the
+  band's middle + lag, taken from the snapshots (snapshots.py) where that
+  step was past when the band was left."""
+  mse = np.float32(10.0) ** (-np.asarray(fit_db, np.float32) / np.float32(10))
+  ratio = mse / np.float32(noise_var)
+  n = len(mse)
+  t = np.arange(1, n + 1)
+  def first(k):
+    hit = (t > start) & (ratio <= np.float32(kappa * k))
+    return int(t[hit][0]) if hit.any() else 0
+  hi, lo = first(1 + band), first(1 - band)
+  if not hi:
+    return 0, n, float(answer_db[-1]), 0
+  end = lo or n
+  target = (hi + end) // 2 + lag
+  if target >= end:  # still to come when the band was left
+    answer = min(target, n)
+    stop = target if lo and target <= n else 0
+    return hi, answer, float(answer_db[answer - 1]), stop
+  base, stride, stored = hi + lag, 1, []
+  for u in range(base, end + 1):
+    if (u - base) % stride:
+      continue
+    if len(stored) == slots:
+      stored, stride = stored[::2], stride * 2
+    stored.append(u)
+  j = int(np.clip(np.round((target - base) / stride), 0, len(stored) - 1))
+  return hi, stored[j], float(answer_db[stored[j] - 1]), lo
 
 
 def noise_model_rows(config, history, curve, oracle: float) -> dict:
@@ -190,12 +231,14 @@ def noise_model_rows(config, history, curve, oracle: float) -> dict:
       problem.observed.astype(np.float64) - problem.clean)))}
   for model in noise_level.MODELS:
     var = noise_level.noise_variance(problem.observed, model)
-    detected, answer, psnr = replay_discrepancy(
+    detected, answer, psnr, stop = replay_discrepancy(
         history["psnr_observed"][:, 0], curve, var, float(es.fit_gate),
-        int(es.start), lag)
+        int(es.start), lag, float(es.get("band", 0.0)),
+        int(es.get("slots", 16)))
     out.update({f"noise_var_{model}": var,
                 f"detected_step_{model}": detected,
                 f"answer_step_{model}": answer,
+                f"stop_step_{model}": stop,
                 f"gap_{model}": oracle - psnr})
   return out
 
@@ -214,11 +257,14 @@ def run_one(task, image, detector, args):
   if detector == "discrepancy" and config.ema_decay > 0:
     by_model = noise_model_rows(config, history, curve,
                                 summary["oracle_peak_psnr"])
-    # The replay of the model the fit ran with must be its own detection.
-    own = by_model[f"detected_step_{config.early_stopping.noise_model}"]
-    if own != detected:
-      raise SystemExit(f"{workdir}: the replayed stop (step {own}) is not "
-                       f"the fit's own (step {detected})")
+    # The replay of the model the fit ran with must be its own detection
+    # and answer.
+    model = config.early_stopping.noise_model
+    own = (by_model[f"detected_step_{model}"],
+           by_model[f"answer_step_{model}"])
+    if own[0] != detected or (detected and own[1] != answer):
+      raise SystemExit(f"{workdir}: the replayed stop (steps {own}) is not "
+                       f"the fit's own (steps {detected}, {answer})")
   return {**by_model,
       "task": task, "image": name, "detector": detector,
       "oracle_psnr": summary["oracle_peak_psnr"],
@@ -227,8 +273,11 @@ def run_one(task, image, detector, args):
       "answer_step": answer,
       "gap": summary["gap_db"],
       # wmv/emv fire `patience` candidate steps after their minimum, the
-      # discrepancy stop `lag` steps after its detection.
-      "fired": ((answer if detector == "discrepancy"
+      # discrepancy stop `lag` steps after its detection (with a band: when
+      # it holds the answer, at the band's end or after).
+      "fired": ((by_model.get(f"stop_step_{config.early_stopping.noise_model}")
+                 if detector == "discrepancy" and by_model
+                 else answer if detector == "discrepancy"
                  else detected + args.patience)
                 if summary["stopped_early"] else None),
       "fit_gate": float(config.early_stopping.fit_gate),
@@ -281,7 +330,9 @@ def table(rows, args) -> str:
           "the config averages outputs), `lag` steps after the detected step "
           "(wmv/emv: the variance minimum, or its minimum so far when it did "
           "not fire within the run; discrepancy: the first step whose fit "
-          "reached the noise level). Steps are 1-based."]
+          "reached the noise level, with a band the first within 1 + band "
+          "of it, and the answer from the band's middle). Steps are "
+          "1-based."]
   return "\n".join(out) + "\n"
 
 

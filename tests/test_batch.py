@@ -27,11 +27,14 @@ def _images():
 # Without a stop ("none"), tests/test_whole_curves.py holds batch lanes to
 # their own runs for a whole 100-step curve; here each detector halts each
 # lane where its own run halts.
-@pytest.mark.parametrize("stopping", ["wmv", "discrepancy"])
+@pytest.mark.parametrize("stopping", ["wmv", "discrepancy", "band"])
 def test_a_batch_of_three_gives_each_image_its_own_run(stopping):
   cleans, noisy = _images()
+  band = stopping == "band"  # the discrepancy stop with its band (and
+  stopping = "discrepancy" if band else stopping  # snapshots) per lane
   cfg = tiny_config(num_steps=STEPS, log_every=20, **{
       "early_stopping.kind": stopping, "early_stopping.start": 10,
+      "early_stopping.band": 0.05 if band else 0.0,
       "early_stopping.window": 5, "early_stopping.patience": 15,
       # discrepancy: each lane's own noise estimate and lagged answer (a
       # threshold of 4 x the noise variance: reached within these steps)

@@ -41,7 +41,10 @@ def detected_steps(spec, state) -> list:
 def answer_steps(spec, state) -> list:
   """The step whose answer each restart kept: `lag` steps after its
   detection, or the detected step itself where the fit ended before that
-  (or 0: no detection)."""
+  (or 0: no detection). The band stop records the step it kept."""
+  if stop_of(spec).band > 0:
+    stop = state.watch[stop_of(spec).name]
+    return [int(s) for s in np.asarray(jax.device_get(stop.answer_step))]
   lag = stop_of(spec).lag
   ran = int(np.max(jax.device_get(state.step)))
   return [t + lag if t and t + lag <= ran else t

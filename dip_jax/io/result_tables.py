@@ -244,6 +244,13 @@ def _gap_cell(gaps: list) -> str:
           else "—")
 
 
+def _stopped(row: dict, model: str) -> bool:
+  """Whether the model's stop fired within the run: records since the band
+  stop say where it stopped (0: it did not); before, detection was the
+  stop."""
+  return bool(row.get(f"stop_step_{model}", row[f"detected_step_{model}"]))
+
+
 def early_stopping_gap(recs: list[dict]) -> list[str]:
   """The discrepancy stop's gap to the oracle peak (dB) per noise, for
   each noise model, replayed on the same fits; then every fit. Only the
@@ -256,7 +263,7 @@ def early_stopping_gap(recs: list[dict]) -> list[str]:
     mine = [r for r in rows if r["task"] == task]
     cells = []
     for model, _ in NOISE_MODELS:
-      fired = sum(1 for r in mine if r[f"detected_step_{model}"])
+      fired = sum(1 for r in mine if _stopped(r, model))
       cells += [_gap_cell([r[f"gap_{model}"] for r in mine]),
                 f"{fired}/{len(mine)}"]
     fixed = [r["oracle_psnr"] - r["fixed_psnr"] for r in mine]
@@ -276,6 +283,8 @@ def early_stopping_gap(recs: list[dict]) -> list[str]:
     for model, _ in NOISE_MODELS:
       step = (str(r[f"answer_step_{model}"]) if r[f"detected_step_{model}"]
               else "not fired")
+      if r[f"detected_step_{model}"] and not _stopped(r, model):
+        step += ", no stop"  # the band entered, the run ended inside it
       cells.append(f"{_f(r[f'gap_{model}'])} ({step}; "
                    f"{_f(r[f'noise_var_{model}'] / r['true_noise_var'])})")
     detail.append(cells)

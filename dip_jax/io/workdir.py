@@ -40,7 +40,9 @@ ADDED_KEYS = {"precision": "float32",
                         "decay_steps": 0, "end_factor": 0.0,
                         "clip_norm": 0.0},
               # A noisy image saved as a JPEG (data/corruptions.py).
-              "corruption": {"save_jpeg": 0}}
+              "corruption": {"save_jpeg": 0},
+              # The discrepancy stop's band (fit/watchers/stopping.py).
+              "early_stopping": {"band": 0.0, "slots": 16}}
 
 
 def _as_before(previous: dict, config_json: dict,

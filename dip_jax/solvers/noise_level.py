@@ -23,8 +23,16 @@ wavelet level -- with the statistics taken over patches:
 
   1. Haar level 1: each 2 x 2 block gives a local mean and an orthonormal
      diagonal detail d (noise, plus little image content).
-  2. Patches of 4 x 4 details (8 x 8 pixels) per channel: mean intensity
-     and mean d^2, a variance estimate with 16 degrees of freedom.
+  2. Patches of 4 x 4 details (8 x 8 pixels) per channel, at every
+     offset (overlapping, one detail apart): mean intensity and mean d^2,
+     a variance estimate with 16 degrees of freedom. Overlap, because a
+     JPEG-saved photo is coded in 8 x 8 blocks: on a grid of patches that
+     coincides with the codec's, a block whose fine detail the codec
+     zeroed is a whole patch of low variance, and the low percentile of
+     step 3 picks those. With disjoint patches the estimate read 0.78-0.92
+     x the true mean variance of sigma 25 noise saved at quality 75, with
+     overlapping ones 0.87-0.98 (128 px Kodak tuning crops), unchanged
+     within +-0.04 on unsaved Gaussian and shot noise.
   3. The patches sorted by intensity into equal-count level sets; in each,
      the 25th percentile of the patch variances over the chi^2_16 / 16
      quantile (the percentile of pure noise). A low percentile of whole
@@ -81,17 +89,18 @@ def _haar(y) -> tuple[np.ndarray, np.ndarray]:
 
 def patch_statistics(y) -> tuple[np.ndarray, np.ndarray, int]:
   """(mean intensity, mean squared detail, degrees of freedom) of each
-  patch of PATCH x PATCH detail coefficients (smaller on a tiny image)."""
+  patch of PATCH x PATCH detail coefficients (smaller on a tiny image), at
+  every offset: (h - p + 1) x (w - p + 1) x channels patches."""
   means, details = _haar(y)
-  h, w, c = means.shape
+  h, w, _ = means.shape
   p = min(PATCH, h, w)
-  h, w = (h // p) * p, (w // p) * p
 
   def per_patch(a):
-    a = a[:h, :w].reshape(h // p, p, w // p, p, c)
-    return a.transpose(0, 2, 4, 1, 3).reshape(-1, p * p)
-  return (per_patch(means).mean(axis=1),
-          np.mean(np.square(per_patch(details)), axis=1), p * p)
+    # The p x p box mean at every offset, from 2-D cumulative sums.
+    s = np.pad(a, ((1, 0), (1, 0), (0, 0))).cumsum(0).cumsum(1)
+    box = s[p:, p:] - s[:-p, p:] - s[p:, :-p] + s[:-p, :-p]
+    return (box / (p * p)).ravel()
+  return per_patch(means), per_patch(np.square(details)), p * p
 
 
 def noise_level_function(y) -> tuple[float, float]:

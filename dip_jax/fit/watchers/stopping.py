@@ -57,6 +57,19 @@ window variance's minimum after the gate sat up to 2.6 dB below the peak
 = 25) and the discrepancy step plus the EMA's lag was within 0.9 dB
 everywhere (docs/early_stopping.md has the gap table from records).
 
+The band (`band` = b > 0, the denoising default 0.05) answers the
+discrepancy stop's knife edge: the fit's MSE crosses the noise level at a
+shallow angle, on smooth images it stays within a few per cent of it for
+hundreds of steps, and an estimate a few per cent off then moves the
+single crossing by as much. The band stop is detected (best_step) where
+the ratio MSE / (kappa sigma^2) first reaches 1 + b and leaves the band
+(band_end) where it first reaches 1 - b; the answer is the one from the
+band's middle, (best_step + band_end) // 2 + lag. That step can be past
+when the band is left, so the detector keeps `slots` past answers
+(snapshots.py) from best_step + lag on and answers with the nearest; it
+stops once it holds the answer. A run that ends inside the band answers
+from the middle of the band so far. b = 0 is the single crossing above.
+
 `lag` applies to every kind: the answer kept is the one `lag` steps after
 the detected minimum (until then, the one at the minimum).
 
@@ -86,6 +99,7 @@ import jax
 import jax.numpy as jnp
 
 from dip_jax.fit.watchers import StepView, Watcher
+from dip_jax.fit.watchers import snapshots as snapshots_lib
 
 KINDS = ("none", "wmv", "emv", "discrepancy")
 
@@ -104,6 +118,9 @@ class StopSpec(Watcher):
                             # sigma^2 (sigma from y); 0 = no gate;
                             # discrepancy: its stopping threshold
   lag: int = 0              # answer = the one `lag` steps after detection
+  band: float = 0.0         # discrepancy: b > 0 answers from the middle of
+                            # the band (1 + b, 1 - b) x fit_gate x sigma^2
+  slots: int = 16           # band: past answers kept (snapshots.py)
   name = "stop"
   across_restarts = True
 
@@ -149,6 +166,9 @@ class StopState:
   sumsq: Any = None         # wmv: Q = sum over the window of ||x_i - c||^2
   ema: Any = None           # emv: exponential moving average of x
   emv: Any = None           # emv: exponential moving variance (per element)
+  band_end: Any = None      # band: int32 step the fit left the band (0: not yet)
+  answer_step: Any = None   # band: int32 step of best_image (0: none)
+  snapshots: Any = None     # band: past answers (snapshots.Snapshots)
 
 
 def default_lag(ema_decay: float) -> int:
@@ -170,7 +190,8 @@ def from_config(es, ema_decay: float = 0.0) -> StopSpec | None:
   spec = StopSpec(kind=kind, window=int(es.window), patience=int(es.patience),
                   alpha=float(es.alpha), start=int(es.start),
                   halt=bool(es.halt), fit_gate=float(es.get("fit_gate", 0.0)),
-                  lag=int(es.get("lag", 0)))
+                  lag=int(es.get("lag", 0)), band=float(es.get("band", 0.0)),
+                  slots=int(es.get("slots", 16)))
   if spec.lag == -1:
     spec = dataclasses.replace(spec, lag=default_lag(ema_decay))
   if spec.window < 2:
@@ -189,6 +210,16 @@ def from_config(es, ema_decay: float = 0.0) -> StopSpec | None:
   if spec.lag < 0:
     raise ValueError(f"early_stopping.lag must be >= 0 (or -1: the output "
                      f"average's mean age), got {spec.lag}")
+  if not 0.0 <= spec.band < 1.0:
+    raise ValueError(f"early_stopping.band must be in [0, 1), got "
+                     f"{spec.band}")
+  if kind != "discrepancy":
+    # The band is the discrepancy stop's: a config that sets it (denoising)
+    # can switch to wmv/emv with one flag.
+    spec = dataclasses.replace(spec, band=0.0)
+  if spec.band > 0 and (spec.slots < 2 or spec.slots % 2):
+    raise ValueError(f"early_stopping.slots must be an even number >= 2, "
+                     f"got {spec.slots}")
   if kind == "discrepancy" and spec.fit_gate <= 0:
     raise ValueError("early_stopping.kind=discrepancy stops where the fit "
                      "reaches fit_gate x the noise variance: set "
@@ -217,6 +248,10 @@ def init(spec: StopSpec, image) -> StopState:
         sum=jnp.zeros(image.shape, jnp.float32), sumsq=f32(0.0))
   if spec.kind == "emv":
     return state.replace(ema=image.astype(jnp.float32), emv=f32(0.0))
+  if spec.band > 0:
+    i32 = jnp.zeros((), jnp.int32)
+    return state.replace(band_end=i32, answer_step=i32,
+                         snapshots=snapshots_lib.init(image, spec.slots))
   return state
 
 
@@ -298,6 +333,40 @@ def _decide(spec: StopSpec, st: StopState, answer, t, ratio=None
       stopped=st.stopped | done)
 
 
+def _decide_band(spec: StopSpec, st: StopState, answer, t, ratio
+                 ) -> StopState:
+  """The band stop: detected (best_step) at the first step after `start`
+  whose ratio is at most kappa (1 + b), the band left (band_end) at the
+  first at most kappa (1 - b); the answer is the one from the band's
+  middle plus `lag`, (best_step + band_end) // 2 + lag -- the nearest
+  snapshot where that step is past, and the fit stops once it has it.
+  Until the band is left the kept answer is the one for the band so far
+  (as if it ended now), so a run that ends inside the band answers from
+  its middle."""
+  kappa = spec.fit_gate
+  live = (t > spec.start) & ~st.stopped
+  entered = live & (st.best_step == 0) & (ratio <= kappa * (1 + spec.band))
+  hi = jnp.where(entered, t, st.best_step).astype(jnp.int32)
+  left = live & (hi > 0) & (st.band_end == 0) & (
+      ratio <= kappa * (1 - spec.band))
+  lo = jnp.where(left, t, st.band_end).astype(jnp.int32)
+  base = hi + spec.lag  # the first step a middle + lag can be
+  snaps = snapshots_lib.add(st.snapshots, answer, t, base, live & (hi > 0))
+  target = (hi + jnp.where(lo > 0, lo, t)) // 2 + spec.lag
+  past, past_step = snapshots_lib.nearest(snaps, target, base)
+  from_past = target < t
+  update = live & (hi > 0)
+  return st.replace(
+      value=ratio.astype(jnp.float32),
+      best=jnp.where(entered, ratio, st.best),
+      best_step=hi, band_end=lo, snapshots=snaps,
+      best_image=jnp.where(update, jnp.where(from_past, past, answer),
+                           st.best_image),
+      answer_step=jnp.where(update, jnp.where(from_past, past_step, t),
+                            st.answer_step).astype(jnp.int32),
+      stopped=st.stopped | (live & (lo > 0) & (t >= target)))
+
+
 def update(spec: StopSpec, st: StopState, x, answer, t,
            per_restart: Callable = lambda f: f, fit_mse=None,
            noise_var=None) -> StopState:
@@ -331,6 +400,7 @@ def update(spec: StopSpec, st: StopState, x, answer, t,
     st = st.replace(gate=st.gate | (fit_mse <= spec.fit_gate * noise_var))
   if spec.kind == "discrepancy":
     ratio = (fit_mse / noise_var).astype(jnp.float32)
-    return per_restart(lambda s, a, r: _decide(spec, s, a, t, r))(
+    decide = _decide_band if spec.band > 0 else _decide
+    return per_restart(lambda s, a, r: decide(spec, s, a, t, r))(
         st, answer, ratio)
   return per_restart(lambda s, a: _decide(spec, s, a, t))(st, answer)
