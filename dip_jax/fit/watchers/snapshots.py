@@ -5,11 +5,13 @@ whose end it has not yet seen).
 
 The store keeps the images of steps base, base + s, base + 2 s, ... (s the
 stride, 1 at first). When all K slots are full, every other image is
-dropped and the stride doubles, so K images always cover everything from
-`base` to the latest step, and the image nearest any step in between is at
-most (latest - base) / K steps away -- e.g. K = 16 over a 600-step band:
-within 32 steps, where the output average it holds moves little (its mean
-age is ~100 steps). Memory: K images per restart, and in every checkpoint.
+dropped and the stride doubles. So K images always span `base` to within
+one stride of the latest step, and every step up to the last stored one
+has a stored image at most half a stride, (latest - base) / K steps, away
+-- e.g. K = 16 over a 600-step band: within 32 steps, where the output
+average it holds moves little (its mean age is ~100 steps). The band stop
+asks for the band's middle, well inside that span. Memory: K images per
+restart, and in every checkpoint.
 
 A pure pytree with jit/vmap-friendly updates: the thinning is a lax.cond
 (a select under vmap, K image copies per step: small beside the net's
