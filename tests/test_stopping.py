@@ -542,6 +542,23 @@ def test_resume_from_a_checkpoint_replays_the_detection(tmp_path, kind):
           == (tmp_path / "b" / "reconstruction.png").read_bytes())
 
 
+def test_a_band_stop_says_where_the_fit_entered_and_left_the_band(tmp_path):
+  """A run halted by the band stop names both steps and the kept one."""
+  import io  # pylint: disable=g-import-not-at-top
+  cfg = _tiny_es(num_steps=400, **{
+      "early_stopping.kind": "discrepancy", "early_stopping.band": 0.05,
+      "early_stopping.fit_gate": 4.0, "early_stopping.lag": 3})
+  log = io.StringIO()
+  es = run.reconstruct(cfg, str(tmp_path / "run"), stream=log)
+  assert es["stopped_early"] and es["steps"] < 400, es
+  said = [l for l in log.getvalue().splitlines() if "early stop" in l]
+  assert len(said) == 1, log.getvalue()
+  assert (f"came within 4.2 x the noise level at step(s) "
+          f"{es['detected_step']} and to 3.8 x at ") in said[0], said
+  assert (f"step(s) {es['answer_step']} (kept nearest the band's middle "
+          f"+ 3)") in said[0], said
+
+
 def test_denoising_configs_gate_the_detector():
   """configs/denoise.py stops early by default, by the discrepancy
   principle (the fit gate's threshold); the

@@ -38,6 +38,13 @@ def detected_steps(spec, state) -> list:
   return [int(s) for s in np.asarray(jax.device_get(stop.best_step))]
 
 
+def band_ends(spec, state) -> list:
+  """The band stop's step where each restart's fit left the band (0: not
+  yet)."""
+  stop = state.watch[stop_of(spec).name]
+  return [int(s) for s in np.asarray(jax.device_get(stop.band_end))]
+
+
 def answer_steps(spec, state) -> list:
   """The step whose answer each restart kept: `lag` steps after its
   detection, or the detected step itself where the fit ended before that
