@@ -23,7 +23,7 @@ downsampler, in torch as a fixed conv with the same taps.
 
 Per task and image it reports each recipe's best, final and answer PSNR,
 the seconds it first reaches the official best ("never" when it does not)
-and dip_jax's seconds over the official's seconds to its own best; and,
+and dip_jax's seconds over the official's seconds to its own best; and
 what a user gets: whether the recipe's answer (its own stop)
 reaches the official best and the recipe's whole call (compile included)
 over the official's seconds to its best (`answer_ratio`).
@@ -357,12 +357,13 @@ def main(argv=None) -> list[dict]:
   argv = list(sys.argv[1:] if argv is None else argv)
   # One record per task (results/time_to_quality_<task>/): a later run of
   # one task replaces that task's table only.
+  config = {k: v for k, v in vars(args).items() if k != "record"}
+  config["official_net"] = TINY_NET if args.tiny else OFFICIAL_NET
   for task in args.tasks.split(","):
-    config = {k: v for k, v in vars(args).items() if k != "record"}
-    config["official_settings"] = {task: OFFICIAL[task]}
-    config["official_net"] = TINY_NET if args.tiny else OFFICIAL_NET
     records.record(args.record, f"time_to_quality_{task}",
-                   [r for r in rows if r["task"] == task], config=config,
+                   [r for r in rows if r["task"] == task],
+                   config={**config,
+                           "official_settings": {task: OFFICIAL[task]}},
                    seeds=[args.seed], argv=[os.path.abspath(__file__)] + argv,
                    extra_versions={"torch": torch_version}
                    if torch_version else None)

@@ -265,6 +265,16 @@ def run_one(task, image, detector, args):
     if own[0] != detected or (detected and own[1] != answer):
       raise SystemExit(f"{workdir}: the replayed stop (steps {own}) is not "
                        f"the fit's own (steps {detected}, {answer})")
+  # wmv/emv fire `patience` candidate steps after their minimum, the
+  # discrepancy stop `lag` steps after its detection (with a band: when it
+  # holds the answer, at the band's end or after; the replay says where).
+  if not summary["stopped_early"]:
+    fired = None
+  elif detector != "discrepancy":
+    fired = detected + args.patience
+  else:
+    fired = by_model.get(
+        f"stop_step_{config.early_stopping.noise_model}", answer)
   return {**by_model,
       "task": task, "image": name, "detector": detector,
       "oracle_psnr": summary["oracle_peak_psnr"],
@@ -272,14 +282,7 @@ def run_one(task, image, detector, args):
       "detected_psnr": summary["detected_psnr"], "detected_step": detected,
       "answer_step": answer,
       "gap": summary["gap_db"],
-      # wmv/emv fire `patience` candidate steps after their minimum, the
-      # discrepancy stop `lag` steps after its detection (with a band: when
-      # it holds the answer, at the band's end or after).
-      "fired": ((by_model.get(f"stop_step_{config.early_stopping.noise_model}")
-                 if detector == "discrepancy" and by_model
-                 else answer if detector == "discrepancy"
-                 else detected + args.patience)
-                if summary["stopped_early"] else None),
+      "fired": fired,
       "fit_gate": float(config.early_stopping.fit_gate),
       "fixed_steps": fixed_steps,
       "fixed_psnr": float(curve[fixed_steps - 1]),

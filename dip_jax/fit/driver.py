@@ -321,20 +321,19 @@ def _report(progress, spec, m, n, n_chunk, step, num_steps, lanes, say,
 def _say_stop(spec, state, step, say):
   stop = readout.stop_of(spec)
   steps = lambda ts: ", ".join(map(str, ts))
-  if stop.kind == "discrepancy" and stop.band > 0:
+  picked = steps(readout.answer_steps(spec, state))
+  if stop.banded:
     why = (f"the fit came within {stop.fit_gate * (1 + stop.band):g} x the "
            f"noise level at step(s) "
            f"{steps(readout.detected_steps(spec, state))} and to "
            f"{stop.fit_gate * (1 - stop.band):g} x at "
            f"{steps(readout.band_ends(spec, state))}")
+    picked += f" (kept nearest the band's middle + {stop.lag})"
   elif stop.kind == "discrepancy":
     why = (f"the fit reached {stop.fit_gate:g} x the noise level at step(s) "
            f"{steps(readout.detected_steps(spec, state))}")
   else:
     why = f"the variance had not decreased for {stop.patience} steps"
-  picked = steps(readout.answer_steps(spec, state))
-  if stop.kind == "discrepancy" and stop.band > 0:
-    picked += f" (kept nearest the band's middle + {stop.lag})"
   say(f"early stop ({stop.kind}) at step {step}: {why}; answer = the "
       f"{'output average' if readout.ema_decay(spec) > 0 else 'iterate'} of "
       f"step(s) {picked}")

@@ -49,7 +49,7 @@ def answer_steps(spec, state) -> list:
   """The step whose answer each restart kept: `lag` steps after its
   detection, or the detected step itself where the fit ended before that
   (or 0: no detection). The band stop records the step it kept."""
-  if stop_of(spec).band > 0:
+  if stop_of(spec).banded:
     stop = state.watch[stop_of(spec).name]
     return [int(s) for s in np.asarray(jax.device_get(stop.answer_step))]
   lag = stop_of(spec).lag

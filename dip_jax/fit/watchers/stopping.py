@@ -124,6 +124,12 @@ class StopSpec(Watcher):
   name = "stop"
   across_restarts = True
 
+  @property
+  def banded(self) -> bool:
+    """Whether this is the band stop (the band is the discrepancy
+    stop's: other kinds have none)."""
+    return self.kind == "discrepancy" and self.band > 0
+
   def init(self, first: StepView):
     return init(self, first.out)
 
@@ -217,7 +223,7 @@ def from_config(es, ema_decay: float = 0.0) -> StopSpec | None:
     # The band is the discrepancy stop's: a config that sets it (denoising)
     # can switch to wmv/emv with one flag.
     spec = dataclasses.replace(spec, band=0.0)
-  if spec.band > 0 and (spec.slots < 2 or spec.slots % 2):
+  if spec.banded and (spec.slots < 2 or spec.slots % 2):
     raise ValueError(f"early_stopping.slots must be an even number >= 2, "
                      f"got {spec.slots}")
   if kind == "discrepancy" and spec.fit_gate <= 0:
@@ -248,7 +254,7 @@ def init(spec: StopSpec, image) -> StopState:
         sum=jnp.zeros(image.shape, jnp.float32), sumsq=f32(0.0))
   if spec.kind == "emv":
     return state.replace(ema=image.astype(jnp.float32), emv=f32(0.0))
-  if spec.band > 0:
+  if spec.banded:
     i32 = jnp.zeros((), jnp.int32)
     return state.replace(band_end=i32, answer_step=i32,
                          snapshots=snapshots_lib.init(image, spec.slots))
@@ -351,18 +357,18 @@ def _decide_band(spec: StopSpec, st: StopState, answer, t, ratio
       ratio <= kappa * (1 - spec.band))
   lo = jnp.where(left, t, st.band_end).astype(jnp.int32)
   base = hi + spec.lag  # the first step a middle + lag can be
-  snaps = snapshots_lib.add(st.snapshots, answer, t, base, live & (hi > 0))
+  inside = live & (hi > 0)  # entered, not stopped: the answer can change
+  snaps = snapshots_lib.add(st.snapshots, answer, t, base, inside)
   target = (hi + jnp.where(lo > 0, lo, t)) // 2 + spec.lag
   past, past_step = snapshots_lib.nearest(snaps, target, base)
   from_past = target < t
-  update = live & (hi > 0)
   return st.replace(
       value=ratio.astype(jnp.float32),
       best=jnp.where(entered, ratio, st.best),
       best_step=hi, band_end=lo, snapshots=snaps,
-      best_image=jnp.where(update, jnp.where(from_past, past, answer),
+      best_image=jnp.where(inside, jnp.where(from_past, past, answer),
                            st.best_image),
-      answer_step=jnp.where(update, jnp.where(from_past, past_step, t),
+      answer_step=jnp.where(inside, jnp.where(from_past, past_step, t),
                             st.answer_step).astype(jnp.int32),
       stopped=st.stopped | (live & (lo > 0) & (t >= target)))
 
@@ -400,7 +406,7 @@ def update(spec: StopSpec, st: StopState, x, answer, t,
     st = st.replace(gate=st.gate | (fit_mse <= spec.fit_gate * noise_var))
   if spec.kind == "discrepancy":
     ratio = (fit_mse / noise_var).astype(jnp.float32)
-    decide = _decide_band if spec.band > 0 else _decide
+    decide = _decide_band if spec.banded else _decide
     return per_restart(lambda s, a, r: decide(spec, s, a, t, r))(
         st, answer, ratio)
   return per_restart(lambda s, a: _decide(spec, s, a, t))(st, answer)
