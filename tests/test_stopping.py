@@ -409,15 +409,17 @@ def test_discrepancy_stop_on_shot_noise_with_the_signal_dependent_model(
   average and lag -1 -- on a 64 px fit of a 16-channel net.
 
   Measured on the CPU (jax 0.10.2, conftest's -O1, an Intel Xeon),
-  halt=False, 1500 steps: seed 0: oracle peak 24.20 dB at step 1007,
-  detected (entered the band) at 480, answer (step 668) 23.85 dB: gap
-  0.35 dB; seed 1: peak 24.21 at 966, entered 414, gap 0.78 dB. Without
-  the band: 0.44 and 0.84 dB. So the margin to 1 dB is 0.65 dB on this
-  seed against a 0.43 dB spread between seeds. It fires early here
-  because on a 64 px crop fine detail reads as noise. The Gaussian
-  model's estimate was 0.75 x the true mean variance on seed 0 and never
-  fired within 1500 steps (on 128 px crops such a missing stop cost up to
-  0.85 dB, docs/early_stopping.md).
+  halt=False, 1500 steps, the estimate from four intensity level sets
+  (noise_level.py): seed 0: oracle peak 24.17 dB at step 1020, detected
+  (entered the band) at 471, answer (step 640) 0.51 dB under the peak;
+  seed 1: peak 24.20 at 956, entered 401, gap 0.87 dB. The estimate read
+  1.18 and 1.21 x the true mean variance: on a 64 px crop fine detail
+  reads as noise, so the stop fires early. (The line through eight level
+  sets it replaced gave 0.35 and 0.78 dB.) So the margin to 1 dB is
+  0.49 dB on this seed against a 0.36 dB spread between seeds. The
+  Gaussian model's estimate was 0.75 x the true mean variance on seed 0
+  and never fired within 1500 steps (on 128 px crops such a missing stop
+  cost up to 0.85 dB, docs/early_stopping.md).
   """
   es = run.reconstruct(
       _fit_config(**{"ema_decay": 0.99, "num_steps": 1500,
