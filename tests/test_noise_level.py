@@ -30,8 +30,8 @@ def _noisy(clean, kind, seed, peak=30.0, sigma=0.0):
 def test_shot_noise_slope_and_mean_variance(peak, seed):
   # Measured on these 64 px ramps (seeds 0-2, 4 level sets): slope
   # 0.90-1.07 x 1 / peak at peak 10 and 0.94-1.23 x at peak 30; mean
-  # variance 0.94-1.01 x the true one (the line through 8 sets with a
-  # global rescaling: 0.87-1.20 and 0.92-1.07). The bounds leave ~10 %
+  # variance 0.94-1.01 x the true one (with 8 sets and the rescaled line
+  # before: slope 0.87-1.20 x, mean variance 0.92-1.07 x). The bounds leave ~10 %
   # beyond that; a lost slope (a ~ 0) or a variance from the wrong scale
   # (x 255^2, x peak) is far outside.
   clean = _ramp()
